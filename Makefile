@@ -1,0 +1,46 @@
+# The two entry points: `make demo` and `make test`. Everything the suite needs is
+# installed from here (Debian packages via apt when missing and we are root).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+DEMO_OUT ?= demo-out
+
+.PHONY: demo test lint typecheck unit sysdeps bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# mosquitto for the broker tests; fonts for receipt PNGs. Only installs when missing.
+sysdeps:
+	@missing=""; \
+	command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
+	test -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf || missing="$$missing fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  else echo "missing Debian packages:$$missing (run as root or: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+demo: $(STAMP) sysdeps
+	$(BIN)/appliance demo --headless --out $(DEMO_OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check appliance collector tests bench
+	$(BIN)/ruff format --check appliance collector tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: $(STAMP) sysdeps lint typecheck
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) sysdeps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache

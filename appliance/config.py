@@ -1,0 +1,156 @@
+"""The appliance's TOML configuration: strict schema, one clear line on any mistake.
+
+Unknown keys and wrong types are bad input (`ConfigError`, exit 2), so a typo in
+a shop's config is caught at start and never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from appliance.errors import BadInput
+from appliance.sales.money import exponent as currency_exponent
+
+_ID = r"^[a-z0-9-]{1,32}$"
+Ident = Annotated[str, msgspec.Meta(pattern=_ID)]
+
+
+class ConfigError(BadInput):
+    """The configuration file is missing, unreadable or wrong."""
+
+
+class DeviceSection(msgspec.Struct, forbid_unknown_fields=True):
+    id: Ident
+    store: Ident
+    region: str = ""
+
+
+class StoreSection(msgspec.Struct, forbid_unknown_fields=True):
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] = "EUR"
+    prices_include_tax: bool = True
+    cash_rounding: Annotated[int, msgspec.Meta(ge=1)] = 1
+    name: str = ""
+    address: list[str] = msgspec.field(default_factory=list)
+    footer: list[str] = msgspec.field(default_factory=list)
+    tax_id: str = ""
+
+
+class PathsSection(msgspec.Struct, forbid_unknown_fields=True):
+    data_dir: str = "/var/lib/appliance"
+
+
+class TlsSection(msgspec.Struct, forbid_unknown_fields=True):
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+
+
+class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
+    url: str = ""
+    tls: TlsSection | None = None
+
+
+class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):
+    points_per_unit: Annotated[int, msgspec.Meta(ge=0)] = 1
+    point_value: Annotated[int, msgspec.Meta(ge=0)] = 1
+    offline_redeem_cap: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+
+class HardwareSection(msgspec.Struct, forbid_unknown_fields=True):
+    printer: str = "dummy"
+    scanner: str = ""
+    scanner_baud: Annotated[int, msgspec.Meta(gt=0)] = 9600
+    drawer_pin: Annotated[int, msgspec.Meta(ge=0, le=27)] = 17
+    # BCM pin of the drawer's open switch; None when the drawer has none.
+    drawer_sensor_pin: Annotated[int, msgspec.Meta(ge=0, le=27)] | None = None
+    # Seconds a drawer may stay open before we report it.
+    drawer_open_alarm: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+
+
+class UpdateSection(msgspec.Struct, forbid_unknown_fields=True):
+    pubkey: str = ""
+
+
+class DisplaySection(msgspec.Struct, forbid_unknown_fields=True):
+    width: Annotated[int, msgspec.Meta(ge=320)] = 800
+    height: Annotated[int, msgspec.Meta(ge=240)] = 480
+    rotation: Literal[0, 90, 180, 270] = 0
+    enabled: bool = True
+
+
+class StaffMember(msgspec.Struct, forbid_unknown_fields=True):
+    """One person who may log in. `pin_hash` comes from `appliance staff hash-pin`."""
+
+    id: Ident
+    name: str
+    role: Literal["cashier", "supervisor"]
+    pin_hash: str
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    device: DeviceSection
+    store: StoreSection = msgspec.field(default_factory=StoreSection)
+    paths: PathsSection = msgspec.field(default_factory=PathsSection)
+    mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
+    loyalty: LoyaltySection = msgspec.field(default_factory=LoyaltySection)
+    hardware: HardwareSection = msgspec.field(default_factory=HardwareSection)
+    update: UpdateSection = msgspec.field(default_factory=UpdateSection)
+    display: DisplaySection = msgspec.field(default_factory=DisplaySection)
+    # With no roster any name logs in as supervisor (bench and first set-up);
+    # with one, PINs are checked and roles enforced.
+    staff: list[StaffMember] = msgspec.field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.paths.data_dir)
+
+    @property
+    def exponent(self) -> int:
+        return currency_exponent(self.store.currency)
+
+
+def _where(err: msgspec.ValidationError) -> str:
+    # msgspec says "... - at `$.device.id`"; turn that into a TOML key path.
+    text = str(err)
+    m = re.search(r" - at `\$\.?([^`]*)`", text)
+    if not m:
+        return text
+    path = re.sub(r"\[(\d+)\]", r"[\1]", m.group(1))
+    return f"{path}: {text[: m.start()]}" if path else text[: m.start()]
+
+
+def parse_config(text: str, source: str = "config") -> Config:
+    """Parse and validate TOML text; raise ConfigError naming the file and key."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: not valid TOML: {e}") from e
+    try:
+        cfg = msgspec.convert(raw, Config, strict=True)
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"{source}: {_where(e)}") from e
+    try:
+        currency_exponent(cfg.store.currency)
+    except ValueError as e:
+        raise ConfigError(f"{source}: store.currency: {e}") from e
+    ids = [s.id for s in cfg.staff]
+    if len(ids) != len(set(ids)):
+        raise ConfigError(f"{source}: staff: an id appears twice")
+    return cfg
+
+
+def load_config(path: str | Path) -> Config:
+    """Read a config file; ConfigError when it is missing, unreadable or wrong."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(f"{p}: no such config file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read: {e}") from e
+    return parse_config(text, str(p))

@@ -1,0 +1,1 @@
+"""The central collector: ingests what the appliances report (the CRM's store of record)."""
