@@ -1,0 +1,189 @@
+"""`appliance` command line. Bad input exits 2 with one line on stderr, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from appliance import __version__
+from appliance.config import Config, load_config
+from appliance.errors import ApplianceError, BadInput
+
+PROG = "appliance"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other bad-input message (argparse would add the usage).
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(args.config)
+
+
+def _journal_path(cfg: Config) -> Path:
+    path = cfg.data_dir / "journal.db"
+    if not path.exists():
+        raise BadInput(f"{path}: no journal here yet (the till has not run with this config)")
+    return path
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from appliance.service import run_service, setup_logging
+
+    cfg = _config(args)
+    setup_logging()
+    return asyncio.run(run_service(cfg, simulate=args.simulate))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from appliance.replay import load_scenario, replay
+    from appliance.service import setup_logging
+
+    cfg = _config(args)
+    events = load_scenario(args.scenario)
+    setup_logging("WARNING")
+    return asyncio.run(replay(cfg, events))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from appliance.demo import run_demo
+
+    return run_demo(Path(args.out), headless=args.headless)
+
+
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    from appliance.sales.catalog import parse_catalog_csv
+    from appliance.store import Store
+
+    cfg = _config(args)
+    path = Path(args.catalog)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as e:
+        raise BadInput(f"{path}: no such catalog file") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: cannot read: {e}") from e
+    items = parse_catalog_csv(text, cfg.exponent, path.name)
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        store.catalog.replace(items)
+    print(f"imported {len(items)} items from {path.name}")
+    return 0
+
+
+def cmd_journal_export(args: argparse.Namespace) -> int:
+    from appliance.store import Store
+
+    cfg = _config(args)
+    _journal_path(cfg)
+    out = sys.stdout
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        for record in store.records():
+            out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+    out.flush()
+    return 0
+
+
+def cmd_journal_verify(args: argparse.Namespace) -> int:
+    from appliance.store import Store
+
+    cfg = _config(args)
+    _journal_path(cfg)
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        result = store.verify()
+    if args.json:
+        print(json.dumps({"ok": result.ok, "checked": result.checked, "seq": result.seq,
+                          "reason": result.reason}))  # fmt: skip
+    elif result.ok:
+        print(f"journal intact: {result.checked} records")
+    else:
+        print(f"journal broken at record {result.seq}: {result.reason}")
+    return 0 if result.ok else 1
+
+
+def cmd_staff_hash_pin(args: argparse.Namespace) -> int:
+    from appliance.sales.staff import hash_pin
+
+    pin = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("PIN: ")
+    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+        raise BadInput("a PIN is 4 to 8 digits")
+    print(hash_pin(pin))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Point-of-sale appliance service and tools.")
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
+                parent: argparse._SubParsersAction[_Parser] = sub) -> _Parser:  # fmt: skip
+        sp = parent.add_parser(name, help=help, description=help)
+        sp.set_defaults(func=func)
+        return sp
+
+    def with_config(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--config", required=True, metavar="FILE", help="appliance TOML config")
+
+    sp = command("run", cmd_run, "run the appliance service in the foreground (systemd notify)")
+    with_config(sp)
+    sp.add_argument("--simulate", action="store_true", help="use simulator twins of every driver")
+
+    sp = command("demo", cmd_demo, "run a scripted trading day on simulated hardware")
+    sp.add_argument("--headless", action="store_true", help="no screens (the only mode for now)")
+    sp.add_argument("--out", default="demo-out", metavar="DIR", help="where to write the results")
+
+    sp = command("replay", cmd_replay, "drive the till with scenario events (JSON Lines)")
+    with_config(sp)
+    sp.add_argument("scenario", metavar="SCENARIO.jsonl")
+
+    cat = command("catalog", lambda a: _usage(cat), "manage the local catalog")
+    cat_sub = cat.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    sp = command("import", cmd_catalog_import, "replace the local catalog from a CSV, all or nothing",
+                 cat_sub)  # fmt: skip
+    with_config(sp)
+    sp.add_argument("catalog", metavar="CATALOG.csv")
+
+    jr = command("journal", lambda a: _usage(jr), "read and check the sales journal")
+    jr_sub = jr.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    sp = command("export", cmd_journal_export, "every journal record as JSON Lines, oldest first",
+                 jr_sub)  # fmt: skip
+    with_config(sp)
+    sp = command("verify", cmd_journal_verify, "check the hash chain and signatures", jr_sub)
+    with_config(sp)
+    sp.add_argument("--json", action="store_true", help="machine-readable result")
+
+    st = command("staff", lambda a: _usage(st), "staff roster tools")
+    st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    command("hash-pin", cmd_staff_hash_pin, "print a pin_hash for the [[staff]] roster", st_sub)
+    return p
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except BadInput as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+    except ApplianceError as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

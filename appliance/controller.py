@@ -1,0 +1,220 @@
+"""The controller: the one place where the pure till meets the store and the hardware.
+
+The touch screen, `appliance replay` and `appliance demo` all call `Controller.handle`
+with the same operations (the scenario events of the contract), so what a test replays
+is what a finger does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.drivers.drawer import Drawer
+from appliance.drivers.scanner import Scan
+from appliance.errors import ApplianceError, BadInput
+from appliance.events import Event, EventSink
+from appliance.sales.money import parse_major
+from appliance.sales.reports import shift_report
+from appliance.sales.till import Rejected, Till
+from appliance.store import Store
+
+log = logging.getLogger("appliance.controller")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one operation did: a committed record, a rejection, or neither (basket change)."""
+
+    op: str
+    record: dict[str, Any] | None = None
+    rejected: str | None = None
+    detail: Any = None
+
+    def report_line(self) -> dict[str, Any] | None:
+        """The JSON line `appliance replay` prints for this outcome, if any."""
+        if self.rejected is not None:
+            return {"rejected": self.op, "reason": self.rejected}
+        if self.record is not None and self.record["kind"] in ("sale", "refund"):
+            r = self.record
+            return {
+                "sale_id": r["sale_id"],
+                "receipt_no": r["receipt_no"],
+                "total": r["total"],
+                "change": r["change"],
+            }
+        return None
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadInput(f"{name} must be a whole number")
+    try:
+        return int(value)
+    except ValueError:
+        raise BadInput(f"{name} {value!r} is not a whole number") from None
+
+
+def _percent(value: Any) -> str:
+    # Scenario numbers arrive as strings (json parse_float=str), so 12.5 stays exact.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise BadInput("percent must be a number")
+    return str(value)
+
+
+class Controller:
+    """Turns operations into till calls, commits what completes, drives drawer and printer."""
+
+    def __init__(
+        self,
+        till: Till,
+        store: Store,
+        drawer: Drawer,
+        *,
+        exponent: int,
+        on_event: EventSink,
+        wake_printer: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.till = till
+        self.store = store
+        self.drawer = drawer
+        self.exponent = exponent
+        self._emit = on_event
+        self._wake_printer = wake_printer
+        # Outcomes of scans that came in through the scanner, for whoever waits on them
+        # (replay). The scanner itself does not wait.
+        self.scan_outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        self._lock = asyncio.Lock()
+
+    # -- the scanner path -------------------------------------------------------------
+    def on_scan(self, scan: Scan) -> None:
+        """A good read from the scanner: an item goes in the basket, a card to loyalty."""
+        try:
+            if scan.loyalty is not None:
+                # Until the collector answers balances (loyalty issue) the till works offline.
+                self.till.attach_loyalty(scan.loyalty.account, balance=None, offline=True)
+                outcome = Outcome("scan", detail={"loyalty": scan.loyalty.account})
+            else:
+                line = self.till.scan_item(scan.code)
+                outcome = Outcome("scan", detail={"line": line})
+        except Rejected as e:
+            log.info("scan refused", extra={"code": scan.code, "reason": e.reason})
+            outcome = Outcome("scan", rejected=e.reason)
+        self.scan_outcomes.put_nowait(outcome)
+
+    def on_scan_rejected(self, reason: str) -> None:
+        """The scanner read something that is not a barcode (noise, half line, bad check)."""
+        self.scan_outcomes.put_nowait(Outcome("scan", rejected=reason))
+
+    # -- operations -----------------------------------------------------------------------
+    async def handle(self, event: Mapping[str, Any]) -> Outcome:
+        """Carry out one operation (a scenario event). Never raises on bad input."""
+        op = event.get("op")
+        if not isinstance(op, str):
+            return Outcome(str(op), rejected="event has no op")
+        async with self._lock:
+            try:
+                return await self._dispatch(op, event)
+            except (Rejected, BadInput) as e:
+                reason = e.reason if isinstance(e, Rejected) else str(e)
+                log.info("operation refused", extra={"op": op, "reason": reason})
+                return Outcome(op, rejected=reason)
+
+    async def _dispatch(self, op: str, ev: Mapping[str, Any]) -> Outcome:  # noqa: C901
+        till = self.till
+        match op:
+            case "login":
+                till.login(str(ev.get("staff", "")), _opt_str(ev.get("pin")))
+            case "logout":
+                till.logout()
+            case "approve":
+                till.approve(str(ev.get("staff", "")), _opt_str(ev.get("pin")))
+            case "key":
+                till.key(str(ev.get("sku", "")), _int(ev.get("qty", 1), "qty"))
+            case "qty":
+                till.set_qty(_int(ev.get("qty"), "qty"))
+            case "discount":
+                pct = _percent(ev.get("percent"))
+                if ev.get("scope", "line") == "basket":
+                    till.discount_basket(pct)
+                elif ev.get("scope", "line") == "line":
+                    line = ev.get("line")
+                    till.discount_line(pct, None if line is None else _int(line, "line"))
+                else:
+                    raise BadInput(f"discount scope {ev.get('scope')!r} is not line or basket")
+            case "price":
+                till.override_price(
+                    _int(ev.get("line"), "line"),
+                    parse_major(str(ev.get("price", "")), self.exponent),
+                )
+            case "void_line":
+                till.void_line(_int(ev.get("line"), "line"))
+            case "redeem":
+                till.redeem(_int(ev.get("points"), "points"))
+            case "cancel":
+                till.cancel()
+            case "tender":
+                return await self._tender(ev)
+            case "refund":
+                return await self._refund(ev)
+            case "no_sale":
+                draft = till.no_sale(str(ev.get("reason", "")))
+                return await self._commit(op, draft, kick=f"no sale: {draft.get('reason')}")
+            case "shift_close":
+                draft = till.shift_close(self.store.since_last_shift_close())
+                return await self._commit(op, draft)
+            case "scan":
+                raise BadInput("scans come through the scanner")  # replay routes them there
+            case _:
+                raise BadInput(f"unknown op {op!r}")
+        return Outcome(op)
+
+    async def _tender(self, ev: Mapping[str, Any]) -> Outcome:
+        kind = ev.get("type")
+        if kind not in ("cash", "card"):
+            raise BadInput(f"tender type {kind!r} is not cash or card")
+        raw = ev.get("amount")
+        amount = None if raw is None else parse_major(str(raw), self.exponent)
+        if amount is not None and amount <= 0:
+            raise BadInput("tender amount must be more than zero")
+        draft = self.till.tender(kind, amount, _opt_str(ev.get("ref")))
+        if draft is None:
+            return Outcome("tender")
+        cash = any(t["type"] == "cash" and t["amount"] for t in draft["tenders"])
+        return await self._commit("tender", draft, kick="cash sale" if cash else None)
+
+    async def _refund(self, ev: Mapping[str, Any]) -> Outcome:
+        receipt_no = str(ev.get("receipt_no", ""))
+        lines = ev.get("lines")
+        if not isinstance(lines, list) or not all(isinstance(n, int) for n in lines):
+            raise BadInput("refund lines must be a list of line numbers")
+        original = self.store.by_receipt_no(receipt_no)
+        if original is None:
+            raise BadInput(f"no receipt {receipt_no!r} in this till's journal")
+        draft = self.till.refund(original, lines, self.store.refunded_lines(original["sale_id"]))
+        cash = any(t["type"] == "cash" and t["amount"] for t in draft["tenders"])
+        return await self._commit("refund", draft, kick="cash refund" if cash else None)
+
+    async def _commit(self, op: str, draft: dict[str, Any], kick: str | None = None) -> Outcome:
+        # The record is durable once append returns; everything after it is best effort
+        # and must never lose or repeat the sale.
+        record = self.store.append(draft, print_receipt=True)
+        self._emit(Event("sale.committed", {"seq": record["seq"], "kind": record["kind"]}))
+        self._wake_printer()
+        if kick is not None:
+            try:
+                await self.drawer.kick(kick)
+            except ApplianceError as e:  # DrawerError or worse: seen and shown, never fatal
+                self._emit(Event("drawer.fault", {"reason": str(e), "seq": record["seq"]}))
+        return Outcome(op, record=record)
+
+    def x_report(self) -> dict[str, Any]:
+        """The running shift's figures (X report): read-only."""
+        return shift_report(self.store.since_last_shift_close(), self.exponent)
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,278 @@
+"""The appliance service: wires store, till, drivers and controller, and owns task lifetimes.
+
+`open_unit` is used by `appliance run`, `appliance replay` and `appliance demo` alike, so
+all three run the same wiring; only `simulate` swaps each driver for its twin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from appliance import __version__
+from appliance.config import Config
+from appliance.controller import Controller
+from appliance.drivers.drawer import Drawer, SimDrawer
+from appliance.drivers.print_queue import PrintQueue
+from appliance.drivers.printer import Printer, SimPrinter, open_printer
+from appliance.drivers.receipt import Receipt, ReceiptHeader
+from appliance.drivers.scanner import Scanner, SimScanner
+from appliance.events import Event
+from appliance.sales.catalog import Catalog
+from appliance.sales.staff import Roster
+from appliance.sales.till import Till, TillSettings
+from appliance.store import PrintJob, Store
+
+log = logging.getLogger("appliance.service")
+
+
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per line (journald keeps it as is; tools can parse it)."""
+
+    _skip = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        out.update({k: v for k, v in record.__dict__.items() if k not in self._skip})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("APPLIANCE_LOG_LEVEL", level))
+
+
+def till_settings(cfg: Config) -> TillSettings:
+    return TillSettings(
+        device=cfg.device.id,
+        store=cfg.device.store,
+        region=cfg.device.region,
+        currency=cfg.store.currency,
+        exponent=cfg.exponent,
+        prices_include_tax=cfg.store.prices_include_tax,
+        cash_rounding=cfg.store.cash_rounding,
+        points_per_unit=cfg.loyalty.points_per_unit,
+        point_value=cfg.loyalty.point_value,
+        offline_redeem_cap=cfg.loyalty.offline_redeem_cap,
+    )
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Unit:
+    """Everything one till is made of, wired together."""
+
+    cfg: Config
+    store: Store
+    till: Till
+    controller: Controller
+    drawer: Drawer
+    scanner: Scanner | None
+    printer: Printer
+    print_queue: PrintQueue
+    sim_scanner: SimScanner | None = None
+    events: list[Event] = field(default_factory=list)
+
+    async def scanner_connected(self, timeout: float = 5.0) -> bool:
+        """Wait until the scanner driver has the port open; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.scanner is not None and self.scanner.state != "connected":
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    async def drain_printer(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued receipt has printed; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self.store.print_jobs.pending():
+            if time.monotonic() > deadline:
+                return False
+            self.print_queue.wake()
+            await asyncio.sleep(0.02)
+        return True
+
+
+def receipt_header(cfg: Config) -> ReceiptHeader:
+    return ReceiptHeader(
+        store_name=cfg.store.name or f"Store {cfg.device.store}",
+        address=list(cfg.store.address),
+        tax_id=cfg.store.tax_id,
+        footer=list(cfg.store.footer) or ["Thank you for shopping with us"],
+    )
+
+
+def _printer_for(cfg: Config, simulate: bool) -> Printer:
+    spec = cfg.hardware.printer
+    if simulate:
+        path = Path(spec[5:]) if spec.startswith("file:") else cfg.data_dir / "printer.bin"
+        return SimPrinter(path)
+    return open_printer(spec)
+
+
+@contextlib.asynccontextmanager
+async def open_unit(
+    cfg: Config,
+    *,
+    simulate: bool,
+    on_event: Callable[[Event], None] | None = None,
+) -> AsyncIterator[Unit]:
+    """Open the store, load the catalog, start the drivers; stop everything on exit."""
+    store = Store.open(cfg.data_dir, cfg.device.id)
+    events: list[Event] = []
+    controller_ref: list[Controller] = []
+
+    def emit(event: Event) -> None:
+        events.append(event)
+        del events[:-1000]  # a bounded memory of recent events for screens and tests
+        level = logging.WARNING if event.kind.endswith(("fault", "jammed", "too_long")) else 0
+        log.log(level or logging.INFO, event.kind, extra={"event": event.detail})
+        if event.kind == "scanner.rejected" and controller_ref:
+            controller_ref[0].on_scan_rejected(str(event.detail.get("reason", "unreadable")))
+        if on_event is not None:
+            on_event(event)
+
+    try:
+        catalog = Catalog(store.catalog.load())
+        till = Till(
+            till_settings(cfg),
+            catalog,
+            Roster(cfg.staff),
+            clock=_utc_now,
+            new_id=_new_id,
+        )
+        hw = cfg.hardware
+        drawer: Drawer
+        if simulate:
+            drawer = SimDrawer(open_alarm=hw.drawer_open_alarm, on_event=emit)
+        else:
+            drawer = Drawer(
+                hw.drawer_pin, hw.drawer_sensor_pin, open_alarm=hw.drawer_open_alarm, on_event=emit
+            )
+        printer = _printer_for(cfg, simulate)
+        header = receipt_header(cfg)
+        exponent = cfg.exponent
+
+        def render(job: PrintJob) -> Receipt:
+            record = store.by_seq(job.seq)
+            if record is None:  # cannot happen: jobs reference committed records
+                raise LookupError(f"print job {job.job_id} has no record {job.seq}")
+            return Receipt.from_record(record, header, exponent, copy=job.copy)
+
+        queue = PrintQueue(
+            printer, store.print_jobs, render, cfg.data_dir / "receipts", on_event=emit
+        )
+        controller = Controller(
+            till, store, drawer, exponent=exponent, on_event=emit, wake_printer=queue.wake
+        )
+        controller_ref.append(controller)
+        sim_scanner: SimScanner | None = None
+        scanner: Scanner | None = None
+        port = hw.scanner
+        if simulate:
+            sim_scanner = SimScanner(cfg.data_dir / "sim-scanner")
+            port = str(sim_scanner.link_path)
+        if port:
+            scanner = Scanner(port, hw.scanner_baud, on_scan=controller.on_scan, on_event=emit)
+        unit = Unit(cfg, store, till, controller, drawer, scanner, printer, queue, sim_scanner)
+        unit.events = events
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            tasks.append(asyncio.create_task(queue.run(), name="print-queue"))
+            tasks.append(asyncio.create_task(drawer.watch(), name="drawer-watch"))
+            if scanner is not None:
+                tasks.append(asyncio.create_task(scanner.run(), name="scanner"))
+            yield unit
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await t
+            if scanner is not None:
+                scanner.stop()
+            if sim_scanner is not None:
+                sim_scanner.close()
+            drawer.close()
+            printer.close()
+    finally:
+        store.close()
+
+
+class Notifier:
+    """sd_notify when run under systemd (NOTIFY_SOCKET set); silent otherwise."""
+
+    def __init__(self) -> None:
+        self._n: Any = None
+        if os.environ.get("NOTIFY_SOCKET"):
+            import sdnotify
+
+            self._n = sdnotify.SystemdNotifier()
+
+    def notify(self, state: str) -> None:
+        if self._n is not None:
+            self._n.notify(state)
+
+    @property
+    def watchdog_interval(self) -> float | None:
+        usec = os.environ.get("WATCHDOG_USEC")
+        return int(usec) / 2e6 if usec and usec.isdigit() else None
+
+
+async def run_service(cfg: Config, *, simulate: bool) -> int:
+    """`appliance run`: the service in the foreground until SIGTERM or SIGINT."""
+    notifier = Notifier()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_unit(cfg, simulate=simulate) as unit, asyncio.TaskGroup() as tg:
+        notifier.notify(f"READY=1\nSTATUS=selling; {len(unit.till.catalog)} items")
+        log.info(
+            "ready",
+            extra={"version": __version__, "items": len(unit.till.catalog), "simulate": simulate},
+        )
+        interval = notifier.watchdog_interval
+        if interval:
+
+            async def pet() -> None:
+                # The ping comes from the loop itself, so a blocked loop gets us restarted.
+                while not stop.is_set():
+                    notifier.notify("WATCHDOG=1")
+                    await asyncio.sleep(interval)
+
+            tg.create_task(pet())
+        await stop.wait()
+        notifier.notify("STOPPING=1")
+        log.info("stopping")
+        await unit.drain_printer(timeout=3.0)
+    return 0

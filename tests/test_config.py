@@ -1,0 +1,66 @@
+"""The TOML config: strict, with one clear line per mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.config import ConfigError, load_config, parse_config
+
+GOOD = """
+[device]
+id = "till-01"
+store = "s001"
+region = "north"
+[store]
+currency = "CHF"
+prices_include_tax = true
+cash_rounding = 5
+[paths]
+data_dir = "/tmp/x"
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+[loyalty]
+points_per_unit = 1
+point_value = 1
+offline_redeem_cap = 0
+[hardware]
+printer = "file:/tmp/printer.bin"
+scanner = "/dev/serial/by-id/x"
+drawer_pin = 17
+[update]
+pubkey = "/etc/appliance/release.pub"
+"""
+
+
+def test_the_contract_example_parses() -> None:
+    cfg = parse_config(GOOD)
+    assert cfg.device.id == "till-01"
+    assert cfg.store.cash_rounding == 5
+    assert cfg.exponent == 2
+    assert str(cfg.data_dir) == "/tmp/x"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (GOOD.replace('region = "north"', 'region = "north"\ncolour = "red"'), "colour"),
+        (GOOD.replace("drawer_pin = 17", 'drawer_pin = "17"'), "hardware.drawer_pin"),
+        (GOOD.replace('id = "till-01"', 'id = "Till 01"'), "device.id"),
+        (GOOD.replace('currency = "CHF"', 'currency = "XYZ"'), "currency"),
+        (GOOD.replace("cash_rounding = 5", "cash_rounding = 0"), "cash_rounding"),
+        (GOOD.replace("[device]", "[device"), "not valid TOML"),
+        ("[store]\ncurrency = 'EUR'\n", "device"),
+    ],
+)
+def test_mistakes_name_the_key(text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(text, "shop.toml")
+    msg = str(e.value)
+    assert msg.startswith("shop.toml: ")
+    assert needle in msg
+    assert "\n" not in msg
+
+
+def test_missing_file_is_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.toml")
