@@ -1,0 +1,33 @@
+"""The local store: where a completed sale becomes durable and tamper-evident.
+
+`Store` keeps the signed, hash-chained journal, the outbox, print jobs and the catalog
+in one SQLite file; `DeviceState` keeps small documents in an atomically written file.
+"""
+
+from appliance.store.catalog import CatalogRejected, CatalogStore
+from appliance.store.chain import VerifyResult, canonical_json, record_hash, verify_chain
+from appliance.store.db import GENESIS_HASH, SCHEMA_VERSION
+from appliance.store.errors import DuplicateSaleError, StoreError, StoreFileError
+from appliance.store.journal import Store
+from appliance.store.outbox import Outbox
+from appliance.store.print_jobs import PrintJob, PrintJobs
+from appliance.store.state import DeviceState
+
+__all__ = [
+    "GENESIS_HASH",
+    "SCHEMA_VERSION",
+    "CatalogRejected",
+    "CatalogStore",
+    "DeviceState",
+    "DuplicateSaleError",
+    "Outbox",
+    "PrintJob",
+    "PrintJobs",
+    "Store",
+    "StoreError",
+    "StoreFileError",
+    "VerifyResult",
+    "canonical_json",
+    "record_hash",
+    "verify_chain",
+]

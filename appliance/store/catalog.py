@@ -1,0 +1,79 @@
+"""The local copy of the catalog, replaced whole on each import."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from appliance.errors import BadInput
+from appliance.sales.catalog import Item
+from appliance.store.db import Database
+from appliance.store.errors import StoreError
+
+
+class CatalogRejected(StoreError, BadInput):
+    """A catalog the store refuses (a duplicate SKU, a price that is not whole minor units)."""
+
+
+class CatalogStore:
+    """The catalog table: `replace` swaps it all or nothing, `load` reads it in import order."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def replace(self, items: Sequence[Item]) -> None:
+        """Make `items` the catalog, in one transaction: a failure leaves the old one."""
+        rows = []
+        seen: set[str] = set()
+        for item in items:
+            if item.sku in seen:
+                raise CatalogRejected(f"catalog: sku {item.sku!r} appears twice; nothing changed")
+            seen.add(item.sku)
+            # bool is an int in Python; neither it nor a float is an amount of money.
+            if type(item.price) is not int or (
+                item.stock is not None and type(item.stock) is not int
+            ):
+                raise CatalogRejected(
+                    f"catalog: sku {item.sku!r} has price {item.price!r} / stock "
+                    f"{item.stock!r}; both must be whole numbers (minor units); nothing changed"
+                )
+            rows.append(
+                (
+                    item.sku,
+                    item.barcode,
+                    item.name,
+                    item.price,
+                    item.tax_rate,
+                    item.category,
+                    item.stock,
+                )
+            )
+        with self._db.transaction(f"replace the catalog ({len(rows)} items)") as conn:
+            conn.execute("DELETE FROM catalog")
+            conn.executemany(
+                "INSERT INTO catalog (sku, barcode, name, price, tax_rate, category, stock) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def load(self) -> list[Item]:
+        """Every item, in the order it was imported."""
+        rows = self._db.query(
+            "read the catalog",
+            "SELECT sku, barcode, name, price, tax_rate, category, stock "
+            "FROM catalog ORDER BY rowid",
+        )
+        return [
+            Item(
+                sku=sku,
+                barcode=barcode,
+                name=name,
+                price=price,
+                tax_rate=tax_rate,
+                category=category,
+                stock=stock,
+            )
+            for sku, barcode, name, price, tax_rate, category, stock in rows
+        ]
+
+    def count(self) -> int:
+        return int(self._db.query("count the catalog", "SELECT count(*) FROM catalog")[0][0])

@@ -1,0 +1,127 @@
+"""The journal's hash chain: canonical JSON, SHA-256 links and Ed25519 signatures.
+
+Each record's `hash` is the hex SHA-256 of the record without `hash` and `sig` as
+canonical JSON (UTF-8, sorted keys, no spaces, non-ASCII unescaped); `prev_hash` is the
+previous record's `hash` (64 zeros for the first). `sig` is the hex Ed25519 signature of
+the 64-character hex `hash` encoded as ASCII (the hex text, not the 32 raw digest bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from appliance.store.db import GENESIS_HASH
+from appliance.store.errors import StoreFileError
+
+
+def canonical_json(value: Any) -> str:
+    """The one JSON spelling of a record that hashes and storage use."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """Hex SHA-256 of the record's canonical JSON without `hash` and `sig`."""
+    body = {k: v for k, v in record.items() if k not in ("hash", "sig")}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def sign_hash(key: Ed25519PrivateKey, hash_hex: str) -> str:
+    """Hex Ed25519 signature of the hex hash's ASCII bytes."""
+    return key.sign(hash_hex.encode("ascii")).hex()
+
+
+def load_public_key(public_key_pem: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM; StoreFileError when it is anything else."""
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode("ascii", "replace"))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise StoreFileError(f"not a readable public key in PEM ({exc})") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise StoreFileError(f"the public key is a {type(key).__name__}, not Ed25519")
+    return key
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of a chain check: `seq` and `reason` name the first bad record when not ok.
+
+    `checked` counts the records found intact before it (all of them when ok).
+    """
+
+    ok: bool
+    checked: int
+    seq: int | None
+    reason: str
+
+
+def parse_record(text: str, where: str) -> dict[str, Any]:
+    """A stored record's JSON; StoreFileError when it is not a JSON object (an edited row)."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise StoreFileError(
+            f"{where} is not valid JSON ({exc}): the journal was altered; "
+            "run `appliance journal verify` and restore journal.db from a backup"
+        ) from exc
+    if not isinstance(record, dict):
+        raise StoreFileError(f"{where} is not a JSON object: the journal was altered")
+    return record
+
+
+class ChainChecker:
+    """Checks records one at a time, oldest first, remembering the last good hash."""
+
+    def __init__(self, public_key_pem: str) -> None:
+        self._key = load_public_key(public_key_pem)
+        self.prev_hash = GENESIS_HASH
+        self.checked = 0
+
+    def check(self, record: Any) -> str:
+        """Why `record` breaks the chain, or "" when it is the next good link (then taken)."""
+        expected = self.checked + 1
+        if not isinstance(record, Mapping):
+            return f"record {expected} is not a JSON object"
+        seq = record.get("seq")
+        if seq != expected:
+            return f"seq {seq} where {expected} was expected: a record is missing or out of order"
+        digest, sig = record.get("hash"), record.get("sig")
+        if not isinstance(digest, str) or not isinstance(sig, str):
+            return "hash or sig is missing"
+        if record.get("prev_hash") != self.prev_hash:
+            return "prev_hash does not match the previous record's hash: the chain is broken here"
+        if record_hash(record) != digest:
+            return "hash does not match the record's content: the record was altered"
+        try:
+            self._key.verify(bytes.fromhex(sig), digest.encode("ascii"))
+        except (ValueError, InvalidSignature):
+            return "signature does not verify with this device's public key"
+        self.prev_hash = digest
+        self.checked = expected
+        return ""
+
+    def failed(self, seq: int | None, reason: str) -> VerifyResult:
+        """The result naming `seq` as the first bad record."""
+        return VerifyResult(False, self.checked, seq, reason)
+
+    def passed(self) -> VerifyResult:
+        return VerifyResult(True, self.checked, None, f"{self.checked} records, chain intact")
+
+
+def verify_chain(records: Iterable[Mapping[str, Any]], public_key_pem: str) -> VerifyResult:
+    """Check seq runs 1, 2, 3…, each hash matches its content and links to the one before,
+    and each is signed by `public_key_pem`. Stops at the first bad record."""
+    checker = ChainChecker(public_key_pem)
+    for record in records:
+        problem = checker.check(record)
+        if problem:
+            seq = record.get("seq") if isinstance(record, Mapping) else None
+            return checker.failed(seq if isinstance(seq, int) else checker.checked + 1, problem)
+    return checker.passed()

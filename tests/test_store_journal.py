@@ -1,0 +1,622 @@
+"""The store's journal: append, reads, outbox, print jobs, migrations, keys, bad files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from appliance.errors import BadInput
+from appliance.store import (
+    GENESIS_HASH,
+    SCHEMA_VERSION,
+    DuplicateSaleError,
+    PrintJob,
+    Store,
+    StoreError,
+    StoreFileError,
+    VerifyResult,
+    canonical_json,
+    record_hash,
+    verify_chain,
+)
+from appliance.store import db as db_module
+
+
+def draft(n: int, kind: str = "sale", **extra: Any) -> dict[str, Any]:
+    """A journal draft as the till makes one (no seq, receipt_no, hashes)."""
+    return {
+        "schema": 1,
+        "sale_id": f"00000000-0000-4000-8000-{n:012d}",
+        "kind": kind,
+        "device": "till-01",
+        "store": "s001",
+        "region": "north",
+        "staff": "ana",
+        "ts": f"2026-11-23T10:00:{n % 60:02d}.000Z",
+        "currency": "EUR",
+        "lines": [
+            {
+                "sku": "A1",
+                "barcode": "4006381333931",
+                "name": "Café crème",
+                "qty": 1,
+                "unit_price": 249 + n,
+                "discount": 0,
+                "total": 249 + n,
+                "tax_rate": "20",
+            }
+        ],
+        "total": 249 + n,
+        "tax": [{"rate": "20", "base": 208, "tax": 41}],
+        "tenders": [{"type": "cash", "amount": 500}],
+        "change": 251 - n,
+        "loyalty": None,
+        "refund_of": None,
+        **extra,
+    }
+
+
+def fill(store: Store, count: int) -> list[dict[str, Any]]:
+    return [store.append(draft(n)) for n in range(1, count + 1)]
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tamper(data_dir: Path, *statements: str, params: tuple[Any, ...] = ()) -> None:
+    """Edit journal.db behind the store's back, as someone with the sqlite3 shell would."""
+    conn = sqlite3.connect(data_dir / "journal.db", isolation_level=None)
+    conn.execute("DROP TRIGGER IF EXISTS journal_no_update")
+    conn.execute("DROP TRIGGER IF EXISTS journal_no_delete")
+    for sql in statements:
+        conn.execute(sql, params if "?" in sql else ())
+    conn.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(data_dir: Path) -> Any:
+    with Store.open(data_dir, "till-01") as s:
+        yield s
+
+
+# -- append ----------------------------------------------------------------------------
+
+
+def test_append_assigns_seq_receipt_no_and_links_the_chain(store: Store) -> None:
+    first, second = fill(store, 2)
+    assert (first["seq"], second["seq"]) == (1, 2)
+    assert first["receipt_no"] == "s001-till-01-000001"
+    assert second["receipt_no"] == "s001-till-01-000002"
+    assert first["prev_hash"] == GENESIS_HASH
+    assert second["prev_hash"] == first["hash"]
+    assert first["hash"] == record_hash(first) != second["hash"]
+    body = {k: v for k, v in first.items() if k not in ("hash", "sig")}
+    assert first["hash"] == hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    assert list(first)[:5] == ["schema", "seq", "sale_id", "kind", "receipt_no"]
+    assert list(first)[-3:] == ["prev_hash", "hash", "sig"]
+    assert first["lines"][0]["name"] == "Café crème"
+    assert store.last_seq() == 2
+
+
+def test_signature_is_over_the_hex_hash_with_the_device_key(store: Store) -> None:
+    record = fill(store, 1)[0]
+    public = serialization.load_pem_public_key(store.public_key_pem().encode())
+    assert isinstance(public, Ed25519PublicKey)
+    public.verify(bytes.fromhex(record["sig"]), record["hash"].encode("ascii"))
+    with pytest.raises(InvalidSignature):
+        public.verify(bytes.fromhex(record["sig"]), bytes.fromhex(record["hash"]))
+
+
+def test_stored_record_is_the_returned_record(store: Store, data_dir: Path) -> None:
+    record = store.append(draft(1))
+    assert store.by_seq(1) == record
+    conn = sqlite3.connect(data_dir / "journal.db")
+    (text,) = conn.execute("SELECT record FROM journal WHERE seq = 1").fetchone()
+    conn.close()
+    assert text == canonical_json(record)
+
+
+def test_the_draft_is_not_changed_and_later_edits_do_not_leak_in(store: Store) -> None:
+    d = draft(1)
+    record = store.append(d)
+    assert "seq" not in d
+    d["lines"][0]["total"] = 1
+    assert store.by_seq(1) == record
+    assert record["lines"][0]["total"] == 250
+
+
+def test_append_writes_journal_outbox_and_print_job_together(store: Store) -> None:
+    store.append(draft(1))
+    store.append(draft(2), print_receipt=False)
+    assert store.outbox.depth() == 2
+    assert [r["seq"] for r in store.outbox.pending()] == [1, 2]
+    assert store.print_jobs.pending() == [PrintJob(job_id=1, seq=1, copy=False, attempts=0)]
+
+
+def test_duplicate_sale_id_writes_nothing(store: Store) -> None:
+    fill(store, 2)
+    with pytest.raises(DuplicateSaleError, match="already in the journal"):
+        store.append(draft(2))
+    assert store.last_seq() == 2
+    assert store.outbox.depth() == 2
+    assert len(store.print_jobs.pending()) == 2
+    assert len(list(store.records())) == 2
+    # The chain carries on from the last committed record, not the refused one.
+    third = store.append(draft(3))
+    assert third["seq"] == 3
+    assert store.verify().ok
+
+
+def test_failure_after_the_journal_insert_rolls_back_everything(
+    store: Store, data_dir: Path
+) -> None:
+    fill(store, 1)
+    conn = sqlite3.connect(data_dir / "journal.db", isolation_level=None)
+    conn.execute(
+        "CREATE TRIGGER boom BEFORE INSERT ON print_jobs "
+        "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END"
+    )
+    with pytest.raises(StoreError, match="simulated failure"):
+        store.append(draft(2))
+    assert conn.execute("SELECT count(*) FROM journal").fetchone() == (1,)
+    assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (1,)
+    assert conn.execute("SELECT seq FROM chain_head").fetchone() == (1,)
+    conn.execute("DROP TRIGGER boom")
+    conn.close()
+    assert store.append(draft(2))["seq"] == 2
+    assert store.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"total": 2.49}, "total is a float"),
+        ({"lines": [{"total": 1.5}]}, r"lines\[0\].total is a float"),
+        ({"seq": 7}, "which the store assigns"),
+        ({"device": "till-02"}, "not this store's"),
+        ({"kind": "gift"}, "kind 'gift'"),
+        ({"sale_id": ""}, "sale_id must be"),
+        ({"staff": object()}, "not JSON data"),
+    ],
+)
+def test_bad_drafts_are_refused_and_nothing_is_written(
+    store: Store, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(StoreError, match=message):
+        store.append(draft(1, **change))
+    assert store.last_seq() == 0
+    assert store.outbox.depth() == 0
+    assert store.append(draft(1))["seq"] == 1
+
+
+def test_a_draft_without_refund_of_is_journalled(store: Store) -> None:
+    d = draft(1)
+    del d["refund_of"]
+    assert "refund_of" not in store.append(d)
+    assert store.verify().ok
+
+
+def test_reopen_continues_the_chain(data_dir: Path) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        fill(s, 3)
+        pem = s.public_key_pem()
+    with Store.open(data_dir, "till-01") as s:
+        assert s.last_seq() == 3
+        assert s.public_key_pem() == pem
+        assert s.append(draft(4))["prev_hash"] == s.by_seq(3)["hash"]  # type: ignore[index]
+        assert s.verify().ok
+
+
+def test_two_stores_on_one_journal_do_not_fork_the_chain(data_dir: Path) -> None:
+    with Store.open(data_dir, "till-01") as a, Store.open(data_dir, "till-01") as b:
+        a.append(draft(1))
+        assert b.append(draft(2))["seq"] == 2  # b's cached head was stale
+        assert a.append(draft(3))["seq"] == 3
+        assert a.verify().ok and b.verify().ok
+
+
+def test_threads_appending_at_once_keep_the_chain(store: Store) -> None:
+    def work(base: int) -> None:
+        for n in range(base, base + 20):
+            store.append(draft(n))
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in (1, 101, 201, 301)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result = store.verify()
+    assert result.ok and result.checked == 80
+
+
+# -- reads -----------------------------------------------------------------------------
+
+
+def test_lookups(store: Store) -> None:
+    records = fill(store, 3)
+    assert store.by_seq(2) == records[1]
+    assert store.by_receipt_no("s001-till-01-000003") == records[2]
+    assert store.by_sale_id(records[0]["sale_id"]) == records[0]
+    assert store.by_seq(9) is None
+    assert store.by_receipt_no("nope") is None
+    assert store.by_sale_id("nope") is None
+    assert list(store.records()) == records
+    assert [r["seq"] for r in store.records(after=1)] == [2, 3]
+    assert list(store.records(after=3)) == []
+
+
+def test_records_reads_past_a_batch(store: Store) -> None:
+    fill(store, 1205)
+    assert [r["seq"] for r in store.records()] == list(range(1, 1206))
+    assert [r["seq"] for r in store.records(after=999)][:2] == [1000, 1001]
+
+
+def test_refunded_lines_is_the_union_of_refunds_of_that_sale(store: Store) -> None:
+    sale = store.append(draft(1))
+    other = store.append(draft(2))
+    store.append(draft(3, kind="refund", refund_of=sale["sale_id"], refund_lines=[1, 3]))
+    store.append(draft(4, kind="refund", refund_of=sale["sale_id"], refund_lines=[2, 3]))
+    store.append(draft(5, kind="refund", refund_of=other["sale_id"], refund_lines=[4]))
+    assert store.refunded_lines(sale["sale_id"]) == {1, 2, 3}
+    assert store.refunded_lines(other["sale_id"]) == {4}
+    assert store.refunded_lines("unknown") == set()
+
+
+def test_since_last_shift_close(store: Store) -> None:
+    fill(store, 2)
+    assert [r["seq"] for r in store.since_last_shift_close()] == [1, 2]
+    store.append(draft(3, kind="shift_close"))
+    assert store.since_last_shift_close() == []
+    store.append(draft(4))
+    store.append(draft(5, kind="no_sale"))
+    assert [r["seq"] for r in store.since_last_shift_close()] == [4, 5]
+
+
+# -- outbox and print jobs -------------------------------------------------------------
+
+
+def test_outbox_pending_limit_after_and_ack(store: Store) -> None:
+    fill(store, 5)
+    assert [r["seq"] for r in store.outbox.pending(limit=2)] == [1, 2]
+    assert [r["seq"] for r in store.outbox.pending(limit=2, after=2)] == [3, 4]
+    assert store.outbox.pending(limit=2)[0] == store.by_seq(1)
+    assert store.outbox.ack(3) == 3
+    assert store.outbox.ack(3) == 0
+    assert store.outbox.depth() == 2
+    assert [r["seq"] for r in store.outbox.pending()] == [4, 5]
+    assert store.outbox.ack(99) == 2
+    assert store.outbox.pending() == []
+
+
+def test_print_jobs_copies_attempts_and_printed(store: Store) -> None:
+    fill(store, 2)
+    copy = store.print_jobs.add_copy(1)
+    assert copy == 3
+    store.print_jobs.mark_attempt(1, "paper out")
+    store.print_jobs.mark_attempt(1, "paper out")
+    assert store.print_jobs.pending() == [
+        PrintJob(1, 1, False, 2),
+        PrintJob(2, 2, False, 0),
+        PrintJob(3, 1, True, 0),
+    ]
+    store.print_jobs.mark_printed(1)
+    store.print_jobs.mark_printed(3)
+    assert store.print_jobs.pending() == [PrintJob(2, 2, False, 0)]
+    with pytest.raises(StoreError, match="no such journal record"):
+        store.print_jobs.add_copy(42)
+    with pytest.raises(StoreError, match="no print job 42"):
+        store.print_jobs.mark_printed(42)
+    with pytest.raises(StoreError, match="no print job 42"):
+        store.print_jobs.mark_attempt(42, "x")
+
+
+def test_print_jobs_survive_reopen(data_dir: Path) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        fill(s, 2)
+        s.print_jobs.mark_printed(1)
+    with Store.open(data_dir, "till-01") as s:
+        assert s.print_jobs.pending() == [PrintJob(2, 2, False, 0)]
+
+
+# -- chain verification ----------------------------------------------------------------
+
+
+def test_verify_passes_on_an_intact_journal_and_its_export(store: Store) -> None:
+    fill(store, 5)
+    result = store.verify()
+    assert (result.ok, result.checked, result.seq) == (True, 5, None)
+    exported = [json.loads(json.dumps(r)) for r in store.records()]
+    assert verify_chain(exported, store.public_key_pem()).ok
+    assert verify_chain([], store.public_key_pem()) == VerifyResult(
+        True, 0, None, "0 records, chain intact"
+    )
+
+
+def test_verify_catches_an_edited_amount(store: Store, data_dir: Path) -> None:
+    fill(store, 4)
+    record = store.by_seq(3)
+    assert record is not None
+    record["total"] = 1
+    tamper(
+        data_dir, "UPDATE journal SET record = ? WHERE seq = 3", params=(canonical_json(record),)
+    )
+    result = store.verify()
+    assert (result.ok, result.seq, result.checked) == (False, 3, 2)
+    assert "altered" in result.reason
+
+
+def test_verify_catches_an_edit_with_a_recomputed_hash(store: Store, data_dir: Path) -> None:
+    fill(store, 2)
+    record = store.by_seq(2)
+    assert record is not None
+    record["total"] = 1
+    record["hash"] = record_hash(record)
+    tamper(
+        data_dir, "UPDATE journal SET record = ? WHERE seq = 2", params=(canonical_json(record),)
+    )
+    result = store.verify()
+    assert (result.ok, result.seq) == (False, 2)
+    assert "signature" in result.reason
+
+
+def test_verify_catches_a_deleted_record(store: Store, data_dir: Path) -> None:
+    fill(store, 5)
+    tamper(data_dir, "DELETE FROM journal WHERE seq = 3")
+    result = store.verify()
+    assert (result.ok, result.seq, result.checked) == (False, 4, 2)
+    assert "missing" in result.reason
+    exported = list(store.records())
+    assert verify_chain(exported, store.public_key_pem()).seq == 4
+
+
+def test_verify_catches_records_deleted_from_the_end(store: Store, data_dir: Path) -> None:
+    fill(store, 5)
+    tamper(data_dir, "DELETE FROM journal WHERE seq >= 4")
+    result = store.verify()
+    assert (result.ok, result.seq, result.checked) == (False, 4, 3)
+    assert "deleted from the end" in result.reason
+
+
+def test_verify_catches_reordered_records(store: Store, data_dir: Path) -> None:
+    records = fill(store, 4)
+    tamper(
+        data_dir,
+        "UPDATE journal SET record = ? WHERE seq = 2",
+        params=(canonical_json(records[2]),),
+    )
+    result = store.verify()
+    assert (result.ok, result.seq) == (False, 2)
+    # The same, seen from an export whose lines were swapped.
+    swapped = [records[0], records[2], records[1], records[3]]
+    outside = verify_chain(swapped, store.public_key_pem())
+    assert (outside.ok, outside.seq, outside.checked) == (False, 3, 1)
+
+
+def test_verify_catches_a_record_signed_with_another_key(store: Store) -> None:
+    records = fill(store, 2)
+    forged = {k: v for k, v in draft(3).items()}
+    forged.update(seq=3, receipt_no="s001-till-01-000003", prev_hash=records[1]["hash"])
+    forged["hash"] = record_hash(forged)
+    forged["sig"] = Ed25519PrivateKey.generate().sign(forged["hash"].encode()).hex()
+    result = verify_chain([*records, forged], store.public_key_pem())
+    assert (result.ok, result.seq, result.checked) == (False, 3, 2)
+    assert "signature" in result.reason
+    other = (
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    assert verify_chain(records, other.decode()).seq == 1
+
+
+def test_verify_catches_an_edited_column(store: Store, data_dir: Path) -> None:
+    fill(store, 3)
+    tamper(data_dir, "UPDATE journal SET kind = 'shift_close' WHERE seq = 2")
+    result = store.verify()
+    assert (result.ok, result.seq) == (False, 2)
+    assert "columns" in result.reason
+
+
+def test_verify_reports_a_record_that_is_not_json(store: Store, data_dir: Path) -> None:
+    fill(store, 2)
+    tamper(data_dir, "UPDATE journal SET record = '{broken' WHERE seq = 2")
+    result = store.verify()
+    assert (result.ok, result.seq) == (False, 2)
+    with pytest.raises(StoreFileError, match="not valid JSON"):
+        store.by_seq(2)
+
+
+def test_the_journal_refuses_plain_updates_and_deletes(store: Store, data_dir: Path) -> None:
+    fill(store, 1)
+    conn = sqlite3.connect(data_dir / "journal.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("UPDATE journal SET ts = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute("DELETE FROM journal")
+    conn.close()
+
+
+def test_verify_chain_refuses_a_bad_public_key(store: Store) -> None:
+    fill(store, 1)
+    with pytest.raises(StoreFileError, match="public key"):
+        verify_chain(store.records(), "not a key")
+
+
+# -- files: migrations, settings, key, bad input ---------------------------------------
+
+
+def test_a_fresh_data_dir_gets_the_schema_and_settings(data_dir: Path) -> None:
+    with Store.open(data_dir, "till-01"):
+        conn = sqlite3.connect(data_dir / "journal.db")
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        conn.close()
+    assert {"journal", "outbox", "print_jobs", "catalog", "chain_head"} <= tables
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data_dir / "device.key").stat().st_mode) == 0o600
+
+
+def test_migrates_an_empty_database_file(data_dir: Path) -> None:
+    data_dir.mkdir()
+    (data_dir / "journal.db").write_bytes(b"")
+    with Store.open(data_dir, "till-01") as s:
+        assert s.append(draft(1))["seq"] == 1
+
+
+def test_the_connection_is_durable(store: Store) -> None:
+    conn = store._db._conn
+    assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL
+    assert conn.execute("PRAGMA foreign_keys").fetchone() == (1,)
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
+
+
+def test_a_newer_database_is_refused_untouched(data_dir: Path) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        fill(s, 1)
+    conn = sqlite3.connect(data_dir / "journal.db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    before = sha(data_dir / "journal.db")
+    with pytest.raises(StoreFileError, match="newer than this software") as info:
+        Store.open(data_dir, "till-01")
+    assert isinstance(info.value, BadInput)
+    assert sha(data_dir / "journal.db") == before
+
+
+def test_a_file_that_is_not_a_database_is_refused_untouched(data_dir: Path) -> None:
+    data_dir.mkdir()
+    db = data_dir / "journal.db"
+    db.write_bytes(b"these are my sales notes, not a database\n" * 100)
+    before = sha(db)
+    with pytest.raises(StoreFileError, match="not a readable journal database"):
+        Store.open(data_dir, "till-01")
+    assert sha(db) == before
+    assert not (data_dir / "device.key").exists()
+
+
+def test_another_programs_database_is_refused_untouched(data_dir: Path) -> None:
+    data_dir.mkdir()
+    conn = sqlite3.connect(data_dir / "journal.db")
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = sha(data_dir / "journal.db")
+    with pytest.raises(StoreFileError, match="another program"):
+        Store.open(data_dir, "till-01")
+    assert sha(data_dir / "journal.db") == before
+
+
+def test_a_damaged_database_gives_store_error(data_dir: Path) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        fill(s, 300)
+    db = data_dir / "journal.db"
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    for offset in range(page, len(raw), page):  # every page but the header page
+        raw[offset : offset + 64] = b"\xa5" * 64
+    db.write_bytes(bytes(raw))
+    # SQLite notices the damage on open or on the first read of a damaged page.
+    with (
+        pytest.raises(StoreFileError, match="not a readable journal database"),
+        Store.open(data_dir, "till-01") as s,
+    ):
+        list(s.records())
+
+
+def test_the_device_key_is_kept_and_tightened(data_dir: Path) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        pem = s.public_key_pem()
+    key = data_dir / "device.key"
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+    key.chmod(0o644)
+    with Store.open(data_dir, "till-01") as s:
+        assert s.public_key_pem() == pem
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert [p.name for p in data_dir.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n",
+        generate_private_key(SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    ],
+    ids=["empty", "garbage", "not-ed25519"],
+)
+def test_a_broken_device_key_is_refused_never_replaced(data_dir: Path, content: bytes) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        fill(s, 1)
+    key = data_dir / "device.key"
+    key.write_bytes(content)
+    with pytest.raises(StoreFileError, match=r"device\.key") as info:
+        Store.open(data_dir, "till-01")
+    assert "restore" in str(info.value)
+    assert key.read_bytes() == content
+
+
+def test_an_unusable_data_dir_gives_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="cannot create the data directory"):
+        Store.open(blocker / "data", "till-01")
+
+
+def test_a_later_migration_applies_once_and_keeps_the_data(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        fill(s, 2)
+    added = ("CREATE TABLE loyalty_queue (seq INTEGER PRIMARY KEY)",)
+    monkeypatch.setattr(db_module, "MIGRATIONS", (*db_module.MIGRATIONS, added))
+    monkeypatch.setattr(db_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    for _ in range(2):  # the second open must not run it again
+        with Store.open(data_dir, "till-01") as s:
+            assert s.last_seq() == 2
+            assert s.verify().ok
+    conn = sqlite3.connect(data_dir / "journal.db")
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
+    assert conn.execute("SELECT count(*) FROM loyalty_queue").fetchone() == (0,)
+    conn.close()
+
+
+def test_a_failing_migration_leaves_the_previous_version(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        fill(s, 1)
+    broken = ("CREATE TABLE half_done (x INTEGER)", "CREATE TABLE journal (x INTEGER)")
+    monkeypatch.setattr(db_module, "MIGRATIONS", (*db_module.MIGRATIONS, broken))
+    monkeypatch.setattr(db_module, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match=f"migrate the schema to version {SCHEMA_VERSION + 1}"):
+        Store.open(data_dir, "till-01")
+    conn = sqlite3.connect(data_dir / "journal.db")
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "half_done" not in names
+    monkeypatch.undo()
+    with Store.open(data_dir, "till-01") as s:
+        assert s.verify().ok
