@@ -1,0 +1,305 @@
+"""The print queue on the simulator twin: every receipt comes out exactly once, whole,
+through paper-outs, unplugs part-way through a receipt and stalls."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.drivers.print_queue import PrintQueue
+from appliance.drivers.printer import SimPrinter
+from appliance.drivers.receipt import TORN_NOTICE, Receipt
+from appliance.errors import ApplianceError
+from appliance.events import Event
+from tests.test_receipt import HEADER, sale_record
+
+CUT = b"\x1dV\x00"
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    seq: int
+    copy: bool
+    attempts: int = 0
+
+
+class FakeJobs:
+    """An in-memory JobSource, as appliance.store's PrintJobs behaves."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[int, Job] = {}
+        self.printed: list[int] = []
+        self.errors: list[tuple[int, str]] = []
+
+    def add(self, seq: int, copy: bool = False) -> int:
+        job_id = len(self.jobs) + 1
+        self.jobs[job_id] = Job(job_id, seq, copy)
+        return job_id
+
+    def pending(self) -> list[Job]:
+        return [j for j in self.jobs.values() if j.job_id not in self.printed]
+
+    def mark_printed(self, job_id: int) -> None:
+        assert job_id not in self.printed, "marked printed twice"
+        self.printed.append(job_id)
+
+    def mark_attempt(self, job_id: int, error: str) -> None:
+        self.errors.append((job_id, error))
+        self.jobs[job_id] = replace(self.jobs[job_id], attempts=self.jobs[job_id].attempts + 1)
+
+
+RECORDS = {seq: sale_record(seq) for seq in range(1, 10)}
+
+
+def render(job: Job) -> Receipt:
+    return Receipt.from_record(RECORDS[job.seq], HEADER, 2, copy=job.copy)
+
+
+def receipt_bytes(seq: int, copy: bool = False) -> bytes:
+    return Receipt.from_record(RECORDS[seq], HEADER, 2, copy=copy).to_escpos()
+
+
+@dataclass
+class Bench:
+    sim: SimPrinter
+    jobs: FakeJobs
+    queue: PrintQueue[Job]
+    events: list[Event]
+    out: Path
+
+    def kinds(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+    def paper(self) -> bytes:
+        return self.sim.path.read_bytes() if self.sim.path.exists() else b""
+
+
+@pytest.fixture
+async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
+    sim = SimPrinter(tmp_path / "printer.bin", timeout=0.3)
+    jobs = FakeJobs()
+    events: list[Event] = []
+    queue = PrintQueue(
+        sim, jobs, render, tmp_path / "receipts", events.append, retry_min=0.02, retry_max=0.1
+    )
+    task = asyncio.create_task(queue.run())
+    yield Bench(sim, jobs, queue, events, tmp_path / "receipts")
+    queue.stop()
+    sim.replug()  # ends a stall a test left behind
+    await asyncio.wait_for(task, 5)
+    sim.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def printed(bench: Bench, job_id: int) -> None:
+    await until(lambda: job_id in bench.jobs.printed)
+
+
+def complete_copies(paper: bytes, receipt: bytes) -> int:
+    """How many whole copies of `receipt` sit between cuts on the paper."""
+    assert receipt.endswith(CUT)
+    return paper.split(CUT).count(receipt[: -len(CUT)])
+
+
+def assert_each_once(paper: bytes, receipts: list[bytes]) -> None:
+    for data in receipts:
+        assert complete_copies(paper, data) == 1
+    # Every other stretch between cuts is a torn fragment finished by the notice.
+    whole = {data[: -len(CUT)] for data in receipts}
+    for segment in paper.split(CUT)[:-1]:
+        if segment not in whole:
+            assert TORN_NOTICE.encode("cp1252") in segment
+
+
+async def test_prints_in_order_and_saves_each_once(bench: Bench) -> None:
+    for seq in (1, 2, 3):
+        bench.jobs.add(seq)
+    bench.queue.wake()
+    await until(lambda: len(bench.jobs.printed) == 3)
+    assert bench.jobs.printed == [1, 2, 3]
+    assert bench.paper() == receipt_bytes(1) + receipt_bytes(2) + receipt_bytes(3)
+    assert [e.detail["receipt_no"] for e in bench.kinds("printer.printed")] == [
+        "s001-till-01-000001",
+        "s001-till-01-000002",
+        "s001-till-01-000003",
+    ]
+    no = "s001-till-01-000002"
+    assert (bench.out / f"{no}.bin").read_bytes() == receipt_bytes(2)
+    assert "TOTAL" in (bench.out / f"{no}.txt").read_text(encoding="utf-8")
+    assert (bench.out / f"{no}.png").read_bytes().startswith(b"\x89PNG")
+    assert bench.queue.state == "ok" and bench.queue.queued == 0
+    assert bench.jobs.errors == []
+
+
+async def test_reprints_are_copies_with_their_own_files(bench: Bench) -> None:
+    bench.jobs.add(4)
+    bench.jobs.add(4, copy=True)
+    bench.jobs.add(4, copy=True)
+    bench.queue.wake()
+    await until(lambda: len(bench.jobs.printed) == 3)
+    no = "s001-till-01-000004"
+    assert sorted(p.name for p in bench.out.glob("*.txt")) == [
+        f"{no}-copy-1.txt",
+        f"{no}-copy-2.txt",
+        f"{no}.txt",
+    ]
+    copy_text = (bench.out / f"{no}-copy-1.txt").read_text(encoding="utf-8")
+    assert copy_text.splitlines()[0].strip() == "COPY"
+    assert "COPY" not in (bench.out / f"{no}.txt").read_text(encoding="utf-8")
+    assert bench.paper() == receipt_bytes(4) + receipt_bytes(4, True) + receipt_bytes(4, True)
+    assert [e.detail["copy"] for e in bench.kinds("printer.printed")] == [False, True, True]
+
+
+async def test_unplugged_mid_receipt_each_receipt_comes_out_once(bench: Bench) -> None:
+    first = len(receipt_bytes(1))
+    # The cable comes out part-way through receipt 2 (receipt 1 gets through whole).
+    bench.sim.unplug(after_bytes=first + 300)
+    for seq in (1, 2, 3):
+        bench.jobs.add(seq)
+    bench.queue.wake()
+    await until(lambda: bench.queue.state == "offline")
+    assert bench.jobs.printed == [1]
+    await until(lambda: len(bench.jobs.errors) >= 3)  # it keeps trying while unplugged
+    assert len(bench.kinds("printer.offline")) == 1  # once per fault, not per retry
+    assert bench.queue.queued == 2
+    # Replugged, then out again part-way through the notice, then through the reprint.
+    notice = len(TORN_NOTICE) + 10
+    for after in (5, notice + 40):
+        torn_at = len(bench.paper()) + after
+        bench.sim.replug()
+        bench.sim.unplug(after_bytes=after)
+        await until(lambda: len(bench.paper()) == torn_at)  # noqa: B023 - awaited here
+        await until(lambda: bench.queue.state == "offline")
+    assert bench.jobs.printed == [1]
+    bench.sim.replug()
+    bench.queue.wake()
+    await until(lambda: len(bench.jobs.printed) == 3)
+    assert bench.jobs.printed == [1, 2, 3]
+    paper = bench.paper()
+    assert_each_once(paper, [receipt_bytes(s) for s in (1, 2, 3)])
+    assert paper.count(b"s001-till-01-000002") > 1  # the torn fragments are on the roll too
+    assert bench.queue.state == "ok"
+
+
+async def test_unplug_for_several_receipts_at_different_points(bench: Bench) -> None:
+    for seq, after in [(5, 10), (6, 700), (7, len(receipt_bytes(7)) - 1)]:
+        bench.sim.unplug(after_bytes=after)
+        job_id = bench.jobs.add(seq)
+        bench.queue.wake()
+        await until(lambda: bench.queue.state == "offline")
+        bench.sim.replug()
+        bench.queue.wake()
+        await printed(bench, job_id)
+        assert bench.kinds("printer.recovered")
+        bench.events.clear()
+    paper = bench.paper()
+    assert_each_once(paper, [receipt_bytes(s) for s in (5, 6, 7)])
+    assert paper.count(TORN_NOTICE.encode("cp1252")) == 3
+
+
+async def test_paper_out_waits_then_prints_when_paper_is_in(bench: Bench) -> None:
+    bench.sim.paper_out()
+    bench.jobs.add(8)
+    bench.queue.wake()
+    await until(lambda: len(bench.jobs.errors) >= 3)
+    assert bench.jobs.printed == []
+    assert bench.queue.state == "paper_out"
+    assert len(bench.kinds("printer.paper_out")) == 1
+    assert bench.jobs.jobs[1].attempts >= 3
+    assert "out of paper" in bench.jobs.errors[0][1]
+    assert bench.paper() == b""
+    bench.sim.paper_in()
+    await until(lambda: bench.jobs.printed == [1])
+    # Nothing had come out, so no torn-receipt notice: just the receipt.
+    assert bench.paper() == receipt_bytes(8)
+    assert bench.queue.state == "ok"
+    assert [e.kind for e in bench.events] == [
+        "printer.paper_out",
+        "printer.recovered",
+        "printer.printed",
+    ]
+
+
+async def test_paper_runs_out_mid_receipt(bench: Bench) -> None:
+    bench.sim.paper_out(after_bytes=250)
+    bench.jobs.add(9)
+    bench.queue.wake()
+    await until(lambda: bench.queue.state == "paper_out")
+    bench.sim.paper_in()
+    await until(lambda: bench.jobs.printed == [1])
+    paper = bench.paper()
+    assert_each_once(paper, [receipt_bytes(9)])
+    assert paper.startswith(receipt_bytes(9)[:250] + b"\n")
+
+
+async def test_stall_times_out_then_recovers(bench: Bench) -> None:
+    bench.sim.stall(30)
+    bench.jobs.add(1)
+    bench.queue.wake()
+    await until(lambda: any("did not answer" in err for _, err in bench.jobs.errors))
+    assert bench.queue.state == "offline"
+    assert bench.jobs.printed == []
+    bench.sim.replug()  # the stuck transfer gives up
+    await until(lambda: bench.jobs.printed == [1])
+    assert_each_once(bench.paper(), [receipt_bytes(1)])
+
+
+async def test_a_job_that_cannot_render_does_not_block_the_rest(tmp_path: Path) -> None:
+    sim = SimPrinter(tmp_path / "printer.bin")
+    jobs = FakeJobs()
+    jobs.add(99)  # no such record
+    jobs.add(2)
+    events: list[Event] = []
+
+    def lookup(job: Job) -> Receipt:
+        record: dict[str, Any] = RECORDS[job.seq]
+        return Receipt.from_record(record, HEADER, 2, copy=job.copy)
+
+    queue = PrintQueue(sim, jobs, lookup, None, events.append)
+    task = asyncio.create_task(queue.run())
+    await until(lambda: jobs.printed == [2])
+    assert jobs.errors and jobs.errors[0][0] == 1
+    assert "cannot render" in jobs.errors[0][1]
+    assert [e.kind for e in events] == ["printer.error", "printer.printed"]
+    assert sim.path.read_bytes() == receipt_bytes(2)
+    assert not (tmp_path / "receipts").exists()
+    queue.stop()
+    await asyncio.wait_for(task, 5)
+    sim.close()
+
+
+async def test_printed_but_not_recorded_is_not_printed_again(tmp_path: Path) -> None:
+    class FlakyStore(FakeJobs):
+        def __init__(self) -> None:
+            super().__init__()
+            self.failures = 2
+
+        def mark_printed(self, job_id: int) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ApplianceError("database is locked")
+            super().mark_printed(job_id)
+
+    sim = SimPrinter(tmp_path / "printer.bin")
+    jobs = FlakyStore()
+    jobs.add(3)
+    events: list[Event] = []
+    queue = PrintQueue(sim, jobs, render, None, events.append, retry_max=0.02)
+    task = asyncio.create_task(queue.run())
+    await until(lambda: jobs.printed == [1])
+    assert sim.path.read_bytes() == receipt_bytes(3)  # once, though the store lagged
+    assert [e.kind for e in events].count("printer.error") == 2
+    queue.stop()
+    await asyncio.wait_for(task, 5)
+    sim.close()
