@@ -35,11 +35,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX journal_refund_of ON journal(refund_of) WHERE refund_of IS NOT NULL",
         "CREATE INDEX journal_shift_close ON journal(seq) WHERE kind = 'shift_close'",
-        # Append-only by default; someone who drops these still cannot hide it from verify().
-        """CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
-            BEGIN SELECT RAISE(ABORT, 'journal records are append-only'); END""",
-        """CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
-            BEGIN SELECT RAISE(ABORT, 'journal records are append-only'); END""",
         # The newest record's seq and hash, moved in the same transaction as each append:
         # it lets verify() notice records deleted from the end of the journal.
         """CREATE TABLE chain_head (
