@@ -1,0 +1,752 @@
+"""The state machine of one till: basket, tenders, approvals, refunds. Pure: no I/O.
+
+Every operation either does all it says or raises `Rejected(op, reason)` having changed
+nothing: each one checks everything first and only then mutates. Operations that
+complete something return a draft journal record (CONTRACT, without seq, receipt_no,
+prev_hash, hash, sig) for the controller to commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from fractions import Fraction
+from typing import Any, Literal
+
+from appliance.sales import barcode as bc
+from appliance.sales.catalog import Catalog, Item
+from appliance.sales.money import format_minor
+from appliance.sales.pricing import (
+    LineInput,
+    Percent,
+    PricedBasket,
+    PricingError,
+    cash_due,
+    parse_percent,
+    price_basket,
+    sort_rates,
+    tax_row,
+)
+from appliance.sales.reports import shift_report
+from appliance.sales.staff import Person, Rejected, Roster
+
+__all__ = ["Rejected", "Till", "TillLine", "TillLoyalty", "TillSettings", "TillView"]
+
+MAX_QTY = 9999
+MAX_REASON = 200
+_PAN = re.compile(r"^\d{13,19}$")
+_ACCOUNT = re.compile(r"^\d{8}$")
+
+State = Literal["idle", "open", "tendering"]
+
+
+@dataclass(frozen=True)
+class TillSettings:
+    """What a till needs from the config."""
+
+    device: str
+    store: str
+    region: str
+    currency: str
+    exponent: int
+    prices_include_tax: bool
+    cash_rounding: int
+    points_per_unit: int
+    point_value: int
+    offline_redeem_cap: int
+
+
+@dataclass(frozen=True)
+class TillLine:
+    """A basket line as shown: voided lines keep their number and are shown struck."""
+
+    number: int
+    sku: str
+    name: str
+    qty: int
+    unit_price: int
+    discount: int
+    total: int
+    voided: bool
+
+
+@dataclass(frozen=True)
+class TillLoyalty:
+    """The loyalty card on the sale: balance is None when the collector was not asked."""
+
+    account: str
+    balance: int | None
+    offline: bool
+
+
+@dataclass(frozen=True)
+class TillView:
+    """Everything a screen shows about the till right now."""
+
+    staff: Person | None
+    state: State
+    lines: tuple[TillLine, ...]
+    subtotal: int  # sum of unit_price × qty of the live lines
+    discount: int  # line and basket discounts
+    tax: int
+    total: int
+    paid: int
+    due: int
+    cash_due: int
+    change: int  # of the last completed sale, until the next one starts
+    loyalty: TillLoyalty | None
+    tenders: tuple[dict[str, Any], ...]
+    approval: str | None = None  # the supervisor whose one-shot approval is waiting
+
+
+@dataclass
+class _Line:
+    number: int
+    item: Item
+    qty: int
+    unit_price: int
+    percent: Fraction | None = None
+    voided: bool = False
+
+
+@dataclass
+class _Sale:
+    lines: list[_Line] = field(default_factory=list)
+    basket_percent: Fraction | None = None
+    tenders: list[dict[str, Any]] = field(default_factory=list)
+    loyalty: TillLoyalty | None = None
+    approved_by: list[str] = field(default_factory=list)
+
+    @property
+    def live(self) -> list[_Line]:
+        return [line for line in self.lines if not line.voided]
+
+    @property
+    def started(self) -> bool:
+        return bool(self.lines) or self.loyalty is not None
+
+    @property
+    def paid(self) -> int:
+        return sum(int(t["amount"]) for t in self.tenders)
+
+    @property
+    def redeemed(self) -> int:
+        return sum(int(t["points"]) for t in self.tenders if t["type"] == "points")
+
+
+def _timestamp(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("the till clock must return an aware datetime")
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+class Till:
+    """One till: who is logged in, the open sale, and the records it produces."""
+
+    def __init__(
+        self,
+        settings: TillSettings,
+        catalog: Catalog,
+        roster: Roster,
+        *,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self.settings = settings
+        self._catalog = catalog
+        self.roster = roster
+        self._clock = clock
+        self._new_id = new_id
+        self._staff: Person | None = None
+        self._approval: Person | None = None
+        self._sale = _Sale()
+        self._last_change = 0
+
+    # -- catalog -----------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:
+        # Swapping prices under an open basket would change lines the customer has seen.
+        if self._sale.started:
+            raise Rejected("catalog", "a sale is open; finish or cancel it before a new catalog")
+        self._catalog = catalog
+
+    # -- guards --------------------------------------------------------------------------
+    def _need_staff(self, op: str) -> Person:
+        if self._staff is None:
+            raise Rejected(op, "nobody is logged in; log in first")
+        return self._staff
+
+    def _need_basket_change(self, op: str) -> None:
+        self._need_staff(op)
+        if self._sale.tenders:
+            raise Rejected(op, "payment has started; the basket cannot change now (cancel?)")
+
+    def _need_idle(self, op: str) -> None:
+        if self._sale.started:
+            raise Rejected(op, "a sale is open; finish or cancel it first")
+
+    def _restricted(self, op: str) -> Person | None:
+        """The approval this op will use (None when a supervisor is logged in)."""
+        staff = self._need_staff(op)
+        if staff.is_supervisor:
+            return None
+        if self._approval is None:
+            raise Rejected(op, f"{op} needs a supervisor; ask one to approve first")
+        return self._approval
+
+    def _use_approval(self, approval: Person | None) -> str | None:
+        if approval is None:
+            return None
+        self._approval = None
+        return approval.id
+
+    def _line(self, op: str, number: int | None) -> _Line:
+        lines = self._sale.lines
+        if not lines:
+            raise Rejected(op, "the basket is empty")
+        if number is None:
+            line = lines[-1]
+        elif (
+            isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= len(lines)
+        ):
+            raise Rejected(op, f"there is no line {number}; lines are 1 to {len(lines)}")
+        else:
+            line = lines[number - 1]
+        if line.voided:
+            raise Rejected(op, f"line {line.number} is voided")
+        return line
+
+    @staticmethod
+    def _qty(op: str, qty: int) -> int:
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+            raise Rejected(op, f"quantity {qty} must be a whole number from 1 to {MAX_QTY}")
+        return qty
+
+    @staticmethod
+    def _percent(op: str, percent: Percent) -> Fraction:
+        try:
+            return parse_percent(percent)
+        except PricingError as e:
+            raise Rejected(op, str(e)) from e
+
+    def _money(self, amount: int) -> str:
+        return format_minor(amount, self.settings.exponent)
+
+    # -- staff ---------------------------------------------------------------------------
+    def login(self, staff: str, pin: str | None = None) -> Person:
+        """Log `staff` in (a new person may take over an idle till)."""
+        if self._sale.started:
+            raise Rejected("login", "a sale is open; finish or cancel it first")
+        person = self.roster.authenticate(staff, pin, "login")
+        self._staff, self._approval = person, None
+        return person
+
+    def logout(self) -> None:
+        """Log out; an open basket without payments is cancelled."""
+        self._need_staff("logout")
+        if self._sale.tenders:
+            raise Rejected("logout", "payment has started; finish the sale first")
+        self._sale = _Sale()
+        self._staff, self._approval = None, None
+
+    def approve(self, staff: str, pin: str | None = None) -> Person:
+        """A supervisor's one-shot approval for the next restricted operation."""
+        self._need_staff("approve")
+        person = self.roster.authenticate(staff, pin, "approve")
+        if not person.is_supervisor:
+            raise Rejected("approve", f"{person.id} is not a supervisor")
+        self._approval = person
+        return person
+
+    # -- basket --------------------------------------------------------------------------
+    def _add(self, item: Item, qty: int) -> int:
+        if not self._sale.started:
+            self._last_change = 0
+        number = len(self._sale.lines) + 1
+        self._sale.lines.append(_Line(number, item, qty, item.price))
+        return number
+
+    def scan_item(self, code: str) -> int:
+        """Add one of the item with this barcode; returns its line number."""
+        self._need_basket_change("scan")
+        try:
+            bc.validate(code)
+        except bc.BarcodeError as e:
+            raise Rejected("scan", str(e)) from e
+        if bc.loyalty_card(code) is not None:
+            raise Rejected("scan", f"{code} is a loyalty card, not an item; scan it as a card")
+        item = self._catalog.by_barcode(code)
+        if item is None:
+            raise Rejected("scan", f"no item has barcode {code}; key it by SKU")
+        return self._add(item, 1)
+
+    def key(self, sku: str, qty: int = 1) -> int:
+        """Add `qty` of the item with this SKU; returns its line number."""
+        self._need_basket_change("key")
+        self._qty("key", qty)
+        item = self._catalog.by_sku(sku)
+        if item is None:
+            raise Rejected("key", f"no item has SKU {sku[:40]!r}")
+        return self._add(item, qty)
+
+    def set_qty(self, qty: int) -> None:
+        """Change the quantity of the last line."""
+        self._need_basket_change("qty")
+        line = self._line("qty", None)
+        line.qty = self._qty("qty", qty)
+
+    def discount_line(self, percent: Percent, line: int | None = None) -> None:
+        """A percent off one line (the last by default); replaces its earlier discount."""
+        self._need_basket_change("discount")
+        target = self._line("discount", line)
+        target.percent = self._percent("discount", percent)
+
+    def discount_basket(self, percent: Percent) -> None:
+        """A percent off the whole basket, spread over the lines; replaces an earlier one."""
+        self._need_basket_change("discount")
+        if not self._sale.live:
+            raise Rejected("discount", "the basket is empty")
+        self._sale.basket_percent = self._percent("discount", percent)
+
+    def override_price(self, line: int, price: int) -> None:
+        """Set a line's unit price (restricted: a supervisor or an approval)."""
+        self._need_basket_change("price")
+        target = self._line("price", line)
+        if isinstance(price, bool) or not isinstance(price, int) or price < 0:
+            raise Rejected("price", f"price {price} must be a whole number of minor units >= 0")
+        approval = self._restricted("price")
+        target.unit_price = price
+        who = self._use_approval(approval)
+        if who is not None and who not in self._sale.approved_by:
+            self._sale.approved_by.append(who)
+
+    def void_line(self, number: int) -> None:
+        """Void a line: it keeps its number, is shown struck and leaves the sale."""
+        self._need_basket_change("void_line")
+        self._line("void_line", number).voided = True
+
+    # -- loyalty -------------------------------------------------------------------------
+    def attach_loyalty(self, account: str, balance: int | None, offline: bool) -> None:
+        """Put a loyalty card on the sale; `balance` is None when the collector is unreachable."""
+        self._need_staff("loyalty")
+        if not _ACCOUNT.match(account):
+            raise Rejected("loyalty", f"account {account[:20]!r} is not 8 digits")
+        if balance is not None and (isinstance(balance, bool) or balance < 0):
+            raise Rejected("loyalty", f"balance {balance} cannot be negative")
+        if not offline and balance is None:
+            raise Rejected("loyalty", "an online card needs its balance")
+        current = self._sale.loyalty
+        if current is not None and current.account != account and self._sale.redeemed:
+            raise Rejected("loyalty", f"points of {current.account} are already redeemed")
+        if not self._sale.started:
+            self._last_change = 0
+        self._sale.loyalty = TillLoyalty(account, None if offline else balance, offline)
+
+    def redeem(self, points: int) -> None:
+        """Pay with points: `points × point_value` off what is still due, never more."""
+        self._need_staff("redeem")
+        s = self.settings
+        loyalty = self._sale.loyalty
+        if loyalty is None:
+            raise Rejected("redeem", "no loyalty card on this sale; scan the card first")
+        if isinstance(points, bool) or not isinstance(points, int) or points <= 0:
+            raise Rejected("redeem", f"points {points} must be a whole number above 0")
+        if s.point_value <= 0:
+            raise Rejected("redeem", "points have no money value in this shop")
+        if not self._sale.live:
+            raise Rejected("redeem", "the basket is empty")
+        due = self._priced().total - self._sale.paid
+        money = points * s.point_value
+        if money > due:
+            raise Rejected(
+                "redeem",
+                f"{points} points are worth {self._money(money)}, more than the "
+                f"{self._money(due)} due; redeem at most {due // s.point_value}",
+            )
+        total_points = self._sale.redeemed + points
+        if loyalty.offline and total_points > s.offline_redeem_cap:
+            raise Rejected(
+                "redeem",
+                f"offline a card may redeem at most {s.offline_redeem_cap} points per sale",
+            )
+        if not loyalty.offline and loyalty.balance is not None and total_points > loyalty.balance:
+            raise Rejected("redeem", f"the card has {loyalty.balance} points, not {total_points}")
+        self._sale.tenders.append({"type": "points", "amount": money, "points": points})
+
+    # -- pricing -------------------------------------------------------------------------
+    def _priced(self) -> PricedBasket:
+        live = self._sale.live
+        return price_basket(
+            [LineInput(li.unit_price, li.qty, li.item.tax_rate, li.percent) for li in live],
+            self._sale.basket_percent,
+            self.settings.prices_include_tax,
+        )
+
+    # -- payment -------------------------------------------------------------------------
+    def tender(
+        self, type: str, amount: int | None = None, ref: str | None = None
+    ) -> dict[str, Any] | None:
+        """Take a payment; returns the sale's draft once it is paid, else None."""
+        self._need_staff("tender")
+        s = self.settings
+        if not self._sale.live:
+            raise Rejected("tender", "the basket is empty; nothing to pay")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+            raise Rejected("tender", f"amount {amount!r} must be whole minor units")
+        priced = self._priced()
+        remaining = priced.total - self._sale.paid
+        if type == "cash":
+            due = cash_due(remaining, s.cash_rounding)
+            given = due if amount is None else amount
+            if given < 0 or (given == 0 and due > 0):
+                raise Rejected("tender", "a cash amount must be more than zero")
+            if given % s.cash_rounding:
+                raise Rejected(
+                    "tender", f"cash comes in multiples of {self._money(s.cash_rounding)}"
+                )
+            if given < due:
+                self._sale.tenders.append({"type": "cash", "amount": given})
+                return None
+            if due > 0:
+                self._sale.tenders.append({"type": "cash", "amount": due})
+            return self._complete(priced, change=given - due)
+        if type == "card":
+            if not ref or not ref.strip():
+                raise Rejected("tender", "a card payment needs the terminal's reference")
+            if _PAN.match(re.sub(r"[\s-]", "", ref)):
+                # never keep a card number: PCI DSS keeps it off this device entirely
+                raise Rejected("tender", "that looks like a card number; enter the terminal ref")
+            if remaining <= 0:
+                raise Rejected("tender", "nothing is left to pay by card")
+            paying = remaining if amount is None else amount
+            if paying <= 0:
+                raise Rejected("tender", "a card amount must be more than zero")
+            if paying > remaining:
+                raise Rejected(
+                    "tender",
+                    f"card amount {self._money(paying)} is more than the "
+                    f"{self._money(remaining)} due (no cashback)",
+                )
+            self._sale.tenders.append({"type": "card", "amount": paying, "ref": ref.strip()})
+            if paying < remaining:
+                return None
+            return self._complete(priced, change=0)
+        raise Rejected("tender", f"tender type {type!r} is not cash or card")
+
+    def cancel(self) -> None:
+        """Drop the open sale (cash taken is handed back); refused after a card payment."""
+        self._need_staff("cancel")
+        if not self._sale.started:
+            raise Rejected("cancel", "no sale is open")
+        if any(t["type"] == "card" for t in self._sale.tenders):
+            raise Rejected("cancel", "a card was charged; finish the sale and refund it")
+        self._sale = _Sale()
+
+    def _base(self, kind: str, staff: Person) -> dict[str, Any]:
+        s = self.settings
+        return {
+            "schema": 1,
+            "sale_id": self._new_id(),
+            "kind": kind,
+            "device": s.device,
+            "store": s.store,
+            "region": s.region,
+            "staff": staff.id,
+            "ts": _timestamp(self._clock()),
+            "currency": s.currency,
+            "lines": [],
+            "total": 0,
+            "tax": [],
+            "tenders": [],
+            "change": 0,
+            "loyalty": None,
+            "refund_of": None,
+        }
+
+    def _complete(self, priced: PricedBasket, change: int) -> dict[str, Any]:
+        s = self.settings
+        sale = self._sale
+        assert self._staff is not None
+        draft = self._base("sale", self._staff)
+        draft["lines"] = [
+            {
+                "sku": li.item.sku,
+                "barcode": li.item.barcode,
+                "name": li.item.name,
+                "qty": li.qty,
+                "unit_price": li.unit_price,
+                "discount": p.discount,
+                "total": p.total,
+                "tax_rate": li.item.tax_rate,
+            }
+            for li, p in zip(sale.live, priced.lines, strict=True)
+        ]
+        draft["total"] = priced.total
+        draft["tax"] = [dict(row) for row in priced.tax]
+        draft["tenders"] = [dict(t) for t in sale.tenders]
+        draft["change"] = change
+        draft["rounding"] = sale.paid - priced.total
+        if sale.loyalty is not None:
+            redeemed = sale.redeemed
+            paid = priced.total - redeemed * s.point_value
+            earned = max(paid, 0) * s.points_per_unit // 10**s.exponent
+            lo = sale.loyalty
+            draft["loyalty"] = {
+                "account": lo.account,
+                "earned": earned,
+                "redeemed": redeemed,
+                "balance": None
+                if lo.offline or lo.balance is None
+                else lo.balance - redeemed + earned,
+                "offline": lo.offline,
+            }
+        if sale.approved_by:
+            draft["approved_by"] = ",".join(sale.approved_by)
+        self._sale = _Sale()
+        self._last_change = change
+        return draft
+
+    # -- records outside a sale ------------------------------------------------------------
+    def no_sale(self, reason: str) -> dict[str, Any]:
+        """Open the drawer without a sale (restricted); the reason is kept."""
+        staff = self._need_staff("no_sale")
+        self._need_idle("no_sale")
+        text = reason.strip()
+        if not text:
+            raise Rejected("no_sale", "say why the drawer is opened")
+        if len(text) > MAX_REASON:
+            raise Rejected("no_sale", f"the reason is longer than {MAX_REASON} characters")
+        approval = self._restricted("no_sale")
+        draft = self._base("no_sale", staff)
+        draft["reason"] = text
+        who = self._use_approval(approval)
+        if who is not None:
+            draft["approved_by"] = who
+        return draft
+
+    def shift_close(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Close the shift: a record carrying the Z report of `records` (since the last close)."""
+        staff = self._need_staff("shift_close")
+        self._need_idle("shift_close")
+        draft = self._base("shift_close", staff)
+        draft["report"] = shift_report(records, self.settings.exponent)
+        return draft
+
+    def refund(
+        self, original: dict[str, Any], lines: list[int], already_refunded: set[int]
+    ) -> dict[str, Any]:
+        """Refund whole lines of a sale at what was paid for them, in its own tenders."""
+        staff = self._need_staff("refund")
+        self._need_idle("refund")
+        if original.get("kind") != "sale":
+            raise Rejected("refund", f"receipt {original.get('receipt_no')} is not a sale")
+        sold = original["lines"]
+        if not lines:
+            raise Rejected("refund", "say which lines to refund")
+        for n in lines:
+            if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(sold):
+                raise Rejected("refund", f"the sale has no line {n}; lines are 1 to {len(sold)}")
+            if n in already_refunded:
+                raise Rejected("refund", f"line {n} was refunded already")
+        if len(set(lines)) != len(lines):
+            raise Rejected("refund", "a line is listed twice")
+        approval = self._restricted("refund")
+        plan = _RefundPlan(original, self.settings)
+        prev = {n for n in already_refunded if 1 <= n <= len(sold)}
+        draft = self._base("refund", staff)
+        chosen = sorted(lines)
+        draft["lines"] = [
+            {
+                **{k: sold[n - 1][k] for k in ("sku", "barcode", "name")},
+                "qty": -sold[n - 1]["qty"],
+                "unit_price": sold[n - 1]["unit_price"],
+                "discount": -sold[n - 1]["discount"],
+                "total": -sold[n - 1]["total"],
+                "tax_rate": sold[n - 1]["tax_rate"],
+            }
+            for n in chosen
+        ]
+        before, after = plan.cumulative(prev), plan.cumulative(prev | set(chosen))
+        draft["tax"] = [
+            {
+                "rate": rate,
+                "base": before.tax[rate][0] - after.tax[rate][0],
+                "tax": before.tax[rate][1] - after.tax[rate][1],
+            }
+            for rate in sort_rates({sold[n - 1]["tax_rate"] for n in chosen})
+        ]
+        draft["total"] = before.money - after.money
+        draft["tenders"] = plan.tenders(before, after)
+        draft["rounding"] = sum(t["amount"] for t in draft["tenders"]) - draft["total"]
+        loyalty = original.get("loyalty")
+        if loyalty:
+            draft["loyalty"] = {
+                "account": loyalty["account"],
+                "earned": before.earned - after.earned,
+                "redeemed": before.points - after.points,
+                "balance": None,
+                # the till did not ask the collector: the record settles it when ingested
+                "offline": True,
+            }
+        draft["refund_of"] = original["sale_id"]
+        draft["refund_lines"] = chosen
+        draft["original_receipt_no"] = original.get("receipt_no")
+        who = self._use_approval(approval)
+        if who is not None:
+            draft["approved_by"] = who
+        return draft
+
+    # -- the screen ----------------------------------------------------------------------
+    def view(self) -> TillView:
+        """What a screen shows: lines, totals, what is due, tenders, loyalty, state."""
+        sale = self._sale
+        priced = self._priced()
+        shown: list[TillLine] = []
+        live = iter(priced.lines)
+        for li in sale.lines:
+            if li.voided:
+                gross = li.unit_price * li.qty
+                discount, total = 0, gross
+            else:
+                p = next(live)
+                discount, total = p.discount, p.total
+            shown.append(
+                TillLine(
+                    li.number,
+                    li.item.sku,
+                    li.item.name,
+                    li.qty,
+                    li.unit_price,
+                    discount,
+                    total,
+                    li.voided,
+                )
+            )
+        paid = sale.paid
+        due = max(priced.total - paid, 0) if sale.live else 0
+        state: State = "tendering" if sale.tenders else "open" if sale.started else "idle"
+        return TillView(
+            staff=self._staff,
+            state=state,
+            lines=tuple(shown),
+            subtotal=priced.gross,
+            discount=priced.discount,
+            tax=priced.tax_total,
+            total=priced.total,
+            paid=paid,
+            due=due,
+            cash_due=cash_due(due, self.settings.cash_rounding),
+            change=self._last_change,
+            loyalty=sale.loyalty,
+            tenders=tuple(dict(t) for t in sale.tenders),
+            approval=None if self._approval is None else self._approval.id,
+        )
+
+
+@dataclass(frozen=True)
+class _Cumulative:
+    """What all refunds of a set of lines add up to (positive numbers)."""
+
+    money: int
+    tax: dict[str, tuple[int, int]]  # rate -> (base, tax)
+    earned: int
+    points: int
+
+
+class _RefundPlan:
+    """Refund figures as differences of cumulative figures, so refunds of every line sum
+    exactly to the sale: per-rate tax, tenders and loyalty points all telescope."""
+
+    def __init__(self, original: dict[str, Any], settings: TillSettings) -> None:
+        self.original = original
+        self.settings = settings
+        self.lines: list[dict[str, Any]] = original["lines"]
+        self.total = int(original["total"])
+        line_sum = sum(int(li["total"]) for li in self.lines)
+        # Read the tax mode from the record itself: the config may have changed since.
+        self.included = self.total == line_sum
+        self.recorded_tax = {row["rate"]: (row["base"], row["tax"]) for row in original["tax"]}
+        self.by_rate: dict[str, set[int]] = {}
+        for n, li in enumerate(self.lines, 1):
+            self.by_rate.setdefault(li["tax_rate"], set()).add(n)
+        loyalty = original.get("loyalty") or {}
+        self.earned = int(loyalty.get("earned") or 0)
+        self.points = int(loyalty.get("redeemed") or 0)
+
+    def cumulative(self, refunded: set[int]) -> _Cumulative:
+        tax: dict[str, tuple[int, int]] = {}
+        money = 0
+        for rate, numbers in self.by_rate.items():
+            mine = numbers & refunded
+            amount = sum(int(self.lines[n - 1]["total"]) for n in mine)
+            if mine == numbers and rate in self.recorded_tax:
+                base, t = self.recorded_tax[rate]
+            else:
+                row = tax_row(rate, amount, self.included)
+                base, t = row["base"], row["tax"]
+            tax[rate] = (base, t)
+            money += amount if self.included else amount + t
+        full = len(refunded) == len(self.lines)
+        if full:
+            money = self.total
+        if self.total > 0:
+            earned = self.earned * money // self.total
+            points = self.points * money // self.total
+        else:
+            earned, points = (self.earned, self.points) if full else (0, 0)
+        return _Cumulative(money, tax, earned, points)
+
+    def _split(self, c: _Cumulative) -> list[int]:
+        """Cumulative refund per original tender: points, then cards, then cash."""
+        tenders = self.original["tenders"]
+        full = c.money == self.total and c.points == self.points
+        out = [0] * len(tenders)
+        points_money = sum(int(t["amount"]) for t in tenders if t["type"] == "points")
+        # Points go back in proportion (CONTRACT: floor); their money share likewise.
+        pm = points_money * c.money // self.total if self.total > 0 else 0
+        if full:
+            pm = points_money
+        rest = c.money - pm
+        for i, t in enumerate(tenders):
+            if t["type"] == "points":
+                share = min(pm, int(t["amount"]))
+                out[i], pm = share, pm - share
+        for i, t in enumerate(tenders):
+            if t["type"] == "card":
+                share = min(rest, int(t["amount"]))
+                out[i], rest = share, rest - share
+        cash = [i for i, t in enumerate(tenders) if t["type"] == "cash"]
+        taken = sum(int(tenders[i]["amount"]) for i in cash)
+        # Cash goes back in cash units; the last refund returns exactly what was taken.
+        back = taken if full else min(taken, cash_due(rest, self.settings.cash_rounding))
+        for i in cash:
+            share = min(back, int(tenders[i]["amount"]))
+            out[i], back = share, back - share
+        return out
+
+    def tenders(self, before: _Cumulative, after: _Cumulative) -> list[dict[str, Any]]:
+        tenders = self.original["tenders"]
+        old, new = self._split(before), self._split(after)
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        order = {"points": 0, "card": 1, "cash": 2}
+        for i in sorted(range(len(tenders)), key=lambda i: order.get(tenders[i]["type"], 3)):
+            t = tenders[i]
+            amount = new[i] - old[i]
+            key = (t["type"], str(t.get("ref", "")))
+            row = merged.setdefault(key, {"type": t["type"], "amount": 0})
+            if t["type"] == "card":
+                row["ref"] = t.get("ref")
+            row["amount"] -= amount
+        if before.points != after.points:
+            row = merged.setdefault(("points", ""), {"type": "points", "amount": 0})
+        if ("points", "") in merged:
+            merged[("points", "")]["points"] = before.points - after.points
+        return [row for row in merged.values() if row["amount"] or row.get("points")]
