@@ -99,8 +99,16 @@ def cmd_journal_verify(args: argparse.Namespace) -> int:
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         result = store.verify()
     if args.json:
-        print(json.dumps({"ok": result.ok, "checked": result.checked, "seq": result.seq,
-                          "reason": result.reason}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "checked": result.checked,
+                    "seq": result.seq,
+                    "reason": result.reason,
+                }
+            )
+        )
     elif result.ok:
         print(f"journal intact: {result.checked} records")
     else:
@@ -123,8 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    def command(name: str, func: Callable[[argparse.Namespace], int], help: str,
-                parent: argparse._SubParsersAction[_Parser] = sub) -> _Parser:  # fmt: skip
+    def command(
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        help: str,
+        parent: argparse._SubParsersAction[_Parser] = sub,
+    ) -> _Parser:
         sp = parent.add_parser(name, help=help, description=help)
         sp.set_defaults(func=func)
         return sp
@@ -146,15 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     cat = command("catalog", lambda a: _usage(cat), "manage the local catalog")
     cat_sub = cat.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
-    sp = command("import", cmd_catalog_import, "replace the local catalog from a CSV, all or nothing",
-                 cat_sub)  # fmt: skip
+    sp = command(
+        "import",
+        cmd_catalog_import,
+        "replace the local catalog from a CSV, all or nothing",
+        cat_sub,
+    )
     with_config(sp)
     sp.add_argument("catalog", metavar="CATALOG.csv")
 
     jr = command("journal", lambda a: _usage(jr), "read and check the sales journal")
     jr_sub = jr.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
-    sp = command("export", cmd_journal_export, "every journal record as JSON Lines, oldest first",
-                 jr_sub)  # fmt: skip
+    sp = command(
+        "export", cmd_journal_export, "every journal record as JSON Lines, oldest first", jr_sub
+    )
     with_config(sp)
     sp = command("verify", cmd_journal_verify, "check the hash chain and signatures", jr_sub)
     with_config(sp)

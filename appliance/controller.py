@@ -123,7 +123,7 @@ class Controller:
                 log.info("operation refused", extra={"op": op, "reason": reason})
                 return Outcome(op, rejected=reason)
 
-    async def _dispatch(self, op: str, ev: Mapping[str, Any]) -> Outcome:  # noqa: C901
+    async def _dispatch(self, op: str, ev: Mapping[str, Any]) -> Outcome:
         till = self.till
         match op:
             case "login":

@@ -34,8 +34,11 @@ from appliance.service import Unit, open_unit
 from appliance.store import Store
 
 MARKER = ".appliance-demo"
-STAFF = [("ana", "Ana Lopes", "cashier", "1234"), ("ben", "Benoît Roux", "cashier", "2345"),
-         ("marie", "Marie Dubois", "supervisor", "9999")]  # fmt: skip
+STAFF = [
+    ("ana", "Ana Lopes", "cashier", "1234"),
+    ("ben", "Benoît Roux", "cashier", "2345"),
+    ("marie", "Marie Dubois", "supervisor", "9999"),
+]
 SUPERVISOR = ("marie", "9999")
 
 
@@ -232,7 +235,7 @@ def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
 
 def _summary(out: Path, records: list[dict[str, Any]], day: Day, ok: bool, exp: int) -> None:
     console = Console()
-    kinds = defaultdict(int)
+    kinds: dict[str, int] = defaultdict(int)
     for r in records:
         kinds[r["kind"]] += 1
     net = sum(r["total"] for r in records if r["kind"] in ("sale", "refund"))
@@ -247,5 +250,7 @@ def _summary(out: Path, records: list[dict[str, Any]], day: Day, ok: bool, exp: 
     t.add_row("journal records / chain", f"{len(records)} / {'intact' if ok else 'BROKEN'}")
     t.add_row("receipts printed", str(len(list((out / "receipts").glob("*.txt")))))
     console.print(t)
-    console.print(f"Results in {out}/: receipts/ (.bin ESC/POS, .txt, .png), journal.jsonl, "
-                  "x-report.txt, z-report.txt, sales-report.txt, printer.bin")  # fmt: skip
+    console.print(
+        f"Results in {out}/: receipts/ (.bin ESC/POS, .txt, .png), journal.jsonl, "
+        "x-report.txt, z-report.txt, sales-report.txt, printer.bin"
+    )

@@ -20,9 +20,11 @@ from appliance.errors import BadInput
 from appliance.service import Unit, open_unit
 
 OPS = frozenset(
-    "login logout approve scan key qty discount price void_line redeem tender cancel "
-    "refund no_sale shift_close".split()
-)
+    {
+        "login", "logout", "approve", "scan", "key", "qty", "discount", "price", "void_line",
+        "redeem", "tender", "cancel", "refund", "no_sale", "shift_close",
+    }
+)  # fmt: skip
 SCAN_TIMEOUT = 5.0
 
 
@@ -78,7 +80,9 @@ async def scan_through_scanner(unit: Unit, code: str) -> Outcome:
         return Outcome("scan", rejected=f"scanner gave no read for {code!r}")
 
 
-async def play(unit: Unit, events: Iterable[dict[str, Any]], out: Callable[[Outcome], None]) -> None:
+async def play(
+    unit: Unit, events: Iterable[dict[str, Any]], out: Callable[[Outcome], None]
+) -> None:
     """Feed events to the unit in order, handing each outcome to `out`."""
     for ev in events:
         if ev["op"] == "scan":

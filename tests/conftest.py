@@ -54,7 +54,9 @@ def till_config(tmp_path: Path) -> Path:
     return cfg
 
 
-def run_cli(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, input: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """`appliance ARGS` as a separate process, the way an operator runs it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.run(

@@ -57,9 +57,27 @@ def test_replay_prints_sales_and_rejections(till_config: Path, tmp_path: Path) -
     assert [r["kind"] for r in records] == ["sale", "sale", "no_sale", "refund", "shift_close"]
     assert [r["seq"] for r in records] == [1, 2, 3, 4, 5]
     first = records[0]
-    for key in ("schema", "sale_id", "receipt_no", "device", "store", "region", "staff", "ts",
-                "currency", "lines", "total", "tax", "tenders", "change", "loyalty",
-                "refund_of", "prev_hash", "hash", "sig"):  # fmt: skip
+    for key in (
+        "schema",
+        "sale_id",
+        "receipt_no",
+        "device",
+        "store",
+        "region",
+        "staff",
+        "ts",
+        "currency",
+        "lines",
+        "total",
+        "tax",
+        "tenders",
+        "change",
+        "loyalty",
+        "refund_of",
+        "prev_hash",
+        "hash",
+        "sig",
+    ):
         assert key in first, key
     assert first["prev_hash"] == "0" * 64
     assert records[1]["prev_hash"] == first["hash"]
@@ -76,8 +94,10 @@ def test_verify_finds_an_edited_record(till_config: Path, tmp_path: Path) -> Non
     assert run_cli("replay", "--config", str(till_config), str(scen)).returncode == 0
     db = sqlite3.connect(till_config.parent / "data" / "journal.db")
     (record,) = db.execute("SELECT record FROM journal WHERE seq = 1").fetchone()
-    db.execute("UPDATE journal SET record = ? WHERE seq = 1",
-               (record.replace('"total":469', '"total":69'),))  # fmt: skip
+    db.execute(
+        "UPDATE journal SET record = ? WHERE seq = 1",
+        (record.replace('"total":469', '"total":69'),),
+    )
     db.commit()
     db.close()
     r = run_cli("journal", "verify", "--config", str(till_config))
@@ -86,14 +106,18 @@ def test_verify_finds_an_edited_record(till_config: Path, tmp_path: Path) -> Non
 
 
 def test_bad_catalog_row_changes_nothing(till_config: Path, tmp_path: Path) -> None:
-    before = run_cli("replay", "--config", str(till_config),
-                     str(write_scenario(tmp_path / "a.jsonl", SCENARIO[:3] + [SCENARIO[7]])))  # fmt: skip
+    before = run_cli(
+        "replay",
+        "--config",
+        str(till_config),
+        str(write_scenario(tmp_path / "a.jsonl", [*SCENARIO[:3], SCENARIO[7]])),
+    )
     assert before.returncode == 0
     bad = tmp_path / "catalog.csv"
     bad.write_text(
         "sku,barcode,name,price,tax_rate\n"
         "X1,4006381333931,Pen,1.00,20\n"
-        "X2,3760123450010,Bread,\"1,2x\",5.5\n"
+        'X2,3760123450010,Bread,"1,2x",5.5\n'
     )
     r = run_cli("catalog", "import", "--config", str(till_config), str(bad))
     assert r.returncode == 2
@@ -101,8 +125,12 @@ def test_bad_catalog_row_changes_nothing(till_config: Path, tmp_path: Path) -> N
     assert 'catalog.csv:3: price "1,2x" is not a number' in r.stderr
     assert "Traceback" not in r.stderr
     # The old catalog is still there: B1 still sells.
-    again = run_cli("replay", "--config", str(till_config),
-                    str(write_scenario(tmp_path / "b.jsonl", SCENARIO[:3] + [SCENARIO[7]])))  # fmt: skip
+    again = run_cli(
+        "replay",
+        "--config",
+        str(till_config),
+        str(write_scenario(tmp_path / "b.jsonl", [*SCENARIO[:3], SCENARIO[7]])),
+    )
     assert lines(again.stdout)[-1]["total"] == lines(before.stdout)[-1]["total"]
 
 

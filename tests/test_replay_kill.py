@@ -48,8 +48,15 @@ def test_sigkill_never_loses_or_repeats_a_reported_sale(till_config: Path, tmp_p
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     for _ in range(KILLS):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "replay", "--config", str(till_config),
-             str(scenario)],  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "appliance",
+                "replay",
+                "--config",
+                str(till_config),
+                str(scenario),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=ROOT,

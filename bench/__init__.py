@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench` (or `make bench`). Results go to docs/benchmarks.md by hand."""
