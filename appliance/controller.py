@@ -88,6 +88,7 @@ class Controller:
         # (replay). The scanner itself does not wait.
         self.scan_outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._lock = asyncio.Lock()
+        self._kicks: set[asyncio.Task[None]] = set()
 
     # -- the scanner path -------------------------------------------------------------
     def on_scan(self, scan: Scan) -> None:
@@ -205,11 +206,22 @@ class Controller:
         self._emit(Event("sale.committed", {"seq": record["seq"], "kind": record["kind"]}))
         self._wake_printer()
         if kick is not None:
-            try:
-                await self.drawer.kick(kick)
-            except ApplianceError as e:  # DrawerError or worse: seen and shown, never fatal
-                self._emit(Event("drawer.fault", {"reason": str(e), "seq": record["seq"]}))
+            # The pulse takes a fifth of a second: the till takes the next scan meanwhile.
+            task = asyncio.create_task(self._kick(kick, record["seq"]))
+            self._kicks.add(task)
+            task.add_done_callback(self._kicks.discard)
         return Outcome(op, record=record)
+
+    async def _kick(self, reason: str, seq: int) -> None:
+        try:
+            await self.drawer.kick(reason)
+        except ApplianceError as e:  # DrawerError or worse: seen and shown, never fatal
+            self._emit(Event("drawer.fault", {"reason": str(e), "seq": seq}))
+
+    async def settle(self) -> None:
+        """Wait for drawer kicks still under way (before stopping)."""
+        if self._kicks:
+            await asyncio.gather(*self._kicks, return_exceptions=True)
 
     def x_report(self) -> dict[str, Any]:
         """The running shift's figures (X report): read-only."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import shutil
 from collections import defaultdict
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.table import Table
 
 from appliance.config import Config, parse_config
@@ -206,6 +208,13 @@ def _sales_report(records: list[dict[str, Any]], exponent: int) -> str:
 
 
 def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
+    # Faults the day provokes (scanner noise, a bad check digit) show as warnings.
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(show_path=False, show_time=False)],
+        force=True,  # python-escpos calls basicConfig() when imported
+    )
     _prepare(out)
     (out / "appliance.toml").write_text(demo_config(out.resolve()))
     (out / "catalog.csv").write_text(demo_catalog_text())

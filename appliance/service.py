@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +139,27 @@ def _printer_for(cfg: Config, simulate: bool) -> Printer:
     return open_printer(spec)
 
 
+async def supervise(
+    name: str, run: Callable[[], Awaitable[None]], emit: Callable[[Event], None]
+) -> None:
+    """Keep a driver loop alive: a crash is logged, shown and followed by a restart.
+
+    The loops handle their device's faults themselves; this catches our own bugs, so one
+    broken component never takes the till down (and never dies unseen).
+    """
+    delay = 0.5
+    while True:
+        started = time.monotonic()
+        try:
+            await run()
+            return  # a loop that ends by itself has nothing left to do (a drawer without sensor)
+        except Exception as e:
+            log.exception("component crashed", extra={"component": name})
+            emit(Event("service.component_crashed", {"component": name, "error": repr(e)}))
+        delay = 0.5 if time.monotonic() - started > 30 else min(delay * 2, 10.0)
+        await asyncio.sleep(delay)
+
+
 @contextlib.asynccontextmanager
 async def open_unit(
     cfg: Config,
@@ -207,12 +228,17 @@ async def open_unit(
         unit.events = events
         tasks: list[asyncio.Task[None]] = []
         try:
-            tasks.append(asyncio.create_task(queue.run(), name="print-queue"))
-            tasks.append(asyncio.create_task(drawer.watch(), name="drawer-watch"))
+            loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+                ("print-queue", queue.run),
+                ("drawer-watch", drawer.watch),
+            ]
             if scanner is not None:
-                tasks.append(asyncio.create_task(scanner.run(), name="scanner"))
+                loops.append(("scanner", scanner.run))
+            for name, loop in loops:
+                tasks.append(asyncio.create_task(supervise(name, loop, emit), name=name))
             yield unit
         finally:
+            await controller.settle()
             for t in tasks:
                 t.cancel()
             for t in tasks:

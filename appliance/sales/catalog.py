@@ -20,7 +20,7 @@ class CatalogError(BadInput):
     """A catalog file or item we refuse; the message names the file, line and field."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One thing the shop sells. `price` in minor units; `tax_rate` canonical (`"5.5"`)."""
 

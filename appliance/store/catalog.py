@@ -57,22 +57,24 @@ class CatalogStore:
 
     def load(self) -> list[Item]:
         """Every item, in the order it was imported."""
-        rows = self._db.query(
-            "read the catalog",
-            "SELECT sku, barcode, name, price, tax_rate, category, stock "
-            "FROM catalog ORDER BY rowid",
-        )
+        # 50k items must fit a Pi's memory budget: rows are streamed, and the few
+        # distinct categories and tax rates are shared instead of copied per item.
+        shared: dict[str, str] = {}
         return [
             Item(
                 sku=sku,
                 barcode=barcode,
                 name=name,
                 price=price,
-                tax_rate=tax_rate,
-                category=category,
+                tax_rate=shared.setdefault(tax_rate, tax_rate),
+                category=shared.setdefault(category, category),
                 stock=stock,
             )
-            for sku, barcode, name, price, tax_rate, category, stock in rows
+            for sku, barcode, name, price, tax_rate, category, stock in self._db.each(
+                "read the catalog",
+                "SELECT sku, barcode, name, price, tax_rate, category, stock "
+                "FROM catalog ORDER BY rowid",
+            )
         ]
 
     def count(self) -> int:

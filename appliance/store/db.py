@@ -185,6 +185,11 @@ class Database:
         with self.lock, self.guard(action):
             return self._conn.execute(sql, params).fetchall()
 
+    def each(self, action: str, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of one read, one at a time (no list of them all in memory)."""
+        with self.lock, self.guard(action):
+            yield from self._conn.execute(sql, params)
+
     def close(self) -> None:
         with self.lock:
             self._conn.close()

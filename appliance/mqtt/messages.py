@@ -1,0 +1,278 @@
+"""Every MQTT topic and payload, in one place: the collector imports this module too,
+so the two sides cannot drift.
+
+Prefix `pos/v1/{store}/{device}/`; JSON, UTF-8, `"schema": 1`. Everything works on
+MQTT 3.1.1 (requests and responses tie by the payload's `corr`). See docs/mqtt.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from appliance.errors import BadInput
+
+SCHEMA = 1
+PREFIX = "pos/v1"
+# Wire limits: anything bigger is refused before it is parsed.
+MAX_PAYLOAD = 256 * 1024
+MAX_CATALOG_PAYLOAD = 32 * 1024 * 1024
+
+_ID = r"^[a-z0-9-]{1,32}$"
+Ident = Annotated[str, msgspec.Meta(pattern=_ID)]
+Minor = int  # money in minor units
+Seq = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class WireError(BadInput):
+    """A payload or topic that does not follow this module's schema."""
+
+
+# -- topics -------------------------------------------------------------------------------
+
+
+def device_topic(store: str, device: str, leaf: str) -> str:
+    return f"{PREFIX}/{store}/{device}/{leaf}"
+
+
+def store_cmd_topic(store: str, name: str) -> str:
+    return f"{PREFIX}/{store}/cmd/{name}"
+
+
+def fleet_cmd_topic(name: str) -> str:
+    return f"{PREFIX}/fleet/cmd/{name}"
+
+
+_DEVICE_TOPIC = re.compile(r"^pos/v1/([a-z0-9-]{1,32})/([a-z0-9-]{1,32})/(.+)$")
+
+
+def parse_device_topic(topic: str) -> tuple[str, str, str]:
+    """(store, device, leaf) of a device topic; WireError for anything else."""
+    m = _DEVICE_TOPIC.match(topic)
+    if not m or m.group(2) == "cmd":
+        raise WireError(f"topic {topic[:120]!r} is not a device topic")
+    return m.group(1), m.group(2), m.group(3)
+
+
+# -- device -> collector ---------------------------------------------------------------------
+
+
+class Status(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
+    """Retained `status`. The birth message carries the device's public key (PEM), so the
+    collector can register it the first time it sees the unit."""
+
+    state: Literal["online", "offline", "updating"]
+    version: str = ""
+    ts: str = ""
+    pubkey: str = ""
+    store: str = ""
+    region: str = ""
+    schema: int = SCHEMA
+
+
+class Telemetry(msgspec.Struct, forbid_unknown_fields=False):
+    """`telemetry`, every 30 s, QoS 0."""
+
+    ts: str
+    version: str
+    outbox_depth: int
+    last_seq: int
+    printer: str
+    scanner: str
+    drawer: str
+    disk_free: int
+    uptime: float
+    schema: int = SCHEMA
+
+
+class DeviceEvent(msgspec.Struct, forbid_unknown_fields=False):
+    """`events`: drawer opened, printer fault, update progress, …"""
+
+    kind: str
+    ts: str
+    detail: dict[str, Any] = {}
+    schema: int = SCHEMA
+
+
+class Line(msgspec.Struct, forbid_unknown_fields=False):
+    sku: str
+    barcode: str
+    name: str
+    qty: int
+    unit_price: Minor
+    discount: Minor
+    total: Minor
+    tax_rate: str
+
+
+class TaxRow(msgspec.Struct, forbid_unknown_fields=False):
+    rate: str
+    base: Minor
+    tax: Minor
+
+
+class Tender(msgspec.Struct, forbid_unknown_fields=False):
+    type: Literal["cash", "card", "points"]
+    amount: Minor
+
+
+class LoyaltyPart(msgspec.Struct, forbid_unknown_fields=False):
+    account: str
+    earned: int
+    redeemed: int
+    balance: int | None
+    offline: bool
+
+
+class SaleRecord(msgspec.Struct, forbid_unknown_fields=False):
+    """The journal record as it travels on `sales` (extensions are allowed and kept:
+    the hash covers every key, so the collector hashes the raw object, not this)."""
+
+    schema: int
+    seq: Seq
+    sale_id: str
+    kind: Literal["sale", "refund", "no_sale", "shift_close"]
+    receipt_no: str
+    device: Ident
+    store: Ident
+    region: str
+    staff: str
+    ts: str
+    currency: str
+    lines: list[Line]
+    total: Minor
+    tax: list[TaxRow]
+    tenders: list[Tender]
+    change: Minor
+    loyalty: LoyaltyPart | None
+    refund_of: str | None
+    prev_hash: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    hash: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+    sig: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}$")]
+
+
+# -- collector -> device ---------------------------------------------------------------------
+
+
+class Ack(msgspec.Struct, forbid_unknown_fields=False):
+    """`ack`: the device may drop outbox entries up to and including `upto`."""
+
+    upto: int
+    schema: int = SCHEMA
+
+
+class CatalogItem(msgspec.Struct, forbid_unknown_fields=True):
+    sku: str
+    barcode: str
+    name: str
+    price: Minor
+    tax_rate: str
+    category: str = ""
+    stock: int | None = None
+
+
+class PriceChange(msgspec.Struct, forbid_unknown_fields=True):
+    sku: str
+    price: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class StockLevel(msgspec.Struct, forbid_unknown_fields=True):
+    sku: str
+    stock: int
+
+
+class Command(msgspec.Struct, forbid_unknown_fields=False):
+    """`cmd/{name}` (also store- and fleet-wide). `corr` ties the result to it; `args`
+    depend on the name (see the *Args structs)."""
+
+    corr: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    args: dict[str, Any] = {}
+    schema: int = SCHEMA
+
+
+class CatalogArgs(msgspec.Struct, forbid_unknown_fields=True):
+    items: list[CatalogItem]
+
+
+class PricesArgs(msgspec.Struct, forbid_unknown_fields=True):
+    prices: list[PriceChange]
+
+
+class StockArgs(msgspec.Struct, forbid_unknown_fields=True):
+    levels: list[StockLevel]
+
+
+class ConfigArgs(msgspec.Struct, forbid_unknown_fields=True):
+    """A partial config: only these sections may change remotely."""
+
+    patch: dict[str, dict[str, Any]]
+
+
+class ResendArgs(msgspec.Struct, forbid_unknown_fields=True):
+    """The collector saw a gap: publish again from this sequence number on."""
+
+    from_seq: Seq
+
+
+class CommandResult(msgspec.Struct, forbid_unknown_fields=False):
+    """`cmd/{name}/result`."""
+
+    corr: str
+    ok: bool
+    error: str | None = None
+    detail: dict[str, Any] = {}
+    ts: str = ""
+    schema: int = SCHEMA
+
+
+# -- loyalty (both ways) -----------------------------------------------------------------------
+
+
+class LoyaltyRequest(msgspec.Struct, forbid_unknown_fields=False):
+    corr: str
+    op: Literal["balance", "reserve", "release", "commit"]
+    account: str
+    points: int = 0
+    sale_id: str | None = None
+    schema: int = SCHEMA
+
+
+class LoyaltyResponse(msgspec.Struct, forbid_unknown_fields=False):
+    corr: str
+    ok: bool
+    balance: int | None = None
+    first_name: str | None = None
+    error: str | None = None
+    reservation: str | None = None
+    schema: int = SCHEMA
+
+
+# -- encode / decode -------------------------------------------------------------------------
+
+_encoder = msgspec.json.Encoder()
+T = TypeVar("T")
+
+
+def encode(message: msgspec.Struct | dict[str, Any]) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode(payload: bytes, kind: type[T], *, limit: int = MAX_PAYLOAD) -> T:
+    """Parse and validate a payload; WireError with a one-line reason on anything wrong."""
+    if len(payload) > limit:
+        raise WireError(f"payload of {len(payload)} bytes is over the {limit} byte limit")
+    try:
+        msg = msgspec.json.decode(payload, type=kind)
+    except msgspec.DecodeError as e:  # ValidationError is a DecodeError
+        raise WireError(str(e)) from e
+    schema = getattr(msg, "schema", SCHEMA)
+    if schema != SCHEMA:
+        raise WireError(f"schema {schema} is not {SCHEMA}")
+    return msg
+
+
+def decode_object(payload: bytes, *, limit: int = MAX_PAYLOAD) -> dict[str, Any]:
+    """A JSON object as a plain dict (for records whose hash covers every key)."""
+    return decode(payload, dict, limit=limit)
