@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from appliance.demo import demo_catalog_text
+from tests.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,3 +74,13 @@ def run_cli(
 @pytest.fixture
 def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_cli
+
+
+@pytest.fixture
+def broker() -> Iterator[Broker]:
+    """A fresh Mosquitto on a free port, stopped after the test."""
+    b = Broker()
+    try:
+        yield b
+    finally:
+        b.close()

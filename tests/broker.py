@@ -1,0 +1,97 @@
+"""A real Mosquitto for tests, on a free port, with the config each test needs.
+
+Started as a child process; `restart()` keeps its persistence (queued QoS 1 messages and
+persistent sessions survive, as on a real broker). With `CI` set a missing mosquitto
+fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mosquitto_binary() -> str:
+    path = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
+    )
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("mosquitto is not installed (make test installs it with apt)")
+        pytest.skip("mosquitto is not installed; run `make test` to install it")
+    return path
+
+
+class Broker:
+    """One Mosquitto process. `url` is what the appliance and collector connect to."""
+
+    def __init__(self, extra_conf: str = "", port: int | None = None) -> None:
+        self.binary = mosquitto_binary()
+        self.port = port or free_port()
+        # Mosquitto started as root drops to the `mosquitto` user: its directory (and
+        # every one above it) must be reachable by that user, so not under pytest's 0700 tmp.
+        self.dir = Path(tempfile.mkdtemp(prefix="pos-mosquitto-"))
+        os.chmod(self.dir, 0o777)
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.dir}/\n"
+            "autosave_interval 1\n"
+            "max_queued_messages 0\n"
+            "max_inflight_messages 0\n"
+            "log_dest stderr\n"
+            "log_type error\nlog_type warning\n"
+            f"{extra_conf}\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = open(self.dir / "mosquitto.log", "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {(self.dir / 'mosquitto.log').read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop(kill=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
