@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from appliance import __version__
 from appliance.config import Config, load_config
-from appliance.errors import ApplianceError, BadInput
+from appliance.errors import ApplianceError, BadInput, read_input
 
 PROG = "appliance"
 
@@ -65,12 +65,7 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     path = Path(args.catalog)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as e:
-        raise BadInput(f"{path}: no such catalog file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadInput(f"{path}: cannot read: {e}") from e
+    text = read_input(path, "catalog file", encoding="utf-8-sig")
     items = parse_catalog_csv(text, cfg.exponent, path.name)
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         store.catalog.replace(items)

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from appliance.errors import BadInput
+from appliance.errors import BadInput, read_input
 from appliance.sales.money import exponent as currency_exponent
 
 _ID = r"^[a-z0-9-]{1,32}$"
@@ -146,11 +146,4 @@ def parse_config(text: str, source: str = "config") -> Config:
 
 def load_config(path: str | Path) -> Config:
     """Read a config file; ConfigError when it is missing, unreadable or wrong."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError(f"{p}: no such config file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{p}: cannot read: {e}") from e
-    return parse_config(text, str(p))
+    return parse_config(read_input(path, "config file", ConfigError), str(path))

@@ -16,7 +16,7 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.controller import Outcome
-from appliance.errors import BadInput
+from appliance.errors import BadInput, read_input
 from appliance.service import Unit, open_unit
 
 OPS = frozenset(
@@ -57,14 +57,7 @@ def parse_scenario(text: str, source: str) -> list[dict[str, Any]]:
 
 
 def load_scenario(path: str | Path) -> list[dict[str, Any]]:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ScenarioError(f"{p}: no such scenario file") from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{p}: cannot read: {e}") from e
-    return parse_scenario(text, str(p))
+    return parse_scenario(read_input(path, "scenario file", ScenarioError), str(path))
 
 
 async def scan_through_scanner(unit: Unit, code: str) -> Outcome:
