@@ -1,0 +1,107 @@
+"""Opening the collector's database: SQLite (WAL) or PostgreSQL, schema made or migrated.
+
+Migrations: `collector_meta.schema_version` says which schema a database has. A fresh
+database gets every table at SCHEMA_VERSION; an older one runs the MIGRATIONS steps in
+order (each `(from_version, step)` brings it to `from_version + 1`) inside one
+transaction; a newer one is refused. Steps are plain SQLAlchemy DDL, written per change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from collector.errors import CollectorError, CollectorInput
+from collector.models import SCHEMA_VERSION, Base, Meta
+
+DEFAULT_URL = "sqlite:///collector.db"
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = []
+# Any fixed number: every collector process takes this lock while it creates or migrates.
+_SCHEMA_LOCK = 7_210_001
+
+
+def now() -> str:
+    """UTC now as the devices write it (milliseconds, `Z`)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def open_database(url: str, *, migrate: bool = True) -> Engine:
+    """An engine for `url` with the schema ready; CollectorInput when the URL is unusable."""
+    if not (url.startswith("sqlite") or url.startswith("postgresql")):
+        raise CollectorInput(
+            f"database URL {url!r} is neither sqlite:///FILE nor postgresql+psycopg://…"
+        )
+    try:
+        engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise CollectorInput(f"database URL {url!r} is not usable: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    try:
+        with engine.begin() as conn:
+            _ensure_schema(conn, migrate)
+    except OperationalError as exc:
+        engine.dispose()
+        raise CollectorInput(
+            f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
+            f"{str(exc.orig).strip().splitlines()[0]}"
+        ) from exc
+    return engine
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    # pysqlite would only BEGIN at the first write; BEGIN IMMEDIATE takes the write lock
+    # up front so two processes cannot both read a device row and then both write it.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # An ack lets the device forget a sale: a committed batch must survive power loss.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _ensure_schema(conn: Connection, migrate: bool) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
+    if not inspect(conn).has_table(Meta.__tablename__):
+        Base.metadata.create_all(conn)
+        conn.execute(insert(Meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+        return
+    found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+    version = int(found or 0)
+    if version > SCHEMA_VERSION:
+        raise CollectorError(
+            f"the database has schema {version}, newer than this collector's "
+            f"{SCHEMA_VERSION}: upgrade the collector"
+        )
+    if version < SCHEMA_VERSION:
+        if not migrate:
+            raise CollectorError(f"the database has schema {version}: run `collector run` once")
+        for start, step in MIGRATIONS:
+            if start >= version:
+                step(conn)
+        conn.execute(
+            update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION))
+        )

@@ -1,0 +1,387 @@
+"""Verified, idempotent ingest: a batch of MQTT messages becomes one database transaction.
+
+Per device, in seq order: `seq <= last` is a duplicate (re-acked); `seq == last + 1` must
+link to the last hash, hash to its content (appliance.store.chain) and carry the device's
+signature before it is inserted; `seq > last + 1` is a gap (nothing inserted, a
+`cmd/resend` from `last + 1`). The device row is locked for the transaction (SELECT … FOR
+UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises writers), so several collectors
+on one database stay correct. Anything we refuse goes to dead_letters with the reason.
+Acks and commands are only returned to the caller, to publish after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.orm import Session
+
+from appliance.mqtt.messages import (
+    MAX_PAYLOAD,
+    Ack,
+    Command,
+    DeviceEvent,
+    SaleRecord,
+    Status,
+    Telemetry,
+    WireError,
+    decode,
+    decode_object,
+    device_topic,
+    encode,
+    parse_device_topic,
+)
+from appliance.store.chain import ChainChecker, load_public_key
+from appliance.store.db import GENESIS_HASH
+from appliance.store.errors import StoreFileError
+from collector.db import now
+from collector.models import DeadLetter, Device, Event, Sale, SaleLine, SaleTender
+from collector.stock import Outgoing, apply_moves, moves_for_record, upsert_insert
+
+log = logging.getLogger("collector.ingest")
+DEAD_LETTER_KEEP = 4096  # bytes of a refused payload kept for a human to look at
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as it came off the broker."""
+
+    topic: str
+    payload: bytes
+
+
+@dataclass
+class BatchResult:
+    """What a committed batch did, and what to publish now that it is committed."""
+
+    publish: list[Outgoing] = field(default_factory=list)
+    ingested: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    gaps: int = 0
+    stock_changed: bool = False
+
+
+class _Refused(Exception):
+    """A message that goes to dead_letters with this reason."""
+
+
+@dataclass
+class _Sale:
+    msg: Incoming
+    store: str
+    device: str
+    record: SaleRecord
+    raw: dict[str, Any]
+
+
+class Ingestor:
+    """Applies batches of device messages to the collector database."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        resend_interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.resend_interval = resend_interval
+        self._clock = clock
+        self._resent: dict[str, tuple[int, float]] = {}
+
+    def ingest(self, batch: list[Incoming]) -> BatchResult:
+        """One transaction for the batch. A message the database itself refuses (a value
+        too long for a column, say) sends the batch round again one message at a time, so
+        only that message is dead-lettered. OperationalError (database down) propagates:
+        nothing is acked and the broker or the device sends again."""
+        try:
+            return self._transaction(batch)
+        except OperationalError:
+            raise  # a StatementError too, but it is the database, not the message
+        except Exception as exc:
+            # The process never dies on input: find the message and dead-letter it alone.
+            log.warning("batch of %d failed (%r); retrying one by one", len(batch), exc)
+        total = BatchResult()
+        for msg in batch:
+            try:
+                one = self._transaction([msg])
+            except OperationalError:
+                raise
+            except (DataError, IntegrityError, StatementError) as exc:
+                reason = f"the database refused it: {str(getattr(exc, 'orig', exc)).strip()}"
+                one = self._transaction([], dead=[(msg, reason)])
+            except Exception as exc:
+                log.exception("message on %s broke the ingest", msg.topic[:120])
+                reason = f"internal error on this message: {exc!r}"
+                one = self._transaction([], dead=[(msg, reason)])
+            total.publish += one.publish
+            total.ingested += one.ingested
+            total.duplicates += one.duplicates
+            total.dead += one.dead
+            total.gaps += one.gaps
+            total.stock_changed |= one.stock_changed
+        return total
+
+    # -- one transaction -------------------------------------------------------------
+
+    def _transaction(
+        self, batch: list[Incoming], dead: list[tuple[Incoming, str]] | None = None
+    ) -> BatchResult:
+        result = BatchResult()
+        refused = list(dead or [])
+        at = now()
+        with Session(self.engine) as session, session.begin():
+            sales: list[_Sale] = []
+            for msg in batch:
+                try:
+                    store, device, leaf = parse_device_topic(msg.topic)
+                    if leaf == "sales":
+                        sales.append(self._parse_sale(msg, store, device))
+                    elif leaf == "status":
+                        self._status(session, store, device, msg.payload, at, refused, msg)
+                    elif leaf == "telemetry":
+                        self._telemetry(session, store, device, msg.payload, at)
+                    elif leaf == "events":
+                        self._event(session, store, device, msg.payload, at)
+                    else:
+                        raise _Refused(f"topic leaf {leaf!r} is not one the collector reads")
+                except (_Refused, WireError) as exc:
+                    refused.append((msg, str(exc)))
+            self._sales(session, sales, at, result, refused)
+            for msg, reason in refused:
+                log.warning("dead letter from %s: %s", msg.topic[:120], reason)
+                session.add(
+                    DeadLetter(
+                        topic=msg.topic[:256],
+                        payload=msg.payload[:DEAD_LETTER_KEEP],
+                        size=len(msg.payload),
+                        reason=reason[:2000],
+                        received_at=at,
+                    )
+                )
+            result.dead = len(refused)
+        return result
+
+    # -- sales -----------------------------------------------------------------------
+
+    def _parse_sale(self, msg: Incoming, store: str, device: str) -> _Sale:
+        record = decode(msg.payload, SaleRecord, limit=MAX_PAYLOAD)
+        raw = decode_object(msg.payload)
+        if record.device != device:
+            raise _Refused(f"payload device {record.device!r} is not the topic's {device!r}")
+        if record.store != store:
+            raise _Refused(f"payload store {record.store!r} is not the topic's {store!r}")
+        return _Sale(msg, store, device, record, raw)
+
+    def _sales(
+        self,
+        session: Session,
+        sales: list[_Sale],
+        at: str,
+        result: BatchResult,
+        refused: list[tuple[Incoming, str]],
+    ) -> None:
+        by_device: dict[str, list[_Sale]] = {}
+        for sale in sales:
+            by_device.setdefault(sale.device, []).append(sale)
+        moves = []
+        # Sorted: collectors lock device rows in one order, so they cannot deadlock.
+        for device_id in sorted(by_device):
+            items = sorted(by_device[device_id], key=lambda s: s.record.seq)
+            dev = session.execute(
+                select(Device).where(Device.id == device_id).with_for_update()
+            ).scalar_one_or_none()
+            if dev is None or not dev.public_key:
+                # No key yet: the device republishes what we do not ack.
+                log.info("%d sales from %s before its key is known", len(items), device_id)
+                continue
+            checker = ChainChecker(dev.public_key)
+            checker.prev_hash, checker.checked = dev.last_hash, dev.last_seq
+            acked = False
+            for sale in items:
+                seq = sale.record.seq
+                if seq <= checker.checked:
+                    stored = session.scalar(
+                        select(Sale.hash).where(Sale.device == device_id, Sale.seq == seq)
+                    )
+                    if stored is not None and stored != sale.record.hash:
+                        refused.append((sale.msg, f"seq {seq} conflicts with the record ingested"))
+                    else:
+                        result.duplicates += 1
+                    acked = True
+                    continue
+                if seq > checker.checked + 1:
+                    result.gaps += 1
+                    self._resend(dev, checker.checked + 1, result)
+                    break
+                problem = checker.check(sale.raw)
+                if not problem and session.scalar(
+                    select(Sale.device).where(Sale.sale_id == sale.record.sale_id)
+                ):
+                    problem = f"sale_id {sale.record.sale_id} was already ingested"
+                if problem:
+                    refused.append((sale.msg, f"seq {seq}: {problem}"))
+                    continue
+                session.add(self._row(sale, at))
+                moves += moves_for_record(sale.raw, at)
+                result.ingested += 1
+                acked = True
+            dev.last_seq, dev.last_hash = checker.checked, checker.prev_hash
+            dev.last_seen = at
+            if acked:
+                result.publish.append(
+                    Outgoing(
+                        device_topic(dev.store, device_id, "ack"),
+                        encode(Ack(upto=checker.checked)),
+                    )
+                )
+        if moves:
+            session.flush()
+            apply_moves(session, moves)
+            result.stock_changed = True
+
+    def _resend(self, dev: Device, from_seq: int, result: BatchResult) -> None:
+        last = self._resent.get(dev.id)
+        t = self._clock()
+        if last is not None and last[0] == from_seq and t - last[1] < self.resend_interval:
+            return
+        self._resent[dev.id] = (from_seq, t)
+        log.info("gap from %s: asking it to resend from seq %d", dev.id, from_seq)
+        cmd = Command(corr=uuid.uuid4().hex, args={"from_seq": from_seq})
+        result.publish.append(Outgoing(device_topic(dev.store, dev.id, "cmd/resend"), encode(cmd)))
+
+    @staticmethod
+    def _row(sale: _Sale, at: str) -> Sale:
+        r = sale.record
+        return Sale(
+            sale_id=r.sale_id,
+            device=r.device,
+            seq=r.seq,
+            kind=r.kind,
+            receipt_no=r.receipt_no,
+            store=r.store,
+            region=r.region,
+            staff=r.staff,
+            ts=r.ts,
+            day=r.ts[:10],
+            currency=r.currency,
+            total=r.total,
+            account=r.loyalty.account if r.loyalty else None,
+            refund_of=r.refund_of,
+            hash=r.hash,
+            raw=sale.raw,
+            ingested_at=at,
+            lines=[
+                SaleLine(
+                    line_no=n,
+                    sku=li.sku,
+                    name=li.name,
+                    qty=li.qty,
+                    unit_price=li.unit_price,
+                    discount=li.discount,
+                    total=li.total,
+                    tax_rate=li.tax_rate,
+                )
+                for n, li in enumerate(r.lines, 1)
+            ],
+            tenders=[SaleTender(type=t.type, amount=t.amount) for t in r.tenders],
+        )
+
+    # -- status, telemetry, events -----------------------------------------------------
+
+    def _device(self, session: Session, store: str, device: str, at: str) -> Device:
+        """The device row, locked; made (without a key) the first time the unit is seen."""
+        ins = upsert_insert(session, Device).values(
+            id=device,
+            store=store,
+            region="",
+            first_seen=at,
+            last_seen=at,
+            version="",
+            state="unknown",
+            last_seq=0,
+            last_hash=GENESIS_HASH,
+        )
+        session.execute(ins.on_conflict_do_nothing(index_elements=["id"]))
+        dev = session.execute(
+            select(Device)
+            .where(Device.id == device)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        dev.last_seen = at
+        return dev
+
+    def _status(
+        self,
+        session: Session,
+        store: str,
+        device: str,
+        payload: bytes,
+        at: str,
+        refused: list[tuple[Incoming, str]],
+        msg: Incoming,
+    ) -> None:
+        if not payload:
+            return  # a retained status being cleared
+        status = decode(payload, Status)
+        dev = self._device(session, store, device, at)
+        dev.store = store
+        dev.state = status.state
+        if status.version:
+            dev.version = status.version
+        if status.region:
+            dev.region = status.region
+        if not status.pubkey or status.pubkey == dev.public_key:
+            return
+        try:
+            load_public_key(status.pubkey)
+        except StoreFileError as exc:
+            refused.append((msg, f"status pubkey: {exc}"))
+            return
+        if dev.public_key is None:
+            dev.public_key = status.pubkey
+            log.info("registered the key of %s", device)
+            return
+        refused.append((msg, f"a second public key for {device} was refused; the first stays"))
+        session.add(
+            Event(
+                device=device,
+                kind="key_refused",
+                ts=status.ts or at,
+                detail={"pubkey": status.pubkey[:1000]},
+                received_at=at,
+            )
+        )
+
+    def _telemetry(
+        self, session: Session, store: str, device: str, payload: bytes, at: str
+    ) -> None:
+        t = decode(payload, Telemetry)
+        dev = self._device(session, store, device, at)
+        dev.outbox_depth = t.outbox_depth
+        dev.printer = t.printer[:64]
+        if t.version:
+            dev.version = t.version[:64]
+        dev.telemetry = {
+            "ts": t.ts,
+            "last_seq": t.last_seq,
+            "scanner": t.scanner,
+            "drawer": t.drawer,
+            "disk_free": t.disk_free,
+            "uptime": t.uptime,
+        }
+
+    def _event(self, session: Session, store: str, device: str, payload: bytes, at: str) -> None:
+        ev = decode(payload, DeviceEvent)
+        self._device(session, store, device, at)
+        session.add(
+            Event(device=device, kind=ev.kind[:64], ts=ev.ts[:32], detail=ev.detail, received_at=at)
+        )

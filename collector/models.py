@@ -1,0 +1,174 @@
+"""The collector's tables (SQLAlchemy 2, typed). The same models run on SQLite and PostgreSQL.
+
+Money is integer minor units (BigInteger where sums grow). Timestamps from devices stay the
+ISO strings they were sent as (`...Z`, so they sort); `day` is their date, for reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Bump with a migration step in collector.db (MIGRATIONS) whenever a table changes.
+SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    """Declarative root of every collector table."""
+
+
+class Meta(Base):
+    """Key/value facts about the database itself (the schema version)."""
+
+    __tablename__ = "collector_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class Device(Base):
+    """One appliance: its registered key and where its journal stream has got to."""
+
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[str] = mapped_column(String(64), default="")
+    public_key: Mapped[str | None] = mapped_column(Text)
+    first_seen: Mapped[str] = mapped_column(String(32))
+    last_seen: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16), default="unknown")
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    outbox_depth: Mapped[int | None] = mapped_column(Integer)
+    printer: Mapped[str | None] = mapped_column(String(64))
+    telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Customer(Base):
+    """Customer master data (loyalty balances and cards arrive with the loyalty work)."""
+
+    __tablename__ = "customers"
+    account: Mapped[str] = mapped_column(String(16), primary_key=True)
+    surname: Mapped[str] = mapped_column(String(128), default="")
+    first_names: Mapped[str] = mapped_column(String(128), default="")
+    email: Mapped[str | None] = mapped_column(String(256))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Sale(Base):
+    """One journal record as ingested (every kind: the chain needs them all)."""
+
+    __tablename__ = "sales"
+    __table_args__ = (
+        UniqueConstraint("device", "seq", name="uq_sales_device_seq"),
+        Index("ix_sales_day", "day"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sale_id: Mapped[str] = mapped_column(String(64), unique=True)
+    device: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))
+    receipt_no: Mapped[str] = mapped_column(String(128))
+    store: Mapped[str] = mapped_column(String(32))
+    region: Mapped[str] = mapped_column(String(64))
+    staff: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(32))
+    day: Mapped[str] = mapped_column(String(10))
+    currency: Mapped[str] = mapped_column(String(3))
+    total: Mapped[int] = mapped_column(BigInteger)
+    account: Mapped[str | None] = mapped_column(String(16), index=True)
+    refund_of: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ingested_at: Mapped[str] = mapped_column(String(32))
+    lines: Mapped[list[SaleLine]] = relationship(cascade="all, delete-orphan")
+    tenders: Mapped[list[SaleTender]] = relationship(cascade="all, delete-orphan")
+
+
+class SaleLine(Base):
+    """A line of a sale or refund, as the record has it (refund quantities are positive)."""
+
+    __tablename__ = "sale_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sale: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    line_no: Mapped[int] = mapped_column(Integer)
+    sku: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    qty: Mapped[int] = mapped_column(Integer)
+    unit_price: Mapped[int] = mapped_column(BigInteger)
+    discount: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[int] = mapped_column(BigInteger)
+    tax_rate: Mapped[str] = mapped_column(String(16))
+
+
+class SaleTender(Base):
+    """A tender of a sale (cash, card, points)."""
+
+    __tablename__ = "tenders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sale: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class Event(Base):
+    """A device event (`events` topic) or one the collector records about a device."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[str] = mapped_column(String(32))
+
+
+class Stock(Base):
+    """The level of one SKU in one store. `version` counts changes; the levels are sent to
+    the store's units until `published_version` catches up (a small outbox)."""
+
+    __tablename__ = "stock"
+    store: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    level: Mapped[int] = mapped_column(BigInteger, default=0)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    published_version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StockMove(Base):
+    """Why a level changed: a sale, a refund, a delivery or a count."""
+
+    __tablename__ = "stock_moves"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store: Mapped[str] = mapped_column(String(32))
+    sku: Mapped[str] = mapped_column(String(64))
+    delta: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(32))
+
+
+class DeadLetter(Base):
+    """A message we refused, kept (truncated) with the reason, so nothing vanishes silently."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(256))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[str] = mapped_column(String(32))

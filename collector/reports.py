@@ -1,0 +1,178 @@
+"""What the collector tells people: sales totals by a dimension, and the fleet's state."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, case, distinct, func, select
+from sqlalchemy.orm import Session
+
+from appliance.sales.money import exponent, format_minor
+from collector.errors import CollectorInput
+from collector.models import Device, Sale, SaleLine
+
+DIMENSIONS = ("customer", "assistant", "region", "store", "product", "day")
+FORMATS = ("table", "csv", "json")
+NO_CUSTOMER = "(none)"
+
+
+@dataclass(frozen=True)
+class SalesRow:
+    """One group: `sales` counts sales less refunds, `total` is minor units (refunds
+    negative). For products, `total` is the line totals and `qty` the units."""
+
+    group: str
+    sales: int
+    total: int
+    qty: int | None = None
+
+
+def parse_day(text: str | None, option: str) -> str | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise CollectorInput(f"{option} {text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def sales_report(
+    engine: Engine, by: str, *, start: str | None = None, end: str | None = None
+) -> list[SalesRow]:
+    """Totals per group of `by` over sales and refunds with `start <= day <= end`."""
+    if by not in DIMENSIONS:
+        raise CollectorInput(f"--by {by!r}: choose one of {', '.join(DIMENSIONS)}")
+    sign = case((Sale.kind == "refund", -1), else_=1)
+    signed_count = func.sum(sign)
+    if by == "product":
+        group: Any = SaleLine.sku
+        query = select(
+            group,
+            func.count(distinct(case((Sale.kind == "sale", Sale.id))))
+            - func.count(distinct(case((Sale.kind == "refund", Sale.id)))),
+            func.sum(sign * SaleLine.total),
+            func.sum(sign * SaleLine.qty),
+        ).join(Sale, SaleLine.sale == Sale.id)
+    else:
+        group = {
+            "customer": func.coalesce(Sale.account, NO_CUSTOMER),
+            "assistant": Sale.staff,
+            "region": Sale.region,
+            "store": Sale.store,
+            "day": Sale.day,
+        }[by]
+        query = select(group, signed_count, func.sum(sign * Sale.total))
+    query = query.where(Sale.kind.in_(("sale", "refund"))).group_by(group).order_by(group)
+    if start:
+        query = query.where(Sale.day >= start)
+    if end:
+        query = query.where(Sale.day <= end)
+    with Session(engine) as session, session.begin():
+        rows = session.execute(query).all()
+    return [
+        SalesRow(str(r[0]), int(r[1]), int(r[2] or 0), int(r[3] or 0) if by == "product" else None)
+        for r in rows
+    ]
+
+
+def currencies(engine: Engine) -> list[str]:
+    with Session(engine) as session, session.begin():
+        return list(session.scalars(select(Sale.currency).distinct()))
+
+
+def render_sales(rows: Sequence[SalesRow], fmt: str, by: str, currency: list[str]) -> str:
+    """The report as JSON, CSV or a rich table (money in major units when one currency)."""
+    if fmt not in FORMATS:
+        raise CollectorInput(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    dicts = [{k: v for k, v in asdict(r).items() if v is not None} for r in rows]
+    if fmt == "json":
+        return json.dumps(dicts, ensure_ascii=False)
+    if fmt == "csv":
+        out = io.StringIO()
+        fields = ["group", "sales", "total"] + (["qty"] if by == "product" else [])
+        writer = csv.DictWriter(out, fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(dicts)
+        return out.getvalue().rstrip("\n")
+    exp = exponent(currency[0]) if len(currency) == 1 else 0
+    unit = currency[0] if len(currency) == 1 else "minor units"
+    table = Table(title=f"Sales by {by}")
+    table.add_column(by)
+    table.add_column("sales", justify="right")
+    if by == "product":
+        table.add_column("qty", justify="right")
+    table.add_column(f"total ({unit})", justify="right")
+    for r in rows:
+        cells = [r.group, str(r.sales)] + ([str(r.qty)] if by == "product" else [])
+        table.add_row(*cells, format_minor(r.total, exp))
+    return _render(table)
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """One device as the collector last heard of it."""
+
+    device: str
+    store: str
+    region: str
+    state: str
+    last_seen: str
+    version: str
+    outbox_depth: int | None
+    printer: str | None
+    last_seq: int
+    key_registered: bool
+
+
+def fleet_status(engine: Engine) -> list[FleetRow]:
+    with Session(engine) as session, session.begin():
+        devices = session.scalars(select(Device).order_by(Device.store, Device.id)).all()
+        return [
+            FleetRow(
+                d.id,
+                d.store,
+                d.region,
+                d.state,
+                d.last_seen,
+                d.version,
+                d.outbox_depth,
+                d.printer,
+                d.last_seq,
+                d.public_key is not None,
+            )
+            for d in devices
+        ]
+
+
+def render_fleet(rows: Sequence[FleetRow], as_json: bool) -> str:
+    if as_json:
+        return json.dumps([asdict(r) for r in rows])
+    table = Table(title="Fleet")
+    for col in ("device", "store", "state", "last seen", "version", "outbox", "printer", "seq"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.device,
+            r.store,
+            r.state,
+            r.last_seen,
+            r.version,
+            "" if r.outbox_depth is None else str(r.outbox_depth),
+            r.printer or "",
+            str(r.last_seq),
+        )
+    return _render(table)
+
+
+def _render(table: Table) -> str:
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    console.print(table)
+    return console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]

@@ -1,0 +1,230 @@
+"""`collector run`: subscribe, batch, ingest, then publish acks and commands after commit.
+
+The collector owns its reconnect loop (aiomqtt has none). Its session is persistent (a
+fixed client id, clean start off) so QoS 1 sales queue at the broker while it is down.
+Sales, events and telemetry come through a shared subscription (`$share/collectors/…`)
+so several collectors split the load; status is a plain subscription because brokers do
+not send retained messages to shared ones, and the retained birth carries the key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+
+from appliance.mqtt.messages import PREFIX
+from collector import stock
+from collector.errors import CollectorInput
+from collector.ingest import BatchResult, Incoming, Ingestor
+from collector.stock import Outgoing
+
+log = logging.getLogger("collector")
+SHARE_GROUP = "collectors"
+DEVICE_LEAVES = ("sales", "events", "telemetry")
+SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps queueing for a stopped collector
+UNSUPPORTED_PROTOCOL = 132  # CONNACK reason: the broker speaks MQTT 3.1.1 only
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where the broker is: `mqtt://host:port` or `mqtts://host:port`."""
+
+    host: str
+    port: int
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise CollectorInput(f"--broker {url!r}: {exc}") from exc
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise CollectorInput(f"--broker {url!r} is not mqtt://HOST[:PORT] or mqtts://…")
+        tls = parts.scheme == "mqtts"
+        return cls(parts.hostname, port or (8883 if tls else 1883), tls)
+
+
+@dataclass
+class Settings:
+    """What `collector run` was asked to do."""
+
+    broker: BrokerAddress
+    client_id: str = "collector-1"
+    batch_size: int = 256
+    batch_window: float = 0.005  # seconds to let a batch fill after its first message
+    stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
+    resend_interval: float = 5.0
+    reconnect_delay: float = 1.0
+
+
+class Collector:
+    """One collector process: the MQTT side around an Ingestor."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.ingestor = Ingestor(engine, resend_interval=settings.resend_interval)
+        self.ready = asyncio.Event()  # set once subscribed (tests and logs wait for it)
+        self.shared = False
+        self._stock_changed = asyncio.Event()
+        self._v5: bool | None = None
+
+    async def run(self) -> None:
+        """Connect, consume and reconnect until cancelled."""
+        while True:
+            try:
+                await self._session()
+            except aiomqtt.MqttCodeError as exc:
+                if self._v5 is None and exc.rc == UNSUPPORTED_PROTOCOL:
+                    log.info("broker refuses MQTT 5; using 3.1.1 without shared subscriptions")
+                    self._v5 = False
+                    continue
+                log.warning("broker connection lost: %s", exc)
+            except aiomqtt.MqttError as exc:
+                log.warning("broker connection lost: %s", exc)
+            self.ready.clear()
+            await asyncio.sleep(self.settings.reconnect_delay)
+
+    async def _session(self) -> None:
+        async with self._client() as client:
+            await self._subscribe(client)
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._consume(client))
+                    tg.create_task(self._publish_stock(client))
+            except* aiomqtt.MqttError as group:
+                raise _first(group) from None
+
+    def _client(self) -> aiomqtt.Client:
+        s = self.settings
+        common: dict[str, object] = {
+            "identifier": s.client_id,
+            "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            "tls_context": ssl.create_default_context() if s.broker.tls else None,
+            "keepalive": 30,
+        }
+        if self._v5 is False:
+            return aiomqtt.Client(
+                s.broker.host,
+                s.broker.port,
+                protocol=aiomqtt.ProtocolVersion.V311,
+                clean_session=False,
+                **common,  # type: ignore[arg-type]
+            )
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY
+        return aiomqtt.Client(
+            s.broker.host,
+            s.broker.port,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            clean_start=False,
+            properties=props,
+            **common,  # type: ignore[arg-type]
+        )
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        if self._v5 is None:
+            self._v5 = True  # the connect above succeeded with MQTT 5
+        self.shared = False
+        if self._v5:
+            topics = [f"$share/{SHARE_GROUP}/{PREFIX}/+/+/{leaf}" for leaf in DEVICE_LEAVES]
+            codes = await client.subscribe([(t, 1) for t in topics])
+            self.shared = all(_granted(c) for c in codes)
+            if not self.shared:
+                log.info("broker refused shared subscriptions; subscribing plainly")
+                await client.unsubscribe(topics)
+        if not self.shared:
+            await client.subscribe([(f"{PREFIX}/+/+/{leaf}", 1) for leaf in DEVICE_LEAVES])
+        await client.subscribe(f"{PREFIX}/+/+/status", 1)
+        log.info(
+            "subscribed as %s (%s)",
+            self.settings.client_id,
+            "shared" if self.shared else "plain",
+        )
+        self.ready.set()
+        self._stock_changed.set()  # send whatever stock changed while we were away
+
+    async def _consume(self, client: aiomqtt.Client) -> None:
+        messages = client.messages
+        while True:
+            first = await anext(messages)
+            batch = [first]
+            await asyncio.sleep(self.settings.batch_window)
+            while len(messages) and len(batch) < self.settings.batch_size:
+                batch.append(await anext(messages))
+            incoming = [Incoming(str(m.topic), _payload(m.payload)) for m in batch]
+            result = await self._ingest(incoming)
+            await self._send(client, result.publish)
+            if result.stock_changed:
+                self._stock_changed.set()
+
+    async def _ingest(self, batch: list[Incoming]) -> BatchResult:
+        # The broker has PUBACKed these: keep them until the database takes them (no acks
+        # go out meanwhile, so if we die here the devices resend).
+        while True:
+            try:
+                result = await asyncio.to_thread(self.ingestor.ingest, batch)
+            except OperationalError as exc:
+                log.error("database unavailable (%s); retrying the batch", exc.orig)
+                await asyncio.sleep(self.settings.reconnect_delay)
+                continue
+            if result.ingested or result.dead or result.gaps:
+                log.info(
+                    "batch of %d: %d ingested, %d duplicates, %d dead letters, %d gaps",
+                    len(batch),
+                    result.ingested,
+                    result.duplicates,
+                    result.dead,
+                    result.gaps,
+                )
+            return result
+
+    async def _publish_stock(self, client: aiomqtt.Client) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stock_changed.wait(), self.settings.stock_interval)
+            self._stock_changed.clear()
+            try:
+                update = await asyncio.to_thread(stock.pending_updates, self.engine)
+                await self._send(client, update.messages)
+                await asyncio.to_thread(stock.mark_sent, self.engine, update.versions)
+            except OperationalError as exc:
+                log.error("database unavailable (%s); stock levels go later", exc.orig)
+
+    @staticmethod
+    async def _send(client: aiomqtt.Client, messages: list[Outgoing]) -> None:
+        for m in messages:
+            await client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+
+
+def _granted(code: object) -> bool:
+    value = getattr(code, "value", code)
+    return isinstance(value, int) and value < 0x80
+
+
+def _payload(payload: object) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    return b"" if payload is None else str(payload).encode("utf-8")
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

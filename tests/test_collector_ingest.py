@@ -1,0 +1,298 @@
+"""Collector ingest over a real Mosquitto, on SQLite and PostgreSQL: signed records from a
+real appliance Store, acks only after commit, duplicates, gaps, forged payloads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from appliance.mqtt.messages import Status, device_topic, encode
+from appliance.store import Store
+from collector.db import open_database
+from collector.models import Base, DeadLetter, Device, Sale, Stock
+from collector.service import BrokerAddress, Collector, Settings
+from tests.broker import Broker
+from tests.pg import fresh_database
+
+
+def draft(n: int, device: str, store: str = "s001", **extra: Any) -> dict[str, Any]:
+    """A journal draft as the till makes one (no seq, receipt_no, hashes)."""
+    return {
+        "schema": 1,
+        "sale_id": str(uuid.uuid4()),
+        "kind": "sale",
+        "device": device,
+        "store": store,
+        "region": "north",
+        "staff": "ana",
+        "ts": f"2026-11-23T10:00:{n % 60:02d}.000Z",
+        "currency": "EUR",
+        "lines": [
+            {
+                "sku": "A1",
+                "barcode": "4006381333931",
+                "name": "Café crème",
+                "qty": 1,
+                "unit_price": 250,
+                "discount": 0,
+                "total": 250,
+                "tax_rate": "20",
+            }
+        ],
+        "total": 250,
+        "tax": [{"rate": "20", "base": 208, "tax": 42}],
+        "tenders": [{"type": "cash", "amount": 500}],
+        "change": 250,
+        "loyalty": None,
+        "refund_of": None,
+        **extra,
+    }
+
+
+class FakeDevice:
+    """A unit's reporting side, small: a real signed journal, its birth message, and an
+    outbox that resends from the last ack on `cmd/resend` or when acks stop coming."""
+
+    def __init__(self, tmp: Path, broker: Broker, device: str, store: str = "s001") -> None:
+        self.device, self.store_id, self.broker = device, store, broker
+        self.store = Store.open(tmp / device, device)
+        self.acked = 0
+        self.acks: list[int] = []
+        self.resends: list[int] = []
+        self.stock: list[dict[str, Any]] = []
+        self.on_ack: Callable[[int], None] | None = None
+
+    def topic(self, leaf: str) -> str:
+        return device_topic(self.store_id, self.device, leaf)
+
+    def append(self, count: int, **extra: Any) -> list[dict[str, Any]]:
+        start = self.store.last_seq()
+        return [
+            self.store.append(draft(start + i, self.device, self.store_id, **extra), False)
+            for i in range(1, count + 1)
+        ]
+
+    def birth(self, pubkey: str | None = None) -> bytes:
+        key = self.store.public_key_pem() if pubkey is None else pubkey
+        return encode(Status(state="online", version="1.2.3", pubkey=key, region="north"))
+
+    async def publish_records(self, client: aiomqtt.Client, after: int = 0) -> None:
+        for record in self.store.records(after=after):
+            await client.publish(self.topic("sales"), json.dumps(record).encode(), qos=1)
+
+    async def run(self, client: aiomqtt.Client, ack_timeout: float = 2.0) -> None:
+        """Listen for acks and resend commands; resend after `ack_timeout` without progress."""
+        await client.subscribe(self.topic("ack"), 1)
+        await client.subscribe(self.topic("cmd/#"), 1)
+        await client.subscribe(f"pos/v1/{self.store_id}/cmd/#", 1)
+        await client.publish(self.topic("status"), self.birth(), qos=1, retain=True)
+        await self.publish_records(client)
+        messages = client.messages
+        while True:
+            try:
+                msg = await asyncio.wait_for(anext(messages), ack_timeout)
+            except TimeoutError:
+                if self.acked < self.store.last_seq():
+                    await self.publish_records(client, self.acked)
+                continue
+            body = json.loads(msg.payload if isinstance(msg.payload, bytes) else b"{}")
+            topic = str(msg.topic)
+            if topic.endswith("/ack"):
+                self.acks.append(body["upto"])
+                if self.on_ack:
+                    self.on_ack(body["upto"])
+                self.acked = max(self.acked, body["upto"])
+            elif topic.endswith("/cmd/resend"):
+                self.resends.append(body["args"]["from_seq"])
+                await self.publish_records(client, body["args"]["from_seq"] - 1)
+            elif topic.endswith("/cmd/stock"):
+                self.stock += body["args"]["levels"]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('collector')}/collector.db"
+    else:
+        with fresh_database() as url:
+            yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The module's database, emptied for each test."""
+    eng = open_database(database_url)
+    with eng.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != "collector_meta":
+                conn.execute(table.delete())
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+async def collector(engine: Engine, broker: Broker) -> AsyncIterator[Collector]:
+    """A collector in this event loop, subscribed before the test starts publishing."""
+    c = Collector(engine, Settings(BrokerAddress.parse(broker.url), client_id="test-collector"))
+    task = asyncio.create_task(c.run())
+    await asyncio.wait_for(c.ready.wait(), 10)
+    yield c
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def client(broker: Broker, name: str) -> aiomqtt.Client:
+    return aiomqtt.Client("127.0.0.1", broker.port, identifier=name)
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
+    """Waits for the system to reach a state (the assertion is on the state, not the time)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await asyncio.sleep(0.05)
+
+
+def seqs(engine: Engine, device: str) -> list[int]:
+    with Session(engine) as s:
+        return list(s.scalars(select(Sale.seq).where(Sale.device == device).order_by(Sale.seq)))
+
+
+def dead_reasons(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return list(s.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)))
+
+
+async def test_ingest_acks_after_commit_dedups_and_sends_stock(
+    collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
+) -> None:
+    dev = FakeDevice(tmp_path, broker, "till-01")
+    records = dev.append(5)
+    committed_at_ack: list[tuple[int, list[int]]] = []
+    dev.on_ack = lambda upto: committed_at_ack.append((upto, seqs(engine, "till-01")))
+    async with client(broker, "till-01") as c:
+        # Sales before the birth message: no key yet, so nothing is ingested or acked.
+        await dev.publish_records(c)
+        runner = asyncio.create_task(dev.run(c, ack_timeout=30))
+        await until(lambda: dev.acked == 5, "ack upto 5")
+        await until(lambda: any(lv["sku"] == "A1" for lv in dev.stock), "cmd/stock for A1")
+        # Duplicates (the whole journal again) are re-acked and not stored twice.
+        acks_before = len(dev.acks)
+        await dev.publish_records(c)
+        await until(lambda: len(dev.acks) > acks_before, "re-ack of duplicates")
+        runner.cancel()
+    assert seqs(engine, "till-01") == [1, 2, 3, 4, 5]
+    assert max(dev.acks) == 5
+    # Every ack arrived when the records it covers were already committed.
+    for upto, stored in committed_at_ack:
+        assert stored[:upto] == list(range(1, upto + 1))
+    with Session(engine) as s:
+        sale = s.scalars(select(Sale).where(Sale.seq == 3)).one()
+        assert sale.raw == records[2] and sale.total == 250 and len(sale.lines) == 1
+        assert s.scalars(select(Stock.level).where(Stock.sku == "A1")).one() == -5
+        device = s.get(Device, "till-01")
+        assert device is not None and device.public_key == dev.store.public_key_pem()
+        assert device.last_hash == records[-1]["hash"] and device.version == "1.2.3"
+    assert dev.stock[-1] == {"sku": "A1", "stock": -5}
+    assert dead_reasons(engine) == []
+
+
+async def test_gap_is_not_ingested_and_asks_for_resend(
+    collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
+) -> None:
+    dev = FakeDevice(tmp_path, broker, "till-02")
+    records = dev.append(4)
+    async with client(broker, "till-02") as c:
+        await c.subscribe(dev.topic("ack"), 1)
+        await c.subscribe(dev.topic("cmd/#"), 1)
+        await c.publish(dev.topic("status"), dev.birth(), qos=1, retain=True)
+        for r in (records[0], records[1], records[3]):  # seq 3 is lost on the way
+            await c.publish(dev.topic("sales"), json.dumps(r).encode(), qos=1)
+        seen: dict[str, list[Any]] = {"ack": [], "resend": []}
+        async for msg in c.messages:
+            body = json.loads(msg.payload)  # type: ignore[arg-type]
+            if str(msg.topic).endswith("/ack"):
+                seen["ack"].append(body["upto"])
+            else:
+                seen["resend"].append(body)
+            if seen["resend"] and 2 in seen["ack"]:
+                break
+        assert seqs(engine, "till-02") == [1, 2]
+        assert max(seen["ack"]) == 2
+        assert seen["resend"][0]["args"] == {"from_seq": 3} and seen["resend"][0]["corr"]
+        # The device resends from 3: everything is in, acked to 4.
+        for r in records[2:]:
+            await c.publish(dev.topic("sales"), json.dumps(r).encode(), qos=1)
+        async for msg in c.messages:
+            if str(msg.topic).endswith("/ack") and json.loads(msg.payload)["upto"] == 4:  # type: ignore[arg-type]
+                break
+    assert seqs(engine, "till-02") == [1, 2, 3, 4]
+
+
+async def test_forged_and_broken_payloads_become_dead_letters(
+    collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
+) -> None:
+    dev = FakeDevice(tmp_path, broker, "till-03")
+    other = FakeDevice(tmp_path, broker, "till-04")
+    good = dev.append(3)
+    theirs = other.append(1)[0]
+    bad_sig = dict(good[0], sig="ab" * 64)
+    altered = dict(good[0], total=1)  # content changed, hash kept
+    forged: list[tuple[str, bytes]] = [
+        (dev.topic("sales"), b"\x00\xffnot json"),
+        (dev.topic("sales"), json.dumps(good[0]).encode()[:50]),
+        (dev.topic("sales"), b'{"pad":"' + b"x" * 300_000 + b'"}'),
+        (dev.topic("sales"), json.dumps({"schema": 1, "seq": 1, "hello": "world"}).encode()),
+        (dev.topic("sales"), json.dumps(dict(good[0], schema=2)).encode()),
+        (dev.topic("sales"), json.dumps(theirs).encode()),  # another device's record
+        (dev.topic("sales"), json.dumps(bad_sig).encode()),
+        (dev.topic("sales"), json.dumps(altered).encode()),
+        (dev.topic("status"), other.birth()),  # a second key for till-03
+        (dev.topic("telemetry"), b"[]"),
+        ("pos/v1/S 001/till-03/sales", json.dumps(good[0]).encode()),  # not a device topic
+    ]
+    async with client(broker, "till-03") as c:
+        await c.subscribe(dev.topic("ack"), 1)
+        await c.publish(dev.topic("status"), dev.birth(), qos=1, retain=True)
+        for topic, payload in forged:
+            await c.publish(topic, payload, qos=1)
+        await until(lambda: len(dead_reasons(engine)) >= len(forged), "all dead letters")
+        # Broken chain: seq 2 signed by the right key but linking to another seq 1.
+        await c.publish(dev.topic("sales"), json.dumps(good[0]).encode(), qos=1)
+        await until(lambda: seqs(engine, "till-03") == [1], "seq 1 ingested")
+        broken = dict(good[1], prev_hash="0" * 64)
+        await c.publish(dev.topic("sales"), json.dumps(broken).encode(), qos=1)
+        await until(lambda: len(dead_reasons(engine)) == len(forged) + 1, "chain dead letter")
+        # The collector kept running: the real records still go in.
+        for r in good[1:]:
+            await c.publish(dev.topic("sales"), json.dumps(r).encode(), qos=1)
+        await until(lambda: seqs(engine, "till-03") == [1, 2, 3], "good records after garbage")
+    reasons = dead_reasons(engine)
+    text = "\n".join(reasons)
+    assert "over the 262144 byte limit" in text
+    assert "payload device 'till-04' is not the topic's 'till-03'" in text
+    assert "signature does not verify" in text
+    assert "hash does not match the record's content" in text
+    assert "a second public key for till-03 was refused" in text
+    assert "prev_hash does not match" in reasons[-1]
+    assert "schema 2 is not 1" in text
+    assert "is not a device topic" in text
+    with Session(engine) as s:
+        device = s.get(Device, "till-03")
+        assert device is not None and device.public_key == dev.store.public_key_pem()
+        stored = s.scalars(select(DeadLetter).where(DeadLetter.size > 300_000)).one()
+        assert len(stored.payload) == 4096
+        assert s.scalar(select(func.count()).select_from(Sale)) == 3
