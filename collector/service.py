@@ -79,6 +79,7 @@ class Collector:
         self.ingestor = Ingestor(engine, resend_interval=settings.resend_interval)
         self.ready = asyncio.Event()  # set once subscribed (tests and logs wait for it)
         self.shared = False
+        self.ingested = 0  # records this process stored
         self._stock_changed = asyncio.Event()
         self._v5: bool | None = None
 
@@ -181,6 +182,7 @@ class Collector:
                 log.error("database unavailable (%s); retrying the batch", exc.orig)
                 await asyncio.sleep(self.settings.reconnect_delay)
                 continue
+            self.ingested += result.ingested
             if result.ingested or result.dead or result.gaps:
                 log.info(
                     "batch of %d: %d ingested, %d duplicates, %d dead letters, %d gaps",
