@@ -21,7 +21,8 @@ PROG = "collector"
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other bad-input message (argparse would add the usage).
-        self.exit(2, f"{self.prog}: {message}\n")
+        where = self.prog.removeprefix(PROG).strip()
+        self.exit(2, f"{PROG}: {where + ': ' if where else ''}{message}\n")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -48,9 +49,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report_sales(args: argparse.Namespace) -> int:
-    from collector.reports import currencies, parse_day, render_sales, sales_report
+    from collector.reports import (
+        DIMENSIONS,
+        FORMATS,
+        currencies,
+        parse_day,
+        render_sales,
+        sales_report,
+    )
 
     start, end = parse_day(args.start, "--from"), parse_day(args.end, "--to")
+    # Checked before the database is opened: bad input writes nothing, not even a new file.
+    if args.by not in DIMENSIONS:
+        raise CollectorInput(f"--by {args.by!r}: choose one of {', '.join(DIMENSIONS)}")
+    if args.format not in FORMATS:
+        raise CollectorInput(f"--format {args.format!r}: choose one of {', '.join(FORMATS)}")
     engine = open_database(args.db)
     rows = sales_report(engine, args.by, start=start, end=end)
     print(render_sales(rows, args.format, args.by, currencies(engine)))
@@ -70,16 +83,18 @@ def cmd_report_low_stock(args: argparse.Namespace) -> int:
 
 
 def cmd_stock_receive(args: argparse.Namespace) -> int:
-    from collector.stock import receive
+    from collector.stock import check_move, receive
 
+    check_move(args.store, args.sku, args.qty, "receive")
     level = receive(open_database(args.db), args.store, args.sku, args.qty)
     print(f"{args.store} {args.sku}: {level}")
     return 0
 
 
 def cmd_stock_count(args: argparse.Namespace) -> int:
-    from collector.stock import count
+    from collector.stock import check_move, count
 
+    check_move(args.store, args.sku, args.qty, "count")
     level = count(open_database(args.db), args.store, args.sku, args.qty)
     print(f"{args.store} {args.sku}: {level}")
     return 0

@@ -70,17 +70,19 @@ def sales_report(
             "day": Sale.day,
         }[by]
         query = select(group, signed_count, func.sum(sign * Sale.total))
-    query = query.where(Sale.kind.in_(("sale", "refund"))).group_by(group).order_by(group)
+    query = query.where(Sale.kind.in_(("sale", "refund"))).group_by(group)
     if start:
         query = query.where(Sale.day >= start)
     if end:
         query = query.where(Sale.day <= end)
     with Session(engine) as session, session.begin():
         rows = session.execute(query).all()
-    return [
+    # Sorted here, not by the database: collations differ between SQLite and PostgreSQL.
+    found = [
         SalesRow(str(r[0]), int(r[1]), int(r[2] or 0), int(r[3] or 0) if by == "product" else None)
         for r in rows
     ]
+    return sorted(found, key=lambda row: row.group)
 
 
 def currencies(engine: Engine) -> list[str]:

@@ -55,36 +55,35 @@ def apply_moves(session: Session, moves: Iterable[StockMove]) -> None:
         )
 
 
-def _check(store: str, sku: str) -> None:
+def check_move(store: str, sku: str, qty: int, kind: str) -> None:
+    """CollectorInput unless this is a sensible delivery (`receive`) or count."""
     if not store or len(store) > 32 or not sku or len(sku) > 64:
         raise CollectorInput(f"store {store!r} or sku {sku!r} is empty or too long")
+    if kind == "receive" and qty <= 0:
+        raise CollectorInput(f"--qty {qty}: a delivery adds a positive quantity")
+    if kind == "count" and qty < 0:
+        raise CollectorInput(f"--qty {qty}: a count cannot be negative")
 
 
 def receive(engine: Engine, store: str, sku: str, qty: int) -> int:
     """A delivery: raise the level by `qty`; returns the new level."""
-    _check(store, sku)
-    if qty <= 0:
-        raise CollectorInput(f"--qty {qty}: a delivery adds a positive quantity")
+    check_move(store, sku, qty, "receive")
     with Session(engine) as session, session.begin():
-        apply_moves(
-            session, [StockMove(store=store, sku=sku, delta=qty, reason="receive", at=now())]
-        )
+        move = StockMove(store=store, sku=sku, delta=qty, reason="receive", at=now())
+        apply_moves(session, [move])
         return int(session.scalars(select(Stock.level).filter_by(store=store, sku=sku)).one())
 
 
 def count(engine: Engine, store: str, sku: str, level: int) -> int:
     """A stock count: the counted level replaces the book level (the move is the difference)."""
-    _check(store, sku)
-    if level < 0:
-        raise CollectorInput(f"--qty {level}: a count cannot be negative")
+    check_move(store, sku, level, "count")
     with Session(engine) as session, session.begin():
         row = session.execute(
             select(Stock).filter_by(store=store, sku=sku).with_for_update()
         ).scalar_one_or_none()
         delta = level - (row.level if row else 0)
-        apply_moves(
-            session, [StockMove(store=store, sku=sku, delta=delta, reason="count", at=now())]
-        )
+        move = StockMove(store=store, sku=sku, delta=delta, reason="count", at=now())
+        apply_moves(session, [move])
         return level
 
 
