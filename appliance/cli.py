@@ -40,7 +40,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     setup_logging()
-    return asyncio.run(run_service(cfg, simulate=args.simulate))
+    return asyncio.run(run_service(cfg, simulate=args.simulate, config_path=Path(args.config)))
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -50,7 +50,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     cfg = _config(args)
     events = load_scenario(args.scenario)
     setup_logging("WARNING")
-    return asyncio.run(replay(cfg, events))
+    return asyncio.run(replay(cfg, events, drain=args.drain, config_path=Path(args.config)))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -150,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("replay", cmd_replay, "drive the till with scenario events (JSON Lines)")
     with_config(sp)
     sp.add_argument("scenario", metavar="SCENARIO.jsonl")
+    sp.add_argument(
+        "--drain",
+        type=_seconds,
+        default=10.0,
+        metavar="S",
+        help="with [mqtt] url: wait up to S seconds for the collector's ack of every record",
+    )
 
     cat = command("catalog", lambda a: _usage(cat), "manage the local catalog")
     cat_sub = cat.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
@@ -176,6 +183,16 @@ def build_parser() -> argparse.ArgumentParser:
     st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
     command("hash-pin", cmd_staff_hash_pin, "print a pin_hash for the [[staff]] roster", st_sub)
     return p
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 3600 seconds")
+    return value
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

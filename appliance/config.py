@@ -53,6 +53,13 @@ class TlsSection(msgspec.Struct, forbid_unknown_fields=True):
 class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
     url: str = ""
     tls: TlsSection | None = None
+    keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    # Seconds between telemetry messages, and without ack progress before the outbox
+    # publisher sends again from the first unacknowledged record.
+    telemetry_interval: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    ack_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    # QoS 1 journal records in flight at once.
+    window: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 64
 
 
 class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):

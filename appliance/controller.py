@@ -17,9 +17,10 @@ from appliance.drivers.drawer import Drawer
 from appliance.drivers.scanner import Scan
 from appliance.errors import ApplianceError, BadInput
 from appliance.events import Event, EventSink
+from appliance.sales.catalog import Catalog
 from appliance.sales.money import parse_major
 from appliance.sales.reports import shift_report
-from appliance.sales.till import Rejected, Till
+from appliance.sales.till import Rejected, Till, TillSettings
 from appliance.store import Store
 
 log = logging.getLogger("appliance.controller")
@@ -77,6 +78,7 @@ class Controller:
         exponent: int,
         on_event: EventSink,
         wake_printer: Callable[[], None] = lambda: None,
+        wake_outbox: Callable[[], None] = lambda: None,
     ) -> None:
         self.till = till
         self.store = store
@@ -84,6 +86,12 @@ class Controller:
         self.exponent = exponent
         self._emit = on_event
         self._wake_printer = wake_printer
+        self._wake_outbox = wake_outbox
+        # Items that sold out (sku -> name), for the screen beside the basket.
+        self.stock_out: dict[str, str] = {}
+        # A catalog or settings that arrived while a sale was open wait for its end.
+        self._pending_catalog: Catalog | None = None
+        self._pending_settings: TillSettings | None = None
         # Outcomes of scans that came in through the scanner, for whoever waits on them
         # (replay). The scanner itself does not wait.
         self.scan_outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
@@ -123,6 +131,62 @@ class Controller:
                 reason = e.reason if isinstance(e, Rejected) else str(e)
                 log.info("operation refused", extra={"op": op, "reason": reason})
                 return Outcome(op, rejected=reason)
+            finally:
+                self._swap_pending()
+
+    # -- remote changes (MQTT commands) ------------------------------------------------------
+    def replace_catalog(self, catalog: Catalog) -> bool:
+        """Sell from `catalog`: now when no sale is open (True), else right after the sale."""
+        self._pending_catalog = catalog
+        return self._swap_pending()
+
+    def replace_settings(self, settings: TillSettings) -> bool:
+        """New till settings (rounding, tax mode, loyalty): now, or right after the sale."""
+        self._pending_settings = settings
+        return self._swap_pending()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the assistant should see beside the basket (TillView has no place for it)."""
+        return [f"{name} ({sku}) is out of stock" for sku, name in self.stock_out.items()]
+
+    def restocked(self, skus: set[str]) -> None:
+        """Items got stock again: their sold-out warnings go."""
+        for sku in skus:
+            self.stock_out.pop(sku, None)
+
+    def _swap_pending(self) -> bool:
+        if self._pending_catalog is None and self._pending_settings is None:
+            return True
+        if self.till.view().state != "idle":
+            return False
+        if self._pending_catalog is not None:
+            self.till.catalog, self._pending_catalog = self._pending_catalog, None
+            self._emit(Event("catalog.replaced", {"items": len(self.till.catalog)}))
+        if self._pending_settings is not None:
+            self.till.settings, self._pending_settings = self._pending_settings, None
+        return True
+
+    def _count_stock(self, record: dict[str, Any]) -> None:
+        # Stock is advisory: counted after the sale is durable, never blocking it. A crash
+        # between the two miscounts one sale until the next stock command.
+        deltas: dict[str, int] = {}
+        for line in record.get("lines") or ():
+            deltas[line["sku"]] = deltas.get(line["sku"], 0) - int(line["qty"])
+        if not deltas:
+            return
+        try:
+            levels = self.store.catalog.adjust_stock(deltas)
+        except ApplianceError as e:
+            log.warning("stock not counted", extra={"seq": record["seq"], "error": str(e)})
+            return
+        for sku, level in levels.items():
+            if deltas[sku] < 0 and level <= 0 < level - deltas[sku]:
+                name = next(li["name"] for li in record["lines"] if li["sku"] == sku)
+                self._emit(Event("stock.out", {"sku": sku, "name": name}))
+                self.stock_out[sku] = name
+            elif level > 0:
+                self.restocked({sku})
 
     async def _dispatch(self, op: str, ev: Mapping[str, Any]) -> Outcome:
         till = self.till
@@ -205,6 +269,9 @@ class Controller:
         record = self.store.append(draft, print_receipt=True)
         self._emit(Event("sale.committed", {"seq": record["seq"], "kind": record["kind"]}))
         self._wake_printer()
+        self._wake_outbox()
+        if record["kind"] in ("sale", "refund"):
+            self._count_stock(record)
         if kick is not None:
             # The pulse takes a fifth of a second: the till takes the next scan meanwhile.
             task = asyncio.create_task(self._kick(kick, record["seq"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -26,6 +27,7 @@ OPS = frozenset(
     }
 )  # fmt: skip
 SCAN_TIMEOUT = 5.0
+log = logging.getLogger("appliance.replay")
 
 
 class ScenarioError(BadInput):
@@ -93,9 +95,21 @@ def print_outcome(outcome: Outcome) -> None:
         sys.stdout.flush()
 
 
-async def replay(cfg: Config, events: list[dict[str, Any]]) -> int:
-    async with open_unit(cfg, simulate=True) as unit:
+async def replay(
+    cfg: Config,
+    events: list[dict[str, Any]],
+    *,
+    drain: float = 10.0,
+    config_path: Path | None = None,
+) -> int:
+    async with open_unit(cfg, simulate=True, config_path=config_path) as unit:
         await unit.scanner_connected()
         await play(unit, events, print_outcome)
         await unit.drain_printer(timeout=10.0)
+        if unit.publisher is not None and not await unit.drain_outbox(drain):
+            # Not an error: the records stay in the outbox for the next run to send.
+            log.warning(
+                "collector did not acknowledge everything",
+                extra={"outbox_depth": unit.store.outbox.depth(), "waited": drain},
+            )
     return 0

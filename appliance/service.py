@@ -16,10 +16,10 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance import __version__
 from appliance.config import Config
@@ -34,6 +34,10 @@ from appliance.sales.catalog import Catalog
 from appliance.sales.staff import Roster
 from appliance.sales.till import Till, TillSettings
 from appliance.store import PrintJob, Store
+
+if TYPE_CHECKING:
+    from appliance.mqtt.client import MqttLink
+    from appliance.mqtt.publisher import OutboxPublisher
 
 log = logging.getLogger("appliance.service")
 
@@ -101,6 +105,9 @@ class Unit:
     print_queue: PrintQueue
     sim_scanner: SimScanner | None = None
     events: list[Event] = field(default_factory=list)
+    # The link to the collector and its outbox publisher, when [mqtt] url is set.
+    mqtt: MqttLink | None = None
+    publisher: OutboxPublisher | None = None
 
     async def scanner_connected(self, timeout: float = 5.0) -> bool:
         """Wait until the scanner driver has the port open; False on timeout."""
@@ -110,6 +117,12 @@ class Unit:
                 return False
             await asyncio.sleep(0.01)
         return True
+
+    async def drain_outbox(self, timeout: float = 10.0) -> bool:
+        """Wait until the collector acknowledged every record; False on timeout or no MQTT."""
+        if self.publisher is None:
+            return self.store.outbox.depth() == 0
+        return await self.publisher.wait_drained(timeout)
 
     async def drain_printer(self, timeout: float = 10.0) -> bool:
         """Wait until every queued receipt has printed; False on timeout."""
@@ -166,11 +179,13 @@ async def open_unit(
     *,
     simulate: bool,
     on_event: Callable[[Event], None] | None = None,
+    config_path: Path | None = None,
 ) -> AsyncIterator[Unit]:
     """Open the store, load the catalog, start the drivers; stop everything on exit."""
     store = Store.open(cfg.data_dir, cfg.device.id)
     events: list[Event] = []
     controller_ref: list[Controller] = []
+    mqtt_ref: list[MqttLink] = []
 
     def emit(event: Event) -> None:
         events.append(event)
@@ -181,6 +196,8 @@ async def open_unit(
             controller_ref[0].on_scan_rejected(str(event.detail.get("reason", "unreadable")))
         if on_event is not None:
             on_event(event)
+        for link in mqtt_ref:
+            link.forward(event)
 
     try:
         catalog = Catalog(store.catalog.load())
@@ -200,20 +217,33 @@ async def open_unit(
                 hw.drawer_pin, hw.drawer_sensor_pin, open_alarm=hw.drawer_open_alarm, on_event=emit
             )
         printer = _printer_for(cfg, simulate)
-        header = receipt_header(cfg)
+        headers = [receipt_header(cfg)]  # the last is current: a config command may change it
         exponent = cfg.exponent
 
         def render(job: PrintJob) -> Receipt:
             record = store.by_seq(job.seq)
             if record is None:  # cannot happen: jobs reference committed records
                 raise LookupError(f"print job {job.job_id} has no record {job.seq}")
-            return Receipt.from_record(record, header, exponent, copy=job.copy)
+            return Receipt.from_record(record, headers[-1], exponent, copy=job.copy)
 
         queue = PrintQueue(
             printer, store.print_jobs, render, cfg.data_dir / "receipts", on_event=emit
         )
+        publisher: OutboxPublisher | None = None
+        if cfg.mqtt.url:
+            from appliance.mqtt.publisher import OutboxPublisher
+
+            publisher = OutboxPublisher(
+                store, window=cfg.mqtt.window, ack_timeout=cfg.mqtt.ack_timeout
+            )
         controller = Controller(
-            till, store, drawer, exponent=exponent, on_event=emit, wake_printer=queue.wake
+            till,
+            store,
+            drawer,
+            exponent=exponent,
+            on_event=emit,
+            wake_printer=queue.wake,
+            wake_outbox=publisher.wake if publisher is not None else lambda: None,
         )
         controller_ref.append(controller)
         sim_scanner: SimScanner | None = None
@@ -226,6 +256,10 @@ async def open_unit(
             scanner = Scanner(port, hw.scanner_baud, on_scan=controller.on_scan, on_event=emit)
         unit = Unit(cfg, store, till, controller, drawer, scanner, printer, queue, sim_scanner)
         unit.events = events
+        if publisher is not None:
+            unit.publisher = publisher
+            unit.mqtt = _mqtt_link(unit, publisher, config_path, headers)
+            mqtt_ref.append(unit.mqtt)
         tasks: list[asyncio.Task[None]] = []
         try:
             loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
@@ -234,10 +268,16 @@ async def open_unit(
             ]
             if scanner is not None:
                 loops.append(("scanner", scanner.run))
+            if unit.mqtt is not None:
+                loops.append(("mqtt", unit.mqtt.run))
             for name, loop in loops:
                 tasks.append(asyncio.create_task(supervise(name, loop, emit), name=name))
             yield unit
         finally:
+            if unit.mqtt is not None:
+                # A clean stop publishes `offline` before it disconnects.
+                unit.mqtt.stop()
+                await asyncio.wait([t for t in tasks if t.get_name() == "mqtt"], timeout=3.0)
             await controller.settle()
             for t in tasks:
                 t.cancel()
@@ -252,6 +292,49 @@ async def open_unit(
             printer.close()
     finally:
         store.close()
+
+
+def _mqtt_link(
+    unit: Unit, publisher: OutboxPublisher, config_path: Path | None, headers: list[ReceiptHeader]
+) -> MqttLink:
+    """The MQTT link of a unit, with the remote commands wired to its parts."""
+    from appliance.mqtt.client import MqttLink
+    from appliance.mqtt.commands import LIVE_KEYS, Commands, ConfigFile
+
+    links: list[MqttLink] = []
+
+    def apply_config(new: Config, changed: list[str]) -> list[str]:
+        live = [k for k in changed if k in LIVE_KEYS]
+        if any(k.startswith(("store.", "loyalty.")) for k in live):
+            headers.append(receipt_header(new))
+            del headers[:-1]
+            old = unit.till.settings  # the currency (money scale) only changes on a restart
+            settings = replace(till_settings(new), currency=old.currency, exponent=old.exponent)
+            unit.controller.replace_settings(settings)
+        if "mqtt.telemetry_interval" in live:
+            links[0].set_telemetry_interval(new.mqtt.telemetry_interval)
+        if "mqtt.ack_timeout" in live:
+            publisher.ack_timeout = new.mqtt.ack_timeout
+        return live
+
+    def device_states() -> dict[str, str]:
+        drawer_open = unit.drawer.is_open
+        return {
+            "printer": unit.print_queue.state,
+            "scanner": unit.scanner.state if unit.scanner is not None else "none",
+            "drawer": "unknown" if drawer_open is None else "open" if drawer_open else "closed",
+        }
+
+    commands = Commands(
+        store=unit.store,
+        controller=unit.controller,
+        publisher=publisher,
+        exponent=unit.cfg.exponent,
+        config_file=ConfigFile(config_path) if config_path is not None else None,
+        on_config=apply_config,
+    )
+    links.append(MqttLink(unit.cfg, unit.store, publisher, commands, device_states=device_states))
+    return links[0]
 
 
 class Notifier:
@@ -274,14 +357,17 @@ class Notifier:
         return int(usec) / 2e6 if usec and usec.isdigit() else None
 
 
-async def run_service(cfg: Config, *, simulate: bool) -> int:
+async def run_service(cfg: Config, *, simulate: bool, config_path: Path | None = None) -> int:
     """`appliance run`: the service in the foreground until SIGTERM or SIGINT."""
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with open_unit(cfg, simulate=simulate) as unit, asyncio.TaskGroup() as tg:
+    async with (
+        open_unit(cfg, simulate=simulate, config_path=config_path) as unit,
+        asyncio.TaskGroup() as tg,
+    ):
         notifier.notify(f"READY=1\nSTATUS=selling; {len(unit.till.catalog)} items")
         log.info(
             "ready",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from appliance.errors import BadInput
 from appliance.sales.catalog import Item
@@ -76,6 +76,35 @@ class CatalogStore:
                 "FROM catalog ORDER BY rowid",
             )
         ]
+
+    def set_stock(self, levels: Mapping[str, int]) -> None:
+        """Set stock levels by SKU, all or nothing: an unknown SKU changes nothing."""
+        with self._db.transaction(f"set stock of {len(levels)} items") as conn:
+            for sku, level in levels.items():
+                if (
+                    conn.execute(
+                        "UPDATE catalog SET stock = ? WHERE sku = ?", (level, sku)
+                    ).rowcount
+                    != 1
+                ):
+                    raise CatalogRejected(f"stock: no sku {sku!r} in the catalog; nothing changed")
+
+    def adjust_stock(self, deltas: Mapping[str, int]) -> dict[str, int]:
+        """Add `deltas` to the levels of items whose stock is counted; their new levels.
+
+        Items without a level (stock NULL) are not counted and stay so.
+        """
+        out: dict[str, int] = {}
+        with self._db.transaction(f"adjust stock of {len(deltas)} items") as conn:
+            for sku, delta in deltas.items():
+                row = conn.execute(
+                    "UPDATE catalog SET stock = stock + ? WHERE sku = ? AND stock IS NOT NULL "
+                    "RETURNING stock",
+                    (delta, sku),
+                ).fetchone()
+                if row is not None:
+                    out[sku] = int(row[0])
+        return out
 
     def count(self) -> int:
         return int(self._db.query("count the catalog", "SELECT count(*) FROM catalog")[0][0])
