@@ -15,11 +15,16 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# mosquitto for the broker tests; fonts for receipt PNGs. Only installs when missing.
+# mosquitto for the broker tests; fonts for receipt PNGs and screens; Xvfb and the GL/mtdev
+# libraries Kivy needs for the screen tests. Only installs when missing.
 sysdeps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf || missing="$$missing fonts-dejavu-core"; \
+	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
+	for lib in libGL.so.1:libgl1 libmtdev.so.1:libmtdev1; do \
+	  ldconfig -p | grep -q "$${lib%%:*}" || missing="$$missing $${lib#*:}"; done; \
+	test -d /usr/lib/x86_64-linux-gnu/dri -o -d /usr/lib/aarch64-linux-gnu/dri || missing="$$missing libgl1-mesa-dri"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing:$$missing"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \

@@ -111,6 +111,17 @@ def cmd_journal_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_display_snapshot(args: argparse.Namespace) -> int:
+    from appliance.display.snapshot import snapshot
+    from appliance.replay import load_scenario
+
+    cfg = _config(args)
+    events = load_scenario(args.scenario) if args.scenario else []
+    out = snapshot(cfg, args.screen, events, Path(args.out))
+    print(f"{args.screen} screen written to {out}")
+    return 0
+
+
 def cmd_staff_hash_pin(args: argparse.Namespace) -> int:
     from appliance.sales.staff import hash_pin
 
@@ -178,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp = command("verify", cmd_journal_verify, "check the hash chain and signatures", jr_sub)
     with_config(sp)
     sp.add_argument("--json", action="store_true", help="machine-readable result")
+
+    ds = command("display", lambda a: _usage(ds), "the screens: till, customer display, kiosk")
+    ds_sub = ds.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    sp = command(
+        "snapshot", cmd_display_snapshot, "render a screen after a scenario to a PNG", ds_sub
+    )
+    with_config(sp)
+    sp.add_argument("--screen", required=True, choices=("customer", "till", "kiosk"))
+    sp.add_argument("--scenario", metavar="FILE", help="scenario events (JSON Lines) to play first")
+    sp.add_argument("--out", required=True, metavar="PNG", help="where to write the picture")
 
     st = command("staff", lambda a: _usage(st), "staff roster tools")
     st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)

@@ -88,6 +88,15 @@ class DisplaySection(msgspec.Struct, forbid_unknown_fields=True):
     height: Annotated[int, msgspec.Meta(ge=240)] = 480
     rotation: Literal[0, 90, 180, 270] = 0
     enabled: bool = True
+    # Screens side by side in the one window (a second panel extends the X screen).
+    screens: list[Literal["till", "customer", "kiosk"]] = msgspec.field(
+        default_factory=lambda: ["till"]
+    )
+    locale: str = "en_GB"  # money and number format on screen (babel locale)
+    logo: str = ""  # PNG for the customer display's idle screen
+    font: str = ""  # a TTF with € £ and accents; DejaVu Sans when empty
+    favourites: list[str] = msgspec.field(default_factory=list)  # SKUs, in order
+    kiosk_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
 
 
 class StaffMember(msgspec.Struct, forbid_unknown_fields=True):

@@ -28,7 +28,7 @@ from appliance.drivers.drawer import Drawer, SimDrawer
 from appliance.drivers.print_queue import PrintQueue
 from appliance.drivers.printer import Printer, SimPrinter, open_printer
 from appliance.drivers.receipt import Receipt, ReceiptHeader
-from appliance.drivers.scanner import Scanner, SimScanner
+from appliance.drivers.scanner import Scan, Scanner, SimScanner
 from appliance.events import Event
 from appliance.sales.catalog import Catalog
 from appliance.sales.staff import Roster
@@ -108,6 +108,10 @@ class Unit:
     # The link to the collector and its outbox publisher, when [mqtt] url is set.
     mqtt: MqttLink | None = None
     publisher: OutboxPublisher | None = None
+    # Who else hears events and good scans (the screens); called on the loop, must not block.
+    event_watchers: list[Callable[[Event], None]] = field(default_factory=list)
+    scan_watchers: list[Callable[[Scan], None]] = field(default_factory=list)
+    emit: Callable[[Event], None] = field(default=lambda _e: None)
 
     async def scanner_connected(self, timeout: float = 5.0) -> bool:
         """Wait until the scanner driver has the port open; False on timeout."""
@@ -186,6 +190,8 @@ async def open_unit(
     events: list[Event] = []
     controller_ref: list[Controller] = []
     mqtt_ref: list[MqttLink] = []
+    event_watchers: list[Callable[[Event], None]] = []
+    scan_watchers: list[Callable[[Scan], None]] = []
 
     def emit(event: Event) -> None:
         events.append(event)
@@ -198,6 +204,8 @@ async def open_unit(
             on_event(event)
         for link in mqtt_ref:
             link.forward(event)
+        for watch in event_watchers:
+            watch(event)
 
     try:
         catalog = Catalog(store.catalog.load())
@@ -253,13 +261,21 @@ async def open_unit(
             sim_scanner = SimScanner(cfg.data_dir / "sim-scanner")
             port = str(sim_scanner.link_path)
         if port:
-            scanner = Scanner(port, hw.scanner_baud, on_scan=controller.on_scan, on_event=emit)
+
+            def on_scan(scan: Scan) -> None:
+                controller.on_scan(scan)
+                for watch in scan_watchers:
+                    watch(scan)
+
+            scanner = Scanner(port, hw.scanner_baud, on_scan=on_scan, on_event=emit)
         unit = Unit(cfg, store, till, controller, drawer, scanner, printer, queue, sim_scanner)
         unit.events = events
         if publisher is not None:
             unit.publisher = publisher
             unit.mqtt = _mqtt_link(unit, publisher, config_path, headers)
             mqtt_ref.append(unit.mqtt)
+        unit.event_watchers, unit.scan_watchers = event_watchers, scan_watchers
+        unit.emit = emit
         tasks: list[asyncio.Task[None]] = []
         try:
             loops: list[tuple[str, Callable[[], Awaitable[None]]]] = [
@@ -373,6 +389,11 @@ async def run_service(cfg: Config, *, simulate: bool, config_path: Path | None =
             "ready",
             extra={"version": __version__, "items": len(unit.till.catalog), "simulate": simulate},
         )
+        if cfg.display.enabled:
+            from appliance.display.app import serve_display
+
+            # Its own task: a screen that fails (or never comes) leaves the till selling.
+            tg.create_task(serve_display(unit, stop), name="display")
         interval = notifier.watchdog_interval
         if interval:
 

@@ -1,0 +1,129 @@
+"""What every screen reads, and the one way a screen acts: `Controller.handle`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from appliance.controller import Outcome
+from appliance.display.formatting import MoneyText
+from appliance.display.loyalty import LoyaltyLookup
+from appliance.display.status import (
+    Light,
+    drawer_light,
+    network_light,
+    printer_light,
+    scanner_light,
+)
+from appliance.events import Event
+from appliance.service import Unit
+from appliance.store import DeviceState, StoreError
+
+log = logging.getLogger("appliance.display")
+
+
+class DisplayContext:
+    """The unit, how to write money, where customer data comes from, and who to redraw.
+
+    A key press calls `act(op)`: the same operation `appliance replay` sends, handed to
+    the same controller; the screens redraw from `unit.till.view()` afterwards.
+    """
+
+    def __init__(
+        self,
+        unit: Unit,
+        money: MoneyText,
+        loyalty: LoyaltyLookup,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.unit = unit
+        self.money = money
+        self.loyalty = loyalty
+        self.clock = clock
+        self.redraws: list[Callable[[], None]] = []
+        self.event_hooks: list[Callable[[Event], None]] = []
+        self.scan_hooks: list[Callable[[str], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- acting -------------------------------------------------------------------------
+    def act(
+        self, op: Mapping[str, Any], then: Callable[[Outcome], None] | None = None
+    ) -> asyncio.Task[Outcome]:
+        """Run one operation on the controller; `then` sees its outcome; screens redraw."""
+
+        async def run() -> Outcome:
+            outcome = await self.unit.controller.handle(op)
+            if then is not None:
+                then(outcome)
+            self.changed()
+            return outcome
+
+        return self.spawn(run())
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("screen action failed", exc_info=task.exception())
+
+    async def settle(self) -> None:
+        """Wait until every action under way has finished (tests, snapshots)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- hearing -------------------------------------------------------------------------
+    def changed(self) -> None:
+        for redraw in list(self.redraws):
+            redraw()
+
+    def on_event(self, event: Event) -> None:
+        for hook in list(self.event_hooks):
+            hook(event)
+        self.changed()
+
+    def on_scan(self, code: str) -> None:
+        for hook in list(self.scan_hooks):
+            hook(code)
+        self.changed()
+
+    # -- reading -------------------------------------------------------------------------
+    def lights(self) -> list[Light]:
+        u = self.unit
+        try:
+            outbox = u.store.outbox.depth()
+        except StoreError:
+            outbox = 0
+        return [
+            printer_light(u.print_queue.state, u.print_queue.queued),
+            scanner_light(None if u.scanner is None else u.scanner.state),
+            drawer_light(u.drawer.is_open, u.events),
+            network_light(bool(u.cfg.mqtt.url), u.mqtt is not None and u.mqtt.connected, outbox),
+        ]
+
+    def promotions(self) -> list[dict[str, str]]:
+        """Promotions the collector pushed (document 'promotions' in the device state)."""
+        path = Path(self.unit.cfg.data_dir) / "state.json"
+        if not path.exists():
+            return []
+        try:
+            with DeviceState(path) as state:
+                doc = state.get("promotions")
+        except StoreError as e:
+            log.warning("promotions unreadable", extra={"error": str(e)})
+            return []
+        items = doc.get("items", [])
+        return [
+            {"title": str(p.get("title", "")), "text": str(p.get("text", ""))}
+            for p in items
+            if isinstance(p, dict)
+        ][:6]

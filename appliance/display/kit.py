@@ -1,0 +1,124 @@
+"""The few Kivy building blocks every screen uses: coloured panels, text, keys.
+
+Sizes are in "panel pixels" of the 800×480 reference screen, multiplied by the screen's
+scale, so one layout serves the 7-inch panel and a 1920×1080 monitor alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kivy.graphics import Color, Rectangle
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+
+RGBA = tuple[float, float, float, float]
+
+INK: RGBA = (0.10, 0.11, 0.13, 1)
+PAPER: RGBA = (0.97, 0.97, 0.95, 1)
+PANEL: RGBA = (0.90, 0.91, 0.92, 1)
+ACCENT: RGBA = (0.07, 0.36, 0.60, 1)
+GO: RGBA = (0.12, 0.55, 0.25, 1)
+WARN: RGBA = (0.85, 0.55, 0.05, 1)
+FAULT: RGBA = (0.78, 0.12, 0.12, 1)
+MUTED: RGBA = (0.45, 0.47, 0.50, 1)
+WHITE: RGBA = (1, 1, 1, 1)
+LEVEL: dict[str, RGBA] = {"ok": GO, "warn": WARN, "fault": FAULT}
+
+
+class Scale:
+    """Panel pixels to window pixels for one screen area."""
+
+    def __init__(self, width: float, height: float) -> None:
+        self.factor = max(min(width / 800, height / 480), 0.5)
+
+    def __call__(self, px: float) -> float:
+        return px * self.factor
+
+
+def paint(widget: Any, rgba: RGBA) -> None:
+    """A solid background that follows the widget's size and position."""
+    with widget.canvas.before:
+        color = Color(*rgba)
+        rect = Rectangle(pos=widget.pos, size=widget.size)
+    widget._bg_color = color
+
+    def follow(w: Any, _value: Any) -> None:
+        rect.pos, rect.size = w.pos, w.size
+
+    widget.bind(pos=follow, size=follow)
+
+
+def recolour(widget: Any, rgba: RGBA) -> None:
+    widget._bg_color.rgba = rgba
+
+
+class Panel(BoxLayout):
+    """A BoxLayout with a background colour."""
+
+    def __init__(self, rgba: RGBA = PAPER, **kw: Any) -> None:
+        super().__init__(**kw)
+        paint(self, rgba)
+
+
+class Text(Label):
+    """A label that wraps or shortens inside its box, aligned as asked."""
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        size_px: float,
+        color: RGBA = INK,
+        bg: RGBA | None = None,
+        halign: str = "left",
+        valign: str = "middle",
+        bold: bool = False,
+        shorten: bool = True,
+        **kw: Any,
+    ) -> None:
+        super().__init__(
+            text=text,
+            font_size=size_px,
+            color=color,
+            halign=halign,
+            valign=valign,
+            bold=bold,
+            shorten=shorten,
+            shorten_from="right",
+            **kw,
+        )
+        self.bind(size=lambda w, s: setattr(w, "text_size", s))
+        if bg is not None:
+            paint(self, bg)
+
+
+class Key(Button):
+    """A touch key: big text, flat colour; `action` runs on release, as a finger does."""
+
+    def __init__(
+        self,
+        text: str,
+        action: Callable[[], None] | None,
+        *,
+        size_px: float,
+        bg: RGBA = ACCENT,
+        color: RGBA = WHITE,
+        **kw: Any,
+    ) -> None:
+        super().__init__(
+            text=text,
+            font_size=size_px,
+            background_normal="",
+            background_down="",
+            background_color=bg,
+            color=color,
+            halign="center",
+            valign="middle",
+            **kw,
+        )
+        self.bind(size=lambda w, s: setattr(w, "text_size", (s[0] * 0.94, s[1])))
+        if action is not None:
+            self.bind(on_release=lambda *_: action())

@@ -1,0 +1,116 @@
+"""What the customer display and the kiosk show, decided without Kivy.
+
+The Kivy screens only draw these; the decisions (which phase, when to go back to the
+start screen, what to forget) are plain code with a clock passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from appliance.display.loyalty import CustomerSummary
+from appliance.sales.till import TillLine, TillView
+
+CustomerPhase = Literal["idle", "basket", "thanks"]
+
+
+@dataclass(frozen=True)
+class CustomerFrame:
+    """One state of the customer display."""
+
+    phase: CustomerPhase
+    lines: tuple[TillLine, ...] = ()
+    total: int = 0
+    paid: int = 0
+    due: int = 0
+    change: int = 0
+    customer: CustomerSummary | None = None
+    earned: int | None = None  # points earned on the sale just finished
+
+
+@dataclass
+class CustomerModel:
+    """Turns the till's view and finished sales into what the customer sees.
+
+    After a sale the thank-you (with the change) stays up for `thanks_for` seconds, or
+    until the next item goes in; then the idle screen with logo and promotions.
+    """
+
+    thanks_for: float = 8.0
+    _finished: dict[str, Any] | None = None
+    _finished_at: float = 0.0
+    _customer: CustomerSummary | None = field(default=None)
+
+    def sale_finished(self, record: dict[str, Any], now: float) -> None:
+        if record.get("kind") == "sale":
+            self._finished, self._finished_at = record, now
+
+    def customer_known(self, summary: CustomerSummary | None) -> None:
+        self._customer = summary
+
+    def frame(self, view: TillView, now: float) -> CustomerFrame:
+        loyalty = view.loyalty
+        customer = self._customer
+        if loyalty is None or customer is None or customer.account != loyalty.account:
+            customer = None if loyalty is None else CustomerSummary(loyalty.account, offline=True)
+        if view.state != "idle":
+            self._finished = None
+            return CustomerFrame(
+                "basket",
+                view.lines,
+                view.total,
+                view.paid,
+                view.due,
+                customer=customer,
+            )
+        rec = self._finished
+        if rec is not None and now - self._finished_at < self.thanks_for:
+            lo = rec.get("loyalty") or {}
+            return CustomerFrame(
+                "thanks",
+                total=int(rec["total"]),
+                paid=sum(int(t["amount"]) for t in rec["tenders"]),
+                change=int(rec["change"]),
+                customer=self._customer if lo else None,
+                earned=lo.get("earned") if lo else None,
+            )
+        # Nobody's name stays on a screen the next customer can see.
+        self._finished, self._customer = None, None
+        return CustomerFrame("idle")
+
+
+KioskPhase = Literal["start", "customer", "enrol", "message"]
+
+
+@dataclass
+class KioskSession:
+    """One customer at the kiosk, forgotten entirely on timeout or when they finish."""
+
+    timeout: float = 30.0
+    phase: KioskPhase = "start"
+    customer: CustomerSummary | None = None
+    message: str = ""
+    _last: float = 0.0
+
+    def show(self, customer: CustomerSummary, now: float) -> None:
+        self.phase, self.customer, self.message, self._last = "customer", customer, "", now
+
+    def enrol(self, now: float) -> None:
+        self.phase, self.customer, self.message, self._last = "enrol", None, "", now
+
+    def tell(self, message: str, now: float) -> None:
+        self.phase, self.customer, self.message, self._last = "message", None, message, now
+
+    def touch(self, now: float) -> None:
+        self._last = now
+
+    def tick(self, now: float) -> bool:
+        """Back to the start once idle for `timeout`; True when that just happened."""
+        if self.phase != "start" and now - self._last >= self.timeout:
+            self.reset()
+            return True
+        return False
+
+    def reset(self) -> None:
+        self.phase, self.customer, self.message = "start", None, ""

@@ -1,0 +1,685 @@
+"""The staff till: PIN login, product grid, basket, tender keypad, refunds, no-sale, X/Z.
+
+Every key ends in `DisplayContext.act(op)` with a scenario operation, so a finger on
+this screen and a line of `appliance replay` do exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.scrollview import ScrollView
+from kivy.uix.textinput import TextInput
+from kivy.uix.togglebutton import ToggleButton
+
+from appliance.controller import Outcome
+from appliance.display.context import DisplayContext
+from appliance.display.kit import (
+    ACCENT,
+    FAULT,
+    GO,
+    LEVEL,
+    MUTED,
+    PANEL,
+    PAPER,
+    WARN,
+    WHITE,
+    Key,
+    Panel,
+    Scale,
+    Text,
+    recolour,
+)
+from appliance.display.status import worst
+from appliance.sales.catalog import Item
+from appliance.sales.money import format_minor
+from appliance.sales.reports import format_report
+from appliance.sales.till import TillView
+
+FAVOURITES = "★ Favourites"
+NO_SALE_REASONS = ("Change for a customer", "Float check", "Wrong tender corrected", "Other")
+MAX_GRID = 24
+
+
+def quick_cash(due: int, exponent: int) -> list[int]:
+    """Note amounts a customer is likely to hand over for `due` (minor units)."""
+    unit = 10**exponent
+    out: list[int] = []
+    for note in (5, 10, 20, 50, 100):
+        step = note * unit
+        amount = ((due + step - 1) // step) * step
+        if amount > due and amount not in out:
+            out.append(amount)
+    return out[:3]
+
+
+class TillScreen(BoxLayout):
+    """The staff's screen. `panel` names what the body shows now: login, sell, number,
+    tender, change, more, refund, nosale or report."""
+
+    def __init__(self, ctx: DisplayContext, scale: Scale, favourites: list[str], **kw: Any) -> None:
+        super().__init__(orientation="vertical", **kw)
+        self.ctx = ctx
+        self.s = s = scale
+        self.favourites = favourites
+        self.panel = ""
+        self.entry = ""
+        self.message = ""
+        self.login_staff: str | None = None
+        self.category = FAVOURITES if favourites else ""
+        self.search = ""
+        self.selected: int | None = None
+        self.finished: dict[str, Any] | None = None
+        self.refund_record: dict[str, Any] | None = None
+        self.refund_lines: set[int] = set()
+        self.report_text = ""
+        self.number_prompt = ""
+        self.number_ok: Callable[[str], None] = lambda _v: None
+        self.entry_label: Text | None = None
+        self._shown: tuple[str, TillView] | None = None
+        self.report_z = False
+        # Status bar: who is working and how each device is, always in view.
+        bar = Panel(PANEL, size_hint_y=None, height=s(34), padding=s(3), spacing=s(3))
+        self.who = Text(size_px=s(15), bold=True, size_hint_x=0.24)
+        bar.add_widget(self.who)
+        self.lamps: dict[str, Text] = {}
+        for dev in ("printer", "scanner", "drawer", "network"):
+            lamp = Text(size_px=s(12), color=WHITE, bg=GO, halign="center", size_hint_x=0.19)
+            self.lamps[dev] = lamp
+            bar.add_widget(lamp)
+        self.add_widget(bar)
+        self.notice = Text(size_px=s(13), color=WHITE, bg=FAULT, size_hint_y=None, height=0)
+        self.notice.padding = (s(8), 0)
+        self.add_widget(self.notice)
+        self.body = BoxLayout()
+        self.add_widget(self.body)
+        ctx.redraws.append(self.refresh)
+        self.refresh()
+
+    # -- redraw --------------------------------------------------------------------------
+    def refresh(self) -> None:
+        view = self.ctx.unit.till.view()
+        self.who.text = f" {view.staff.name}" if view.staff else " Not logged in"
+        lights = self.ctx.lights()
+        for light in lights:
+            lamp = self.lamps[light.device]
+            lamp.text = light.text
+            recolour(lamp, LEVEL[light.level])
+        advice = worst(lights)
+        if self.message:
+            text, level = self.message, "fault"
+        elif advice is not None:
+            text, level = f"{advice.text}: {advice.advice}", advice.level
+        else:
+            text, level = "", "ok"
+        self.notice.text = text
+        self.notice.height = self.s(26) if text else 0
+        recolour(self.notice, LEVEL[level])
+        name = self._panel_for(view)
+        # Rebuild only on a change, so a field being typed into survives a printer event.
+        if (name, view) != self._shown:
+            self.show(name, view)
+
+    def _panel_for(self, view: TillView) -> str:
+        if view.staff is None:
+            return "login"
+        if self.panel == "number":
+            return "number"
+        if view.state == "tendering":
+            return "tender"
+        if self.panel in ("", "login") or (self.panel == "change" and view.state != "idle"):
+            return "sell"
+        if self.panel == "tender" and view.state == "idle":
+            return "sell"
+        return self.panel
+
+    def show(self, name: str, view: TillView | None = None) -> None:
+        view = view or self.ctx.unit.till.view()
+        self.panel = name
+        self._shown = (name, view)
+        self.entry_label = None
+        self.body.clear_widgets()
+        build: Callable[[TillView], Any] = getattr(self, f"_build_{name}")
+        self.body.add_widget(build(view))
+
+    def go(self, name: str) -> None:
+        self.message = ""
+        self.entry = ""
+        self.panel = name
+        self._shown = None
+        self.refresh()
+
+    def act(self, op: dict[str, Any], then: Callable[[Outcome], None] | None = None) -> None:
+        def done(outcome: Outcome) -> None:
+            self.message = outcome.rejected or ""
+            if then is not None and not outcome.rejected:
+                then(outcome)
+
+        self.ctx.act(op, done)
+
+    def _m(self, minor: int) -> str:
+        return self.ctx.money(minor)
+
+    # -- shared pieces --------------------------------------------------------------------
+    def _keypad(self, ok: Callable[[], None], ok_text: str = "OK", dot: bool = False) -> Any:
+        s = self.s
+        grid = GridLayout(cols=3, spacing=s(4))
+        for label in ("7", "8", "9", "4", "5", "6", "1", "2", "3"):
+            grid.add_widget(Key(label, partial(self._type, label), size_px=s(22), bg=MUTED))
+        grid.add_widget(Key("C", lambda: self._type(""), size_px=s(20), bg=WARN))
+        grid.add_widget(Key("0", lambda: self._type("0"), size_px=s(22), bg=MUTED))
+        if dot:
+            grid.add_widget(Key(".", lambda: self._type("."), size_px=s(22), bg=MUTED))
+            box = BoxLayout(orientation="vertical", spacing=s(4))
+            box.add_widget(grid)
+            box.add_widget(Key(ok_text, ok, size_px=s(20), bg=GO, size_hint_y=0.22))
+            return box
+        grid.add_widget(Key(ok_text, ok, size_px=s(18), bg=GO))
+        return grid
+
+    def _type(self, char: str) -> None:
+        self.entry = "" if char == "" else (self.entry + char)[:12]
+        if self.entry_label is not None:
+            self.entry_label.text = self._entry_text()
+
+    def _entry_text(self) -> str:
+        if self.panel == "login":
+            return "PIN  " + "●" * len(self.entry)
+        return self.entry or "0"
+
+    def _entry(self, height: float = 0.16) -> Text:
+        self.entry_label = Text(
+            self._entry_text(), size_px=self.s(26), halign="center", bg=WHITE, size_hint_y=height
+        )
+        return self.entry_label
+
+    # -- login ---------------------------------------------------------------------------
+    def _build_login(self, view: TillView) -> Any:
+        s = self.s
+        roster = self.ctx.unit.cfg.staff
+        root = Panel(PAPER, padding=s(10), spacing=s(10))
+        people = BoxLayout(orientation="vertical", spacing=s(6), size_hint_x=0.45)
+        people.add_widget(Text("Who is at the till?", size_px=s(18), bold=True))
+        if roster:
+            staff = [(m.id, m.name) for m in roster][:6]
+        else:
+            people.add_widget(Text("No staff roster: set-up mode", size_px=s(13), color=MUTED))
+            staff = [("setup", "Set-up (supervisor)")]
+        for sid, name in staff:
+            bg = GO if sid == self.login_staff else ACCENT
+            people.add_widget(Key(name, partial(self._choose, sid), size_px=s(17), bg=bg))
+        root.add_widget(people)
+        pad = BoxLayout(orientation="vertical", spacing=s(6), size_hint_x=0.55)
+        pad.add_widget(self._entry())
+        pad.add_widget(self._keypad(self._login, "Log in"))
+        root.add_widget(pad)
+        return root
+
+    def _choose(self, sid: str) -> None:
+        self.login_staff = sid
+        self.show("login")
+
+    def _login(self) -> None:
+        sid = self.login_staff or (None if self.ctx.unit.cfg.staff else "setup")
+        if sid is None:
+            self.message = "Choose your name first, then type your PIN"
+            self.refresh()
+            return
+        pin, self.entry = self.entry, ""
+        self.act({"op": "login", "staff": sid, "pin": pin or None}, lambda o: self.go("sell"))
+
+    # -- selling -------------------------------------------------------------------------
+    def _items(self) -> list[Item]:
+        catalog = self.ctx.unit.till.catalog
+        if self.search:
+            needle = self.search.casefold()
+            found = [i for i in catalog if needle in i.name.casefold() or needle == i.sku.lower()]
+            return found[:MAX_GRID]
+        if self.category == FAVOURITES:
+            return [i for sku in self.favourites if (i := catalog.by_sku(sku)) is not None]
+        return [i for i in catalog if i.category == self.category][:MAX_GRID]
+
+    def categories(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for item in self.ctx.unit.till.catalog:
+            seen.setdefault(item.category or "Other", None)
+        return ([FAVOURITES] if self.favourites else []) + list(seen)
+
+    def _build_sell(self, view: TillView) -> Any:
+        s = self.s
+        if not self.category:
+            self.category = next(iter(self.categories()), "")
+        root = BoxLayout(spacing=s(4), padding=s(4))
+        left = BoxLayout(orientation="vertical", spacing=s(4), size_hint_x=0.58)
+        search = TextInput(
+            text=self.search,
+            hint_text="Search by name or SKU",
+            multiline=False,
+            font_size=s(15),
+            size_hint_y=None,
+            height=s(34),
+        )
+        search.bind(on_text_validate=lambda w: self._search(w.text))
+        left.add_widget(search)
+        tabs = ScrollView(size_hint_y=None, height=s(36), do_scroll_y=False)
+        row = BoxLayout(size_hint_x=None, spacing=s(3))
+        for cat in self.categories():
+            bg = GO if cat == self.category and not self.search else ACCENT
+            key = Key(cat, partial(self._category, cat), size_px=s(13), bg=bg)
+            key.size_hint_x, key.width = None, s(96)
+            row.add_widget(key)
+        row.width = len(row.children) * s(99)
+        tabs.add_widget(row)
+        left.add_widget(tabs)
+        grid = GridLayout(cols=3, spacing=s(4))
+        for item in self._items()[:12]:
+            grid.add_widget(
+                Key(
+                    f"{item.name}\n{self._m(item.price)}",
+                    partial(self.act, {"op": "key", "sku": item.sku, "qty": 1}),
+                    size_px=s(13),
+                    bg=(0.20, 0.30, 0.42, 1),
+                )
+            )
+        for _ in range(12 - len(grid.children)):
+            grid.add_widget(BoxLayout())
+        left.add_widget(grid)
+        root.add_widget(left)
+        root.add_widget(self._basket(view))
+        return root
+
+    def _search(self, text: str) -> None:
+        self.search = text.strip()
+        self.show("sell")
+
+    def _category(self, cat: str) -> None:
+        self.category, self.search = cat, ""
+        self.show("sell")
+
+    def _basket(self, view: TillView) -> Any:
+        s = self.s
+        right = Panel(PANEL, orientation="vertical", spacing=s(3), padding=s(4), size_hint_x=0.42)
+        lines = GridLayout(cols=1, spacing=s(1), size_hint_y=None)
+        lines.bind(minimum_height=lines.setter("height"))
+        live = [ln.number for ln in view.lines if not ln.voided]
+        if self.selected not in live:
+            self.selected = live[-1] if live else None
+        for ln in view.lines:
+            name = f"[s]{ln.qty} × {ln.name}[/s]" if ln.voided else f"{ln.qty} × {ln.name}"
+            money = self._m(ln.total)
+            if ln.discount:
+                money = f"−{self._m(ln.discount)}  {money}"
+            room = s(90) if not ln.discount else s(160)
+            row = ToggleButton(
+                text=f"{ln.number}. {name}",
+                markup=True,
+                state="down" if ln.number == self.selected else "normal",
+                group="basket",
+                font_size=s(13),
+                size_hint_y=None,
+                height=s(28),
+                halign="left",
+                valign="middle",
+                background_normal="",
+                background_down="",
+                background_color=(0.80, 0.86, 0.95, 1) if ln.number == self.selected else WHITE,
+                color=MUTED if ln.voided else (0.1, 0.1, 0.1, 1),
+                disabled=ln.voided,
+            )
+            row.bind(size=lambda w, sz, r=room: setattr(w, "text_size", (sz[0] - r, sz[1])))
+            row.bind(on_release=lambda w, n=ln.number: self._select(n))
+            amount = Text(money, size_px=s(13), halign="right", color=row.color, bold=True)
+            row.add_widget(amount)
+            row.bind(pos=lambda w, p, a=amount: setattr(a, "pos", (p[0], p[1])))
+            row.bind(size=lambda w, sz, a=amount: setattr(a, "size", (sz[0] - s(6), sz[1])))
+            lines.add_widget(row)
+        scroll = ScrollView()
+        scroll.add_widget(lines)
+        right.add_widget(scroll)
+        total = f"Total  {self._m(view.total)}" if view.lines else "Scan or tap an item to start"
+        right.add_widget(
+            Text(total, size_px=s(22), bold=True, halign="right", size_hint_y=None, height=s(34))
+        )
+        if view.loyalty is not None:
+            right.add_widget(
+                Text(
+                    f"Card {view.loyalty.account}" + (" (offline)" if view.loyalty.offline else ""),
+                    size_px=s(12),
+                    color=MUTED,
+                    halign="right",
+                    size_hint_y=None,
+                    height=s(18),
+                )
+            )
+        keys = GridLayout(cols=3, spacing=s(3), size_hint_y=None, height=s(118))
+        keys.add_widget(Key("Qty", self._ask_qty, size_px=s(15)))
+        keys.add_widget(Key("Line %", self._ask_discount, size_px=s(15)))
+        keys.add_widget(Key("Void line", self._void, size_px=s(15), bg=WARN))
+        keys.add_widget(Key("Basket %", self._ask_basket, size_px=s(15)))
+        keys.add_widget(Key("Cancel", lambda: self.act({"op": "cancel"}), size_px=s(15), bg=WARN))
+        keys.add_widget(Key("More…", lambda: self.go("more"), size_px=s(15), bg=MUTED))
+        right.add_widget(keys)
+        right.add_widget(
+            Key(
+                f"Pay {self._m(view.due)}" if view.lines else "Pay",
+                self._pay,
+                size_px=s(20),
+                bg=GO,
+                size_hint_y=None,
+                height=s(46),
+            )
+        )
+        return right
+
+    def _select(self, number: int) -> None:
+        self.selected = number
+        self.show("sell")
+
+    def _ask(self, prompt: str, ok: Callable[[str], None]) -> None:
+        self.message, self.entry = "", ""
+        self.number_prompt, self.number_ok = prompt, ok
+        self.show("number")
+
+    def _ask_qty(self) -> None:
+        self._ask("Quantity of the last line", lambda v: self._back({"op": "qty", "qty": int(v)}))
+
+    def _ask_discount(self) -> None:
+        line = self.selected
+        self._ask(
+            f"Discount % on line {line}",
+            lambda v: self._back({"op": "discount", "percent": v, "line": line}),
+        )
+
+    def _ask_basket(self) -> None:
+        self._ask(
+            "Discount % on the whole basket",
+            lambda v: self._back({"op": "discount", "percent": v, "scope": "basket"}),
+        )
+
+    def _void(self) -> None:
+        if self.selected is not None:
+            self.act({"op": "void_line", "line": self.selected})
+
+    def _pay(self) -> None:
+        if self.ctx.unit.till.view().lines:
+            self.go("tender")
+
+    def _back(self, op: dict[str, Any]) -> None:
+        self.panel, self._shown = "sell", None
+        self.act(op)
+
+    # -- number entry ----------------------------------------------------------------------
+    def _build_number(self, view: TillView) -> Any:
+        s = self.s
+        root = Panel(PAPER, orientation="vertical", padding=s(10), spacing=s(6))
+        root.add_widget(Text(self.number_prompt, size_px=s(18), bold=True, size_hint_y=0.12))
+        root.add_widget(self._entry(0.15))
+        row = BoxLayout(spacing=s(8))
+        row.add_widget(self._keypad(self._number_done, "OK", dot=True))
+        row.add_widget(
+            Key("Back", lambda: self.go("sell"), size_px=s(18), bg=MUTED, size_hint_x=0.3)
+        )
+        root.add_widget(row)
+        return root
+
+    def _number_done(self) -> None:
+        value, self.entry = self.entry or "0", ""
+        self.panel, self._shown = "sell", None
+        self.number_ok(value)
+
+    # -- tender ----------------------------------------------------------------------------
+    def _build_tender(self, view: TillView) -> Any:
+        s = self.s
+        exp = self.ctx.unit.cfg.exponent
+        root = Panel(PAPER, padding=s(8), spacing=s(8))
+        left = BoxLayout(orientation="vertical", spacing=s(4), size_hint_x=0.55)
+        left.add_widget(
+            Text(f"To pay  {self._m(view.due)}", size_px=s(30), bold=True, size_hint_y=0.2)
+        )
+        if view.paid:
+            left.add_widget(
+                Text(f"Paid so far {self._m(view.paid)}", size_px=s(15), size_hint_y=0.1)
+            )
+        if view.cash_due != view.due:
+            left.add_widget(
+                Text(f"In cash {self._m(view.cash_due)}", size_px=s(15), size_hint_y=0.1)
+            )
+        left.add_widget(self._entry(0.16))
+        left.add_widget(self._keypad(self._cash_typed, "Cash", dot=exp > 0))
+        root.add_widget(left)
+        right = BoxLayout(orientation="vertical", spacing=s(6), size_hint_x=0.45)
+        right.add_widget(
+            Key(
+                f"Exact {self._m(view.cash_due)}",
+                lambda: self._cash(view.cash_due),
+                size_px=s(18),
+                bg=GO,
+            )
+        )
+        for amount in quick_cash(view.cash_due, exp):
+            right.add_widget(
+                Key(self._m(amount), partial(self._cash, amount), size_px=s(18), bg=GO)
+            )
+        right.add_widget(Key("Card", self._card, size_px=s(18), bg=ACCENT))
+        right.add_widget(Key("Back to basket", self._tender_back, size_px=s(15), bg=MUTED))
+        root.add_widget(right)
+        return root
+
+    def _cash_typed(self) -> None:
+        text, self.entry = self.entry, ""
+        if text:
+            self.act({"op": "tender", "type": "cash", "amount": text}, self._paid)
+
+    def _cash(self, minor: int) -> None:
+        amount = format_minor(minor, self.ctx.unit.cfg.exponent)
+        self.act({"op": "tender", "type": "cash", "amount": amount}, self._paid)
+
+    def _card(self) -> None:
+        self._ask(
+            "Card terminal reference (from the terminal's slip)",
+            lambda ref: self.act({"op": "tender", "type": "card", "ref": ref}, self._paid),
+        )
+
+    def _tender_back(self) -> None:
+        if not self.ctx.unit.till.view().paid:
+            self.go("sell")
+
+    def _paid(self, outcome: Outcome) -> None:
+        if outcome.record is not None:
+            self.finished = outcome.record
+            self.panel, self._shown = "change", None
+
+    def _build_change(self, view: TillView) -> Any:
+        s = self.s
+        rec = self.finished or {}
+        refund = rec.get("kind") == "refund"
+        title = "Give back to the customer" if refund else "Change due"
+        amount = -int(rec.get("total", 0)) if refund else int(rec.get("change", 0))
+        root = Panel(PAPER, orientation="vertical", padding=s(12), spacing=s(6))
+        root.add_widget(Text(title, size_px=s(26), halign="center", size_hint_y=0.18))
+        root.add_widget(
+            Text(
+                self._m(amount),
+                size_px=s(84),
+                bold=True,
+                halign="center",
+                size_hint_y=0.42,
+            )
+        )
+        root.add_widget(
+            Text(
+                f"Total {self._m(int(rec.get('total', 0)))} · receipt {rec.get('receipt_no', '')}",
+                size_px=s(16),
+                halign="center",
+                color=MUTED,
+                size_hint_y=0.14,
+            )
+        )
+        root.add_widget(Key("Next customer", lambda: self.go("sell"), size_px=s(20), bg=GO))
+        return root
+
+    # -- more: refund, no sale, X, Z, log out ------------------------------------------------
+    def _build_more(self, view: TillView) -> Any:
+        s = self.s
+        grid = GridLayout(cols=3, spacing=s(8), padding=s(12))
+        grid.add_widget(Key("Refund", lambda: self.go("refund"), size_px=s(20)))
+        grid.add_widget(Key("No sale", lambda: self.go("nosale"), size_px=s(20)))
+        grid.add_widget(Key("X report", self._x_report, size_px=s(20)))
+        grid.add_widget(Key("Close shift (Z)", self._ask_z, size_px=s(20), bg=WARN))
+        grid.add_widget(Key("Log out", lambda: self.act({"op": "logout"}), size_px=s(20)))
+        grid.add_widget(Key("Back", lambda: self.go("sell"), size_px=s(20), bg=MUTED))
+        return grid
+
+    def _build_nosale(self, view: TillView) -> Any:
+        s = self.s
+        box = BoxLayout(orientation="vertical", spacing=s(6), padding=s(12))
+        box.add_widget(Text("Why open the drawer?", size_px=s(20), bold=True, size_hint_y=0.2))
+        for reason in NO_SALE_REASONS:
+            box.add_widget(
+                Key(
+                    reason,
+                    partial(self._no_sale, reason),
+                    size_px=s(17),
+                )
+            )
+        box.add_widget(Key("Back", lambda: self.go("more"), size_px=s(17), bg=MUTED))
+        return box
+
+    def _no_sale(self, reason: str) -> None:
+        self.act({"op": "no_sale", "reason": reason}, lambda o: self.go("sell"))
+
+    def _x_report(self) -> None:
+        report = self.ctx.unit.controller.x_report()
+        self.report_text = format_report(dict(report), "X REPORT", self.ctx.unit.cfg.exponent)
+        self.report_z = False
+        self.go("report")
+
+    def _ask_z(self) -> None:
+        self._x_report()
+        self.report_z = True
+        self.show("report")
+
+    def _build_report(self, view: TillView) -> Any:
+        s = self.s
+        root = BoxLayout(spacing=s(8), padding=s(8))
+        scroll = ScrollView()
+        text = Text(
+            self.report_text,
+            size_px=s(13),
+            font_name="DejaVuSansMono",
+            shorten=False,
+            valign="top",
+            size_hint_y=None,
+        )
+        text.bind(texture_size=lambda w, ts: setattr(w, "height", ts[1]))
+        scroll.add_widget(text)
+        root.add_widget(scroll)
+        side = BoxLayout(orientation="vertical", spacing=s(8), size_hint_x=0.3)
+        if self.report_z:
+            side.add_widget(Key("Close the shift now", self._z, size_px=s(17), bg=WARN))
+        side.add_widget(Key("Back", lambda: self.go("more"), size_px=s(17), bg=MUTED))
+        root.add_widget(side)
+        return root
+
+    def _z(self) -> None:
+        def shown(outcome: Outcome) -> None:
+            rec = outcome.record or {}
+            exp = self.ctx.unit.cfg.exponent
+            self.report_text = format_report(rec.get("report", {}), "Z REPORT", exp)
+            self.report_z = False
+            self.panel, self._shown = "report", None
+
+        self.act({"op": "shift_close"}, shown)
+
+    # -- refund ------------------------------------------------------------------------------
+    def _build_refund(self, view: TillView) -> Any:
+        s = self.s
+        root = BoxLayout(orientation="vertical", spacing=s(6), padding=s(8))
+        # A keyboard-wedge scanner types the receipt's barcode into this field and Enter.
+        field = TextInput(
+            hint_text="Scan the receipt's barcode or type its number",
+            multiline=False,
+            font_size=s(16),
+            size_hint_y=None,
+            height=s(38),
+            focus=True,
+        )
+        field.bind(on_text_validate=lambda w: self.find_receipt(w.text))
+        root.add_widget(field)
+        rec = self.refund_record
+        lines = BoxLayout(orientation="vertical", spacing=s(3))
+        if rec is not None:
+            lines.add_widget(
+                Text(
+                    f"Receipt {rec['receipt_no']}  ·  {self._m(rec['total'])}",
+                    size_px=s(16),
+                    bold=True,
+                )
+            )
+            done = self.ctx.unit.store.refunded_lines(rec["sale_id"])
+            for n, li in enumerate(rec["lines"][:8], 1):
+                chosen = n in self.refund_lines
+                label = f"{n}. {li['qty']} × {li['name']}  {self._m(li['total'])}"
+                if n in done:
+                    label += "  (refunded)"
+                lines.add_widget(
+                    Key(
+                        label,
+                        partial(self._toggle_refund, n),
+                        size_px=s(14),
+                        bg=GO if chosen else (MUTED if n in done else ACCENT),
+                        disabled=n in done,
+                    )
+                )
+        root.add_widget(lines)
+        row = BoxLayout(spacing=s(8), size_hint_y=None, height=s(46))
+        picked = sorted(self.refund_lines)
+        row.add_widget(
+            Key(
+                f"Refund lines {', '.join(map(str, picked))}" if picked else "Refund",
+                self._refund,
+                size_px=s(17),
+                bg=WARN,
+            )
+        )
+        row.add_widget(Key("Back", self._refund_back, size_px=s(17), bg=MUTED))
+        root.add_widget(row)
+        return root
+
+    def find_receipt(self, receipt_no: str) -> None:
+        """Look up a receipt by its number (what the receipt's barcode carries)."""
+        rec = self.ctx.unit.store.by_receipt_no(receipt_no.strip())
+        self.refund_record, self.refund_lines = rec, set()
+        self.message = "" if rec else f"No receipt {receipt_no.strip()!r} on this till"
+        self.go_keep("refund")
+
+    def go_keep(self, name: str) -> None:
+        self.panel = name
+        self._shown = None
+        self.refresh()
+
+    def _toggle_refund(self, n: int) -> None:
+        self.refund_lines ^= {n}
+        self.show("refund")
+
+    def _refund(self) -> None:
+        rec = self.refund_record
+        if rec is None or not self.refund_lines:
+            self.message = "Find the receipt and choose the lines to refund"
+            self.refresh()
+            return
+        op = {"op": "refund", "receipt_no": rec["receipt_no"], "lines": sorted(self.refund_lines)}
+        self.act(op, self._refunded)
+
+    def _refunded(self, outcome: Outcome) -> None:
+        self.refund_record, self.refund_lines = None, set()
+        self.finished = outcome.record
+        self.panel, self._shown = "change", None
+
+    def _refund_back(self) -> None:
+        self.refund_record, self.refund_lines = None, set()
+        self.go("more")

@@ -1,0 +1,352 @@
+"""The screens under a real X server (Xvfb), driven as a finger would: keys pressed on the
+till, scans through the simulated serial scanner; then what is on screen is checked, in
+the widget tree and in the pixels read back from the window."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from appliance.config import Config, parse_config
+from appliance.demo import demo_catalog_text
+from appliance.display import DisplayError
+from appliance.display.loyalty import (
+    CustomerSummary,
+    Enrolment,
+    EnrolResult,
+    ExpiringPoints,
+    Purchase,
+    Reward,
+)
+from appliance.sales.catalog import parse_catalog_csv
+from appliance.store import Store
+from tests.conftest import config_text
+
+CARD = "2900000000018"  # account 00000001, first issue
+YAOURT = "3760123450096"  # D5, Yaourt nature ×4
+
+
+@pytest.fixture(scope="module")
+def x_display() -> Iterator[str]:
+    """A private Xvfb for this module; missing Xvfb fails under CI, skips elsewhere."""
+    from appliance.display.xvfb import Xvfb
+
+    try:
+        x = Xvfb()
+    except DisplayError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"Xvfb is needed for the screen tests: {e}")
+        pytest.skip(str(e))
+    old = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = x.display
+    try:
+        yield x.display
+    finally:
+        if old is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = old
+        x.close()
+
+
+def make_config(tmp_path: Path, display: str) -> Config:
+    data = tmp_path / "data"
+    cfg = parse_config(config_text(data, display), "test")
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        store.catalog.replace(parse_catalog_csv(demo_catalog_text(), 2, "demo.csv"))
+    return cfg
+
+
+class FakeLoyalty:
+    """The collector's answers, as a test wants them."""
+
+    def __init__(self) -> None:
+        self.enrolled: list[Enrolment] = []
+
+    async def summary(self, account: str) -> CustomerSummary:
+        return CustomerSummary(
+            account=account,
+            first_name="Zoé",
+            balance=1234,
+            purchases=(Purchase("2026-11-20", 1280, 12),),
+            rewards=(Reward("Free baguette", 1300), Reward("Coffee", 1000)),
+            expiring=(ExpiringPoints(200, "2026-12-31"),),
+        )
+
+    async def enrol(self, form: Enrolment) -> EnrolResult:
+        self.enrolled.append(form)
+        return EnrolResult(True, "Your card is ready at the till.", account="00000042")
+
+
+def texts(widget: Any) -> list[str]:
+    """Every piece of text in the widget tree, as drawn."""
+    found = [widget.text] if getattr(widget, "text", "") else []
+    for child in widget.children:
+        found += texts(child)
+    return found
+
+
+def find(widget: Any, start: str, key: bool = False) -> Any:
+    for w in widget.walk():
+        if key and not hasattr(w, "trigger_action"):
+            continue
+        if isinstance(getattr(w, "text", None), str) and w.text.startswith(start):
+            return w
+    raise AssertionError(f"nothing on screen starts with {start!r}: {texts(widget)}")
+
+
+def region(image: Image.Image, widget: Any) -> Image.Image:
+    """The part of the window picture where `widget` is drawn (Kivy's y goes up)."""
+    x, y = widget.to_window(*widget.pos)
+    w, h = widget.size
+    top = image.height - (y + h)
+    return image.crop((int(x), int(top), int(x + w), int(top + h)))
+
+
+def ink(image: Image.Image, near: tuple[int, int, int], tol: int = 40) -> int:
+    """How many pixels are close to colour `near` (text, a lamp)."""
+    raw = image.convert("RGB").tobytes()
+    r, g, b = near
+    return sum(
+        1
+        for i in range(0, len(raw), 3)
+        if abs(raw[i] - r) <= tol and abs(raw[i + 1] - g) <= tol and abs(raw[i + 2] - b) <= tol
+    )
+
+
+class Harness:
+    def __init__(self, unit: Any, screens: Any, window: Any) -> None:
+        self.unit, self.screens, self.window = unit, screens, window
+        self.now = 1000.0
+        screens.ctx.clock = lambda: self.now
+
+    async def settle(self) -> None:
+        from appliance.display.snapshot import frames
+
+        await self.screens.ctx.settle()
+        await frames(2)
+
+    async def press(self, start: str) -> None:
+        """A finger on the key whose text starts with `start`."""
+        key = find(self.screens.root, start, key=True)
+        key.trigger_action(0)
+        await self.settle()
+
+    async def scan(self, code: str) -> None:
+        from appliance.replay import scan_through_scanner
+
+        outcome = await scan_through_scanner(self.unit, code)
+        assert outcome.rejected is None or code == CARD, outcome
+        await self.settle()
+
+    def picture(self) -> Image.Image:
+        from appliance.display.snapshot import grab
+
+        return grab(self.window)
+
+    def shown(self) -> list[str]:
+        return texts(self.screens.root)
+
+
+@asynccontextmanager
+async def screens_running(
+    cfg: Config, names: list[str], loyalty: Any = None
+) -> AsyncIterator[Harness]:
+    from appliance.display.app import Screens, build_app, open_window
+    from appliance.display.snapshot import frames
+    from appliance.service import open_unit
+
+    d = cfg.display
+    window = open_window(cfg, d.width, d.height)
+    async with open_unit(cfg, simulate=True) as unit:
+        assert await unit.scanner_connected()
+        screens = Screens(unit, names, loyalty=loyalty, width=d.width, height=d.height)
+        app = build_app(screens)
+        task = asyncio.ensure_future(app.async_run(async_lib="asyncio"))
+        try:
+            await frames(3)
+            yield Harness(unit, screens, window)
+        finally:
+            screens.detach()
+            app.stop()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def fr_config(tmp_path: Path) -> Config:
+    # two 800×480 panels side by side in one window
+    extra = '[display]\nlocale = "fr_FR"\nscreens = ["till", "customer"]\nwidth = 1600\n'
+    extra += 'favourites = ["B1", "B2", "D3"]\n'
+    return make_config(tmp_path, extra)
+
+
+async def test_a_sale_on_the_till_shows_on_both_screens(x_display: str, tmp_path: Path) -> None:
+    cfg = fr_config(tmp_path)
+    async with screens_running(cfg, ["till", "customer"]) as h:
+        assert h.screens.till.panel == "login"
+        assert "PIN  " in h.shown()
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        assert h.unit.till.view().staff is not None
+        await h.press("Baguette tradition")  # a favourite, from the product grid
+        await h.scan(YAOURT)  # through the serial scanner's real read path
+        await h.press("Qty")
+        await h.press("3")
+        await h.press("OK")
+        view = h.unit.till.view()
+        assert [(ln.name, ln.qty) for ln in view.lines] == [
+            ("Baguette tradition", 1),
+            ("Yaourt nature ×4", 3),
+        ]
+        shown = h.shown()
+        # 1,20 + 3 × 1,65 = 6,15 €, in French format, on both screens
+        assert "Total  6,15\xa0€" in shown
+        assert h.screens.customer.frame.phase == "basket"
+        customer = texts(h.screens.customer)
+        assert "3 × Yaourt nature ×4" in customer and "Total  6,15\xa0€" in customer
+        image = h.picture()
+        total = find(h.screens.customer, "Total  6,15")
+        assert ink(region(image, total), (26, 28, 33)) > 500  # the big total is drawn
+
+        await h.press("Pay 6,15")
+        assert h.screens.till.panel == "tender"
+        await h.press("10,00\xa0€")  # a quick cash key
+        assert h.screens.till.panel == "change"
+        assert "3,85\xa0€" in h.shown()
+        sale = h.unit.store.by_seq(h.unit.store.last_seq())
+        assert sale is not None and sale["total"] == 615 and sale["change"] == 385
+        assert h.screens.customer.frame.phase == "thanks"
+        assert "Your change  3,85\xa0€" in texts(h.screens.customer)
+        image = h.picture()
+        big = find(h.screens.till, "3,85")
+        assert big.font_size >= 80 and ink(region(image, big), (26, 28, 33)) > 1500
+        # The thank-you gives way to the idle screen (no basket, no name) after a while.
+        h.now += 60
+        h.screens.tick()
+        await h.settle()
+        assert h.screens.customer.frame.phase == "idle"
+        assert not any("€" in t for t in texts(h.screens.customer))
+
+
+async def test_faults_are_shown_with_what_to_do(x_display: str, tmp_path: Path) -> None:
+    cfg = fr_config(tmp_path)
+    async with screens_running(cfg, ["till"]) as h:
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        h.unit.printer.paper_out()
+        await h.press("Baguette tradition")
+        await h.press("Pay")
+        await h.press("Exact")
+        # the print queue meets the empty roll and says so
+        for _ in range(200):
+            if h.unit.print_queue.state == "paper_out":
+                break
+            await asyncio.sleep(0.02)
+        assert h.unit.sim_scanner is not None
+        h.unit.sim_scanner.unplug()
+        for _ in range(200):
+            if h.unit.scanner is not None and h.unit.scanner.state == "unplugged":
+                break
+            await asyncio.sleep(0.02)
+        h.screens.ctx.changed()
+        await h.settle()
+        till = h.screens.till
+        assert till.lamps["printer"].text.startswith("Printer out of paper")
+        assert till.lamps["scanner"].text == "Scanner unplugged"
+        assert "Load a new roll" in till.notice.text
+        image = h.picture()
+        red = (199, 31, 31)
+        assert ink(region(image, till.lamps["printer"]), red) > 0.5 * (
+            till.lamps["printer"].width * till.lamps["printer"].height
+        )
+        assert ink(region(image, till.lamps["drawer"]), red) == 0
+
+
+async def test_refund_by_receipt_number_and_no_sale(x_display: str, tmp_path: Path) -> None:
+    cfg = fr_config(tmp_path)
+    async with screens_running(cfg, ["till"]) as h:
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        await h.press("Baguette tradition")
+        await h.press("Croissant au beurre")
+        await h.press("Pay")
+        await h.press("Exact")
+        sale = h.unit.store.by_seq(h.unit.store.last_seq())
+        assert sale is not None
+        await h.press("Next customer")
+        await h.press("More")
+        await h.press("Refund")
+        from kivy.uix.textinput import TextInput
+
+        # a keyboard-wedge scanner types the receipt's barcode into the field, then Enter
+        field = next(w for w in h.screens.till.walk() if isinstance(w, TextInput))
+        field.text = sale["receipt_no"]
+        field.dispatch("on_text_validate")
+        await h.settle()
+        assert f"Receipt {sale['receipt_no']}  ·  2,30\xa0€" in h.shown()
+        await h.press("2. 1 × Croissant")
+        await h.press("Refund lines 2")
+        refund = h.unit.store.by_seq(h.unit.store.last_seq())
+        assert refund is not None and refund["kind"] == "refund" and refund["total"] == -110
+        assert "Give back to the customer" in h.shown() and "1,10\xa0€" in h.shown()
+        await h.press("Next customer")
+        await h.press("More")
+        await h.press("No sale")
+        await h.press("Float check")
+        record = h.unit.store.by_seq(h.unit.store.last_seq())
+        assert record is not None and record["kind"] == "no_sale"
+        assert record["reason"] == "Float check"
+        await h.press("More")
+        await h.press("X report")
+        assert any("X REPORT" in t for t in h.shown())
+
+
+async def test_kiosk_shows_one_customer_then_forgets_them(x_display: str, tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, '[display]\nscreens = ["kiosk"]\nkiosk_timeout = 20.0\n')
+    loyalty = FakeLoyalty()
+    async with screens_running(cfg, ["kiosk"], loyalty) as h:
+        assert "Scan your loyalty card" in h.shown()
+        await h.scan(CARD)
+        shown = h.shown()
+        assert "Hello Zoé" in shown and "1,234 points" in shown
+        assert "Coffee: yours now!" in shown and "Free baguette: 66 more points" in shown
+        assert "200 points expire on 2026-12-31" in shown
+        assert any(t.startswith("2026-11-20   €12.80") for t in shown)
+        image = h.picture()
+        hello = find(h.screens.root, "Hello Zoé")
+        assert ink(region(image, hello), (255, 255, 255)) > 200  # white text on the banner
+        h.now += 19
+        h.screens.tick()
+        assert "Hello Zoé" in h.shown()
+        h.now += 2
+        h.screens.tick()
+        await h.settle()
+        shown = h.shown()
+        assert "Scan your loyalty card" in shown
+        assert not any("Zoé" in t or "1,234" in t for t in shown)
+        assert h.screens.kiosk.session.customer is None
+        # Enrolment: terms are required; the marketing opt-in is the customer's choice.
+        await h.press("No card yet?")
+        from kivy.uix.textinput import TextInput
+
+        for key, value in (("first_names", "Zoé"), ("surname", "Lefèvre")):
+            h.screens.kiosk.fields[key].text = value
+        await h.press("Join")
+        assert "please accept the terms" in " ".join(h.shown())
+        assert loyalty.enrolled == []
+        await h.press("OK")
+        await h.press("No card yet?")
+        fields = [w for w in h.screens.root.walk() if isinstance(w, TextInput)]
+        assert all(f.text == "" for f in fields)  # nothing left from the last person
+        h.screens.kiosk.fields["first_names"].text = "Zoé"
+        h.screens.kiosk.fields["surname"].text = "Lefèvre"
+        h.screens.kiosk.ticks["terms"].active = True
+        await h.press("Join")
+        assert loyalty.enrolled[0].consent is False and loyalty.enrolled[0].terms_accepted
+        assert any("Welcome, Zoé! Your account is 00000042" in t for t in h.shown())
