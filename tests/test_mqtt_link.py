@@ -60,6 +60,10 @@ class Collector:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(left, 0.2))
 
+    async def online(self) -> None:
+        """Until the unit announced itself (it has subscribed by then)."""
+        await self.wait(lambda: any(s["state"] == "online" for s in self.on("status")))
+
     async def ack(self, upto: int) -> None:
         await self.client.publish(PREFIX + "ack", m.encode(m.Ack(upto=upto)), qos=1)
 

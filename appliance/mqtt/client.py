@@ -265,8 +265,7 @@ class MqttLink:
             while not self._stopping.is_set():
                 try:
                     async with self._client() as client:
-                        self.connected, failures = True, 0
-                        self.sessions += 1
+                        failures = 0
                         await self._session(client)
                 except MqttConnectError as e:
                     code = getattr(e.rc, "value", e.rc)
@@ -300,6 +299,8 @@ class MqttLink:
         for topic in (self.topics.ack, *self.topics.commands):
             await client.subscribe(topic, qos=1)
         await client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
+        self.connected = True
+        self.sessions += 1
         log.info(
             "mqtt connected",
             extra={"broker": f"{self.address.host}:{self.address.port}", "v": self.protocol.name},

@@ -346,9 +346,9 @@ class Commands:
             if level.sku in levels:
                 raise CommandRefused(f"stock: sku {level.sku!r} is listed twice; nothing changed")
             levels[level.sku] = level.stock
-        await asyncio.to_thread(self.store.catalog.set_stock, levels)
+        unknown = await asyncio.to_thread(self.store.catalog.set_stock, levels)
         self.controller.restocked({sku for sku, n in levels.items() if n > 0})
-        return {"updated": len(levels)}
+        return {"updated": len(levels) - len(unknown), "unknown": unknown[:100]}
 
     async def _config(self, args: m.ConfigArgs) -> dict[str, Any]:
         if self.config_file is None:

@@ -77,17 +77,18 @@ class CatalogStore:
             )
         ]
 
-    def set_stock(self, levels: Mapping[str, int]) -> None:
-        """Set stock levels by SKU, all or nothing: an unknown SKU changes nothing."""
+    def set_stock(self, levels: Mapping[str, int]) -> list[str]:
+        """Set stock levels by SKU in one transaction; the SKUs not in the catalog.
+
+        Store-wide levels name items some units do not sell: those are skipped, not refused.
+        """
+        unknown: list[str] = []
         with self._db.transaction(f"set stock of {len(levels)} items") as conn:
             for sku, level in levels.items():
-                if (
-                    conn.execute(
-                        "UPDATE catalog SET stock = ? WHERE sku = ?", (level, sku)
-                    ).rowcount
-                    != 1
-                ):
-                    raise CatalogRejected(f"stock: no sku {sku!r} in the catalog; nothing changed")
+                cur = conn.execute("UPDATE catalog SET stock = ? WHERE sku = ?", (level, sku))
+                if cur.rowcount != 1:
+                    unknown.append(sku)
+        return unknown
 
     def adjust_stock(self, deltas: Mapping[str, int]) -> dict[str, int]:
         """Add `deltas` to the levels of items whose stock is counted; their new levels.
