@@ -49,6 +49,12 @@ def prepare_kivy(cfg: Config, width: int, height: int) -> None:
     if "kivy.core.window" in sys.modules:
         return
     os.environ.setdefault("KIVY_NO_ARGS", "1")
+    # SDL2 only: Kivy's fallback X11 provider calls exit() when X is unreachable.
+    os.environ.setdefault("KIVY_WINDOW", "sdl2")
+    if os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        # Else SDL quietly falls back to an off-screen driver when X is unreachable, and
+        # the till would "show" its screens to nobody instead of saying it is headless.
+        os.environ.setdefault("SDL_VIDEODRIVER", "x11")
     # Kivy's own logging would take over the root logger; ours writes JSON lines.
     os.environ.setdefault("KIVY_LOG_MODE", "PYTHON")
     os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")

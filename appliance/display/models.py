@@ -114,3 +114,15 @@ class KioskSession:
 
     def reset(self) -> None:
         self.phase, self.customer, self.message = "start", None, ""
+
+
+def quick_cash(due: int, exponent: int) -> list[int]:
+    """Note amounts a customer is likely to hand over for `due` (minor units), up to three."""
+    unit = 10**exponent
+    out: list[int] = []
+    for note in (5, 10, 20, 50, 100):
+        step = note * unit
+        amount = ((due + step - 1) // step) * step
+        if amount > due and amount not in out:
+            out.append(amount)
+    return out[:3]

@@ -34,6 +34,7 @@ from appliance.display.kit import (
     Text,
     recolour,
 )
+from appliance.display.models import quick_cash
 from appliance.display.status import worst
 from appliance.sales.catalog import Item
 from appliance.sales.money import format_minor
@@ -43,18 +44,6 @@ from appliance.sales.till import TillView
 FAVOURITES = "★ Favourites"
 NO_SALE_REASONS = ("Change for a customer", "Float check", "Wrong tender corrected", "Other")
 MAX_GRID = 24
-
-
-def quick_cash(due: int, exponent: int) -> list[int]:
-    """Note amounts a customer is likely to hand over for `due` (minor units)."""
-    unit = 10**exponent
-    out: list[int] = []
-    for note in (5, 10, 20, 50, 100):
-        step = note * unit
-        amount = ((due + step - 1) // step) * step
-        if amount > due and amount not in out:
-            out.append(amount)
-    return out[:3]
 
 
 class TillScreen(BoxLayout):

@@ -1,0 +1,120 @@
+"""`appliance display snapshot` and `appliance run` with a screen that cannot open, as
+real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from tests.conftest import ROOT, config_text, run_cli
+
+SCENARIO = "\n".join(
+    [
+        '{"op":"login","staff":"ana"}',
+        '{"op":"scan","code":"3760123450010"}',
+        '{"op":"key","sku":"D4","qty":2}',
+        '{"op":"discount","percent":10}',
+    ]
+)
+
+
+def dark_share(image: Image.Image) -> float:
+    grey = image.convert("L")
+    hist = grey.histogram()
+    return sum(hist[:80]) / (grey.width * grey.height)
+
+
+def test_snapshot_renders_the_customer_screen_at_the_configured_size(
+    till_config: Path, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "big.toml"
+    data = till_config.parent / "data"
+    cfg.write_text(config_text(data, '[display]\nwidth = 1920\nheight = 1080\nlocale = "fr_FR"\n'))
+    scenario = tmp_path / "s.jsonl"
+    scenario.write_text(SCENARIO)
+    out = tmp_path / "customer.png"
+    env_display = os.environ.pop("DISPLAY", None)  # the command starts its own Xvfb
+    try:
+        r = run_cli(
+            "display", "snapshot", "--config", str(cfg), "--screen", "customer",
+            "--scenario", str(scenario), "--out", str(out),
+        )  # fmt: skip
+    finally:
+        if env_display is not None:
+            os.environ["DISPLAY"] = env_display
+    assert r.returncode == 0, r.stderr
+    image = Image.open(out)
+    assert image.size == (1920, 1080)
+    # The footer carries "Total 12,80 €" in 44 px × 2.25 type: much dark ink on grey there.
+    footer = image.crop((960, 830, 1900, 1060))
+    assert dark_share(footer) > 0.04
+    # A plain screen would have none: the top banner is blue with white text.
+    banner = image.crop((40, 30, 1880, 100)).convert("RGB")
+    red, _green, blue = banner.resize((1, 1)).getpixel((0, 0))
+    assert blue > red + 40
+    # The scenario ran on a scratch copy: the till's own journal has no sale.
+    r = run_cli("journal", "export", "--config", str(cfg))
+    assert r.returncode == 2 or r.stdout == ""
+
+
+def test_snapshot_refuses_bad_input(till_config: Path, tmp_path: Path) -> None:
+    r = run_cli(
+        "display", "snapshot", "--config", str(till_config), "--screen", "lobby",
+        "--out", str(tmp_path / "x.png"),
+    )  # fmt: skip
+    assert r.returncode == 2 and "lobby" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli(
+        "display", "snapshot", "--config", str(till_config), "--screen", "till",
+        "--scenario", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "x.png"),
+    )  # fmt: skip
+    assert r.returncode == 2 and "nope.jsonl" in r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+def _free_display() -> str:
+    n = 900
+    while Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
+        n += 1
+    return f":{n}"
+
+
+def test_run_keeps_selling_headless_when_the_screen_cannot_open(till_config: Path) -> None:
+    env = dict(os.environ, DISPLAY=_free_display(), PYTHONUNBUFFERED="1")
+    env.pop("WAYLAND_DISPLAY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "run", "--simulate", "--config", str(till_config)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[dict[str, object]] = []
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            if line.startswith("{"):
+                seen.append(json.loads(line))
+            if any(e["msg"] == "display.failed" for e in seen):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    msgs = [e["msg"] for e in seen]
+    assert "ready" in msgs and "display.failed" in msgs
+    failed = next(e for e in seen if e["msg"] == "display.failed")
+    assert "headless" in str(failed["event"])
+    assert proc.returncode == 0
+    assert '"stopping"' in rest
