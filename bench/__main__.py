@@ -1,5 +1,10 @@
 import sys
 
+if sys.argv[1:2] == ["display"]:  # `python -m bench display [--quick]`: the screens
+    from bench.display import main as display_main
+
+    raise SystemExit(display_main(sys.argv[2:]))
+
 from bench.till import main
 
 raise SystemExit(main(sys.argv[1:]))

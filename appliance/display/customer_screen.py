@@ -31,7 +31,8 @@ class CustomerScreen(BoxLayout):
         self.frame: CustomerFrame | None = None
         self.promo_index = 0
         self._asked: str | None = None
-        ctx.redraws.append(self.refresh)
+        # First in line: the customer's screen is the one whose delay people notice.
+        ctx.redraws.insert(0, self.refresh)
         ctx.event_hooks.append(self.on_event)
         self.refresh()
 

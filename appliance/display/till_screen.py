@@ -36,6 +36,7 @@ from appliance.display.kit import (
 )
 from appliance.display.models import quick_cash
 from appliance.display.status import worst
+from appliance.events import Event
 from appliance.sales.catalog import Item
 from appliance.sales.money import format_minor
 from appliance.sales.reports import format_report
@@ -85,9 +86,20 @@ class TillScreen(BoxLayout):
         self.notice.padding = (s(8), 0)
         self.add_widget(self.notice)
         self.body = BoxLayout()
+        self.basket_box = BoxLayout()
         self.add_widget(self.body)
         ctx.redraws.append(self.refresh)
+        ctx.event_hooks.append(self.on_event)
         self.refresh()
+
+    def on_event(self, event: Event) -> None:
+        """A sale or refund completed (by this screen, a scenario or a remote command):
+        show what to hand back."""
+        if event.kind == "sale.committed" and event.detail.get("kind") in ("sale", "refund"):
+            record = self.ctx.unit.store.by_seq(int(event.detail["seq"]))
+            if record is not None:
+                self.finished = record
+                self.panel, self._shown = "change", None
 
     # -- redraw --------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -110,8 +122,15 @@ class TillScreen(BoxLayout):
         recolour(self.notice, LEVEL[level])
         name = self._panel_for(view)
         # Rebuild only on a change, so a field being typed into survives a printer event.
-        if (name, view) != self._shown:
-            self.show(name, view)
+        if (name, view) == self._shown:
+            return
+        if name == "sell" and self._shown is not None and self._shown[0] == "sell":
+            # A scan or a key changes the basket only: the product grid stays as it is.
+            self._shown = (name, view)
+            self.basket_box.clear_widgets()
+            self.basket_box.add_widget(self._basket(view))
+            return
+        self.show(name, view)
 
     def _panel_for(self, view: TillView) -> str:
         if view.staff is None:
@@ -278,7 +297,9 @@ class TillScreen(BoxLayout):
             grid.add_widget(BoxLayout())
         left.add_widget(grid)
         root.add_widget(left)
-        root.add_widget(self._basket(view))
+        self.basket_box = BoxLayout(size_hint_x=0.42)
+        self.basket_box.add_widget(self._basket(view))
+        root.add_widget(self.basket_box)
         return root
 
     def _search(self, text: str) -> None:
@@ -291,7 +312,7 @@ class TillScreen(BoxLayout):
 
     def _basket(self, view: TillView) -> Any:
         s = self.s
-        right = Panel(PANEL, orientation="vertical", spacing=s(3), padding=s(4), size_hint_x=0.42)
+        right = Panel(PANEL, orientation="vertical", spacing=s(3), padding=s(4))
         lines = GridLayout(cols=1, spacing=s(1), size_hint_y=None)
         lines.bind(minimum_height=lines.setter("height"))
         live = [ln.number for ln in view.lines if not ln.voided]
@@ -306,6 +327,9 @@ class TillScreen(BoxLayout):
             row = ToggleButton(
                 text=f"{ln.number}. {name}",
                 markup=True,
+                shorten=True,
+                shorten_from="right",
+                padding=[s(6), 0, room, 0],
                 state="down" if ln.number == self.selected else "normal",
                 group="basket",
                 font_size=s(13),
@@ -319,7 +343,7 @@ class TillScreen(BoxLayout):
                 color=MUTED if ln.voided else (0.1, 0.1, 0.1, 1),
                 disabled=ln.voided,
             )
-            row.bind(size=lambda w, sz, r=room: setattr(w, "text_size", (sz[0] - r, sz[1])))
+            row.bind(size=lambda w, sz: setattr(w, "text_size", sz))
             row.bind(on_release=lambda w, n=ln.number: self._select(n))
             amount = Text(money, size_px=s(13), halign="right", color=row.color, bold=True)
             row.add_widget(amount)
@@ -331,7 +355,14 @@ class TillScreen(BoxLayout):
         right.add_widget(scroll)
         total = f"Total  {self._m(view.total)}" if view.lines else "Scan or tap an item to start"
         right.add_widget(
-            Text(total, size_px=s(22), bold=True, halign="right", size_hint_y=None, height=s(34))
+            Text(
+                total,
+                size_px=s(22) if view.lines else s(15),
+                bold=bool(view.lines),
+                halign="right",
+                size_hint_y=None,
+                height=s(34),
+            )
         )
         if view.loyalty is not None:
             right.add_widget(
