@@ -9,7 +9,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from appliance.errors import ApplianceError, BadInput
 from collector.db import DEFAULT_URL, open_database
@@ -27,11 +27,19 @@ class _Parser(argparse.ArgumentParser):
 
 def cmd_run(args: argparse.Namespace) -> int:
     from appliance.service import setup_logging
+    from collector.loyalty import load_config
     from collector.service import BrokerAddress, Collector, Settings
 
     if args.batch < 1:
         raise CollectorInput(f"--batch {args.batch}: must be at least 1")
-    settings = Settings(BrokerAddress.parse(args.broker), client_id=args.id, batch_size=args.batch)
+    config = load_config(args.config)
+    settings = Settings(
+        BrokerAddress.parse(args.broker),
+        client_id=args.id,
+        batch_size=args.batch,
+        loyalty=config.loyalty,
+        privacy=config.privacy,
+    )
     engine = open_database(args.db)
     setup_logging()
 
@@ -107,6 +115,118 @@ def cmd_fleet_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_customers_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from collector.customers import import_customers, parse_csv
+    from collector.loyalty import load_config
+    from collector.privacy import Vault
+
+    config = load_config(args.config)
+    rows = parse_csv(args.file)  # every row checked before the database is touched
+    vault = Vault.from_settings(config.privacy)
+    count = import_customers(open_database(args.db), vault, rows, f"import:{Path(args.file).name}")
+    print(f"{count} customers imported")
+    return 0
+
+
+def cmd_customers_show(args: argparse.Namespace) -> int:
+    from collector.customers import show
+    from collector.loyalty import Ledger, check_account, load_config
+    from collector.privacy import Vault
+
+    config = load_config(args.config)
+    check_account(args.account)
+    engine = open_database(args.db)
+    ledger = Ledger(engine, config.loyalty)
+    data = show(engine, Vault.existing(config.privacy) or _no_vault(), ledger, args.account)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print(f"{data['account']}  {data['first_names']} {data['surname']}".rstrip())
+        print(f"points {data['points']} (available {data['available']}), tier {data['tier']}")
+        for c in data["cards"]:
+            print(f"card {c['code']} issue {c['issue']}{' BLOCKED' if c['blocked'] else ''}")
+        for p in data["purchases"]:
+            print(f"{p['ts']}  {p['kind']:<6} {p['store']:<8} {p['total']} {p['currency']}")
+    return 0
+
+
+def _no_vault() -> Any:
+    from collector.privacy import Vault
+
+    # No master key exists: nothing was ever sealed, so a throwaway key reads nothing.
+    return Vault(bytes(32))
+
+
+def cmd_customers_card(args: argparse.Namespace) -> int:
+    from collector.customers import issue_card
+    from collector.loyalty import Ledger, check_account, load_config
+
+    config = load_config(args.config)
+    check_account(args.account)
+    engine = open_database(args.db)
+    print(issue_card(engine, Ledger(engine, config.loyalty), args.account))
+    return 0
+
+
+def cmd_channel_add(args: argparse.Namespace) -> int:
+    from collector.api import add_channel
+
+    key = add_channel(open_database(args.db), args.name)
+    print(key)
+    print(f"the API key of channel {args.name}: it is shown only now", file=sys.stderr)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from appliance.service import setup_logging
+    from collector.api import create_app
+    from collector.loyalty import Ledger, load_config
+
+    config = load_config(args.config)
+    if not 0 < args.port < 65536:
+        raise CollectorInput(f"--port {args.port}: not a TCP port")
+    engine = open_database(args.db)
+    setup_logging()
+    app = create_app(engine, Ledger(engine, config.loyalty, privacy=config.privacy))
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def cmd_gdpr_export(args: argparse.Namespace) -> int:
+    from collector.loyalty import check_account, load_config
+    from collector.privacy import Vault, export
+
+    config = load_config(args.config)
+    check_account(args.account)
+    engine = open_database(args.db)
+    vault = Vault.existing(config.privacy) or _no_vault()
+    print(json.dumps(export(engine, vault, args.account), ensure_ascii=False, indent=1))
+    return 0
+
+
+def cmd_gdpr_erase(args: argparse.Namespace) -> int:
+    from collector.loyalty import check_account
+    from collector.privacy import erase
+
+    check_account(args.account)
+    tomb = erase(open_database(args.db), args.account)
+    print(f"account {args.account} erased; its sales and points are now under {tomb}")
+    return 0
+
+
+def cmd_loyalty_expire(args: argparse.Namespace) -> int:
+    from collector.loyalty import Ledger, load_config
+
+    config = load_config(args.config)
+    count = Ledger(open_database(args.db), config.loyalty).expire_all()
+    print(f"{count} accounts had points expire")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="The central collector and its reports.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -119,14 +239,49 @@ def build_parser() -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         c = within.add_parser(name, help=help_, description=help_)
         c.set_defaults(func=func)
-        if name not in ("report", "stock", "fleet"):
+        if name not in ("report", "stock", "fleet", "customers", "channel", "gdpr", "loyalty"):
             c.add_argument("--db", default=DEFAULT_URL, help="database URL (%(default)s)")
+        return c
+
+    def configured(c: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        c.add_argument("--config", help="collector TOML: [loyalty] rules, [privacy] key")
         return c
 
     r = command("run", cmd_run, "ingest what the appliances report over MQTT")
     r.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
     r.add_argument("--id", default="collector-1", help="MQTT client id: fixed per process")
     r.add_argument("--batch", type=int, default=256, help="messages per transaction, at most")
+    configured(r)
+
+    cu = command("customers", lambda a: _usage(cu), "customers and their cards")
+    cu_sub = cu.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    c = configured(command("import", cmd_customers_import, "load a customer CSV", cu_sub))
+    c.add_argument("file", metavar="FILE.csv")
+    c = configured(command("show", cmd_customers_show, "one customer, points, cards", cu_sub))
+    c.add_argument("account", metavar="ACCOUNT")
+    c.add_argument("--json", action="store_true")
+    c = configured(command("card", cmd_customers_card, "issue a replacement card", cu_sub))
+    c.add_argument("account", metavar="ACCOUNT")
+
+    ch = command("channel", lambda a: _usage(ch), "loyalty API channels (web shop)")
+    ch_sub = ch.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    c = command("add", cmd_channel_add, "a channel; prints its API key once", ch_sub)
+    c.add_argument("name", metavar="NAME")
+
+    a = configured(command("api", cmd_api, "serve the loyalty HTTP API"))
+    a.add_argument("--host", default="127.0.0.1")
+    a.add_argument("--port", type=int, default=8080)
+
+    gd = command("gdpr", lambda a: _usage(gd), "data subject requests")
+    gd_sub = gd.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    c = configured(command("export", cmd_gdpr_export, "everything held, as JSON", gd_sub))
+    c.add_argument("account", metavar="ACCOUNT")
+    c = command("erase", cmd_gdpr_erase, "destroy the customer's key; anonymise", gd_sub)
+    c.add_argument("account", metavar="ACCOUNT")
+
+    lo = command("loyalty", lambda a: _usage(lo), "the points ledger")
+    lo_sub = lo.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    configured(command("expire", cmd_loyalty_expire, "expire points now due", lo_sub))
 
     rep = command("report", lambda a: _usage(rep), "reports")
     rep_sub = rep.add_subparsers(dest="sub", metavar="REPORT", parser_class=_Parser)

@@ -29,7 +29,7 @@ from collector.errors import CollectorError, CollectorInput
 from collector.models import SCHEMA_VERSION, Base, Meta
 
 DEFAULT_URL = "sqlite:///collector.db"
-MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = []
+MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = []  # filled at the end of this file
 # Any fixed number: every collector process takes this lock while it creates or migrates.
 _SCHEMA_LOCK = 7_210_001
 
@@ -105,3 +105,34 @@ def _ensure_schema(conn: Connection, migrate: bool) -> None:
         conn.execute(
             update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION))
         )
+
+
+def _loyalty_tables(conn: Connection) -> None:
+    """1 -> 2: the loyalty ledger, cards, consents, channels, keys; customers sealed.
+    Schema 1's customers table was never written (it held plain names), so it is replaced;
+    should one hold rows, we stop rather than keep or drop personal data silently."""
+    from collector import models
+
+    rows = conn.execute(text("SELECT count(*) FROM customers")).scalar()
+    if rows:
+        raise CollectorError(
+            f"the customers table has {rows} unencrypted rows from schema 1: export them to "
+            "CSV, empty the table and run `collector customers import` after the upgrade"
+        )
+    conn.execute(text("DROP TABLE customers"))
+    tables = [
+        models.Customer,
+        models.CustomerKey,
+        models.Consent,
+        models.LoyaltyCard,
+        models.LoyaltyAccount,
+        models.LoyaltyEntry,
+        models.LoyaltyLot,
+        models.LoyaltyAllocation,
+        models.LoyaltyReservation,
+        models.LoyaltyChannel,
+    ]
+    Base.metadata.create_all(conn, tables=[t.__table__ for t in tables])  # type: ignore[misc]
+
+
+MIGRATIONS.append((1, _loyalty_tables))

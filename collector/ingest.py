@@ -41,6 +41,7 @@ from appliance.store.chain import ChainChecker, load_public_key
 from appliance.store.db import GENESIS_HASH
 from appliance.store.errors import StoreFileError
 from collector.db import now
+from collector.loyalty import LoyaltySettings, apply_record
 from collector.models import DeadLetter, Device, Event, Sale, SaleLine, SaleTender
 from collector.stock import Outgoing, apply_moves, moves_for_record, upsert_insert
 
@@ -90,8 +91,10 @@ class Ingestor:
         *,
         resend_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        loyalty: LoyaltySettings | None = None,
     ) -> None:
         self.engine = engine
+        self.loyalty = loyalty or LoyaltySettings()
         self.resend_interval = resend_interval
         self._clock = clock
         self._resent: dict[str, tuple[int, float]] = {}
@@ -230,6 +233,8 @@ class Ingestor:
                     refused.append((sale.msg, f"seq {seq}: {problem}"))
                     continue
                 session.add(self._row(sale, at))
+                # Points move in the sale's own transaction: stored once, or not at all.
+                apply_record(session, sale.record, self.loyalty)
                 moves += moves_for_record(sale.raw, at)
                 result.ingested += 1
                 acked = True

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Bump with a migration step in collector.db (MIGRATIONS) whenever a table changes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class Base(DeclarativeBase):
@@ -58,15 +58,136 @@ class Device(Base):
 
 
 class Customer(Base):
-    """Customer master data (loyalty balances and cards arrive with the loyalty work)."""
+    """Customer master data. Names, email and phone are one AES-GCM sealed blob under the
+    customer's own key (collector.privacy); erasing the key leaves nothing readable."""
 
     __tablename__ = "customers"
     account: Mapped[str] = mapped_column(String(16), primary_key=True)
-    surname: Mapped[str] = mapped_column(String(128), default="")
-    first_names: Mapped[str] = mapped_column(String(128), default="")
-    email: Mapped[str | None] = mapped_column(String(256))
-    phone: Mapped[str | None] = mapped_column(String(64))
-    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    source: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[str] = mapped_column(String(32))
+
+
+class CustomerKey(Base):
+    """A customer's data key, wrapped (AES-GCM) with the collector's master key."""
+
+    __tablename__ = "customer_keys"
+    account: Mapped[str] = mapped_column(String(16), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[str] = mapped_column(String(32))
+
+
+class Consent(Base):
+    """Marketing consent given or withdrawn for one channel (email, sms): when, and where."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account: Mapped[str] = mapped_column(String(16), index=True)
+    channel: Mapped[str] = mapped_column(String(8))
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(128))
+
+
+class LoyaltyCard(Base):
+    """An issued card. A newer issue of the same account blocks this one (`blocked_at`)."""
+
+    __tablename__ = "loyalty_cards"
+    account: Mapped[str] = mapped_column(String(16), primary_key=True)
+    issue: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(13))
+    issued_at: Mapped[str] = mapped_column(String(32))
+    blocked_at: Mapped[str | None] = mapped_column(String(32))
+
+
+class LoyaltyAccount(Base):
+    """The stored balance of an account, kept in step with the ledger in the same
+    transaction: `balance` = open lots' `remaining` less `overdrawn` (spends no lot
+    covered, from offline redeems). The row is also the lock every change takes."""
+
+    __tablename__ = "loyalty_accounts"
+    account: Mapped[str] = mapped_column(String(16), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    overdrawn: Mapped[int] = mapped_column(BigInteger, default=0)
+    issue: Mapped[int] = mapped_column(Integer, default=0)  # the current card's issue
+    next_expiry: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[str] = mapped_column(String(32))
+
+
+_BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite only autoincrements INTEGER
+
+
+class LoyaltyEntry(Base):
+    """The append-only points ledger: one row per change, its idempotency key unique.
+    `points` is the signed change, `balance` the stored balance after it; `spend` is the
+    money (base-currency minor units) behind an earn or its reversal, for tiers."""
+
+    __tablename__ = "loyalty_entries"
+    __table_args__ = (Index("ix_loyalty_entries_account_at", "account", "at"),)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    account: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    spend: Mapped[int] = mapped_column(BigInteger, default=0)
+    at: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(128), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LoyaltyLot(Base):
+    """Points earned together, spent oldest first; `remaining` is what is left of them."""
+
+    __tablename__ = "loyalty_lots"
+    __table_args__ = (Index("ix_loyalty_lots_open", "account", "remaining", "earned_at"),)
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    entry: Mapped[int] = mapped_column(ForeignKey("loyalty_entries.id"), index=True)
+    account: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger)
+    remaining: Mapped[int] = mapped_column(BigInteger)
+    earned_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(128), default="")
+
+
+class LoyaltyAllocation(Base):
+    """Which lot a spend, reversal or expiry took its points from."""
+
+    __tablename__ = "loyalty_allocations"
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True)
+    entry: Mapped[int] = mapped_column(ForeignKey("loyalty_entries.id"), index=True)
+    lot: Mapped[int] = mapped_column(ForeignKey("loyalty_lots.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+
+
+class LoyaltyReservation(Base):
+    """Points held for a till's sale: `held` until committed by the sale record, released,
+    or past `expires_at` (then it no longer counts; nothing has to sweep it)."""
+
+    __tablename__ = "loyalty_reservations"
+    __table_args__ = (Index("ix_loyalty_reservations_open", "account", "state"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    account: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger)
+    device: Mapped[str] = mapped_column(String(64))
+    sale_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32))
+    entry: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LoyaltyChannel(Base):
+    """A web shop (or other) channel of the loyalty API; only its key's SHA-256 is kept."""
+
+    __tablename__ = "loyalty_channels"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[str | None] = mapped_column(String(32))
 
 
 class Sale(Base):

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -23,15 +23,28 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from appliance.mqtt.messages import PREFIX
+from appliance.mqtt.messages import (
+    PREFIX,
+    LoyaltyRequest,
+    LoyaltyResponse,
+    WireError,
+    decode,
+    device_topic,
+    encode,
+    parse_device_topic,
+)
 from collector import stock
 from collector.errors import CollectorInput
 from collector.ingest import BatchResult, Incoming, Ingestor
+from collector.loyalty import Ledger, LoyaltySettings
+from collector.privacy import PrivacySettings
 from collector.stock import Outgoing
 
 log = logging.getLogger("collector")
 SHARE_GROUP = "collectors"
-DEVICE_LEAVES = ("sales", "events", "telemetry")
+DEVICE_LEAVES = ("sales", "events", "telemetry", "loyalty/request")
+LOYALTY_REQUEST = "/loyalty/request"
+LOYALTY_WORKERS = 16  # loyalty requests answered at once (each a short transaction)
 SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps queueing for a stopped collector
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason: the broker speaks MQTT 3.1.1 only
 
@@ -68,6 +81,8 @@ class Settings:
     stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
     resend_interval: float = 5.0
     reconnect_delay: float = 1.0
+    loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
 
 class Collector:
@@ -76,7 +91,11 @@ class Collector:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.ingestor = Ingestor(engine, resend_interval=settings.resend_interval)
+        self.ingestor = Ingestor(
+            engine, resend_interval=settings.resend_interval, loyalty=settings.loyalty
+        )
+        self.ledger = Ledger(engine, settings.loyalty, privacy=settings.privacy)
+        self._requests: asyncio.Queue[Incoming] = asyncio.Queue()
         self.ready = asyncio.Event()  # set once subscribed (tests and logs wait for it)
         self.shared = False
         self.ingested = 0  # records this process stored
@@ -106,6 +125,7 @@ class Collector:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._consume(client))
                     tg.create_task(self._publish_stock(client))
+                    tg.create_task(self._answer_loyalty(client))
             except* aiomqtt.MqttError as group:
                 raise _first(group) from None
 
@@ -162,11 +182,23 @@ class Collector:
         messages = client.messages
         while True:
             first = await anext(messages)
+            if str(first.topic).endswith(LOYALTY_REQUEST):
+                # A till is waiting on this: no batch window, straight to the answerers.
+                self._requests.put_nowait(Incoming(str(first.topic), _payload(first.payload)))
+                continue
             batch = [first]
             await asyncio.sleep(self.settings.batch_window)
             while len(messages) and len(batch) < self.settings.batch_size:
                 batch.append(await anext(messages))
-            incoming = [Incoming(str(m.topic), _payload(m.payload)) for m in batch]
+            incoming = []
+            for m in batch:
+                msg = Incoming(str(m.topic), _payload(m.payload))
+                if msg.topic.endswith(LOYALTY_REQUEST):
+                    self._requests.put_nowait(msg)
+                else:
+                    incoming.append(msg)
+            if not incoming:
+                continue
             result = await self._ingest(incoming)
             await self._send(client, result.publish)
             if result.stock_changed:
@@ -205,6 +237,35 @@ class Collector:
                 await asyncio.to_thread(stock.mark_sent, self.engine, update.versions)
             except OperationalError as exc:
                 log.error("database unavailable (%s); stock levels go later", exc.orig)
+
+    async def _answer_loyalty(self, client: aiomqtt.Client) -> None:
+        """Answer `loyalty/request`s, several at a time, each on the asking device's
+        `loyalty/response` with the request's corr."""
+        slots = asyncio.Semaphore(LOYALTY_WORKERS)
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                msg = await self._requests.get()
+                await slots.acquire()
+                task = tg.create_task(self._answer_one(client, msg))
+                task.add_done_callback(lambda _t: slots.release())
+
+    async def _answer_one(self, client: aiomqtt.Client, msg: Incoming) -> None:
+        try:
+            store, device, _leaf = parse_device_topic(msg.topic)
+            req = decode(msg.payload, LoyaltyRequest)
+        except WireError as exc:
+            log.warning("loyalty request on %s refused: %s", msg.topic[:120], exc)
+            return
+        try:
+            response = await asyncio.to_thread(self.ledger.answer, req, device)
+        except Exception as exc:
+            # The till falls back to offline rules on ok=false; the collector carries on.
+            log.exception("loyalty %s for %s failed", req.op, device)
+            response = LoyaltyResponse(
+                corr=req.corr, ok=False, error=f"the collector could not answer: {exc}"[:300]
+            )
+        topic = device_topic(store, device, "loyalty/response")
+        await client.publish(topic, encode(response), qos=1)
 
     @staticmethod
     async def _send(client: aiomqtt.Client, messages: list[Outgoing]) -> None:

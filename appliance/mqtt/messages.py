@@ -124,6 +124,8 @@ class LoyaltyPart(msgspec.Struct, forbid_unknown_fields=False):
     redeemed: int
     balance: int | None
     offline: bool
+    # The collector's hold (LoyaltyResponse.reservation) that this sale's redeem consumes.
+    reservation: str | None = None
 
 
 class SaleRecord(msgspec.Struct, forbid_unknown_fields=False):
@@ -231,11 +233,17 @@ class CommandResult(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class LoyaltyRequest(msgspec.Struct, forbid_unknown_fields=False):
+    """`loyalty/request`. `card` (the scanned EAN-13) lets the collector refuse a blocked
+    card; `release` and `commit` name the hold by `reservation` (or the `sale_id` it was
+    reserved for). `commit` keeps the hold until the sale's record is ingested."""
+
     corr: str
     op: Literal["balance", "reserve", "release", "commit"]
     account: str
     points: int = 0
     sale_id: str | None = None
+    card: str | None = None
+    reservation: str | None = None
     schema: int = SCHEMA
 
 

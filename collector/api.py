@@ -1,0 +1,170 @@
+"""The web shop channel: an HTTP API on the same ledger (`collector api --db URL --port N`).
+
+Each channel has its own API key (`collector channel add NAME` prints it once; only its
+SHA-256 is stored: the key is 256 random bits, so a plain hash is enough). Requests carry
+it as `Authorization: Bearer KEY` (or `X-API-Key`). Earn and redeem need an
+`Idempotency-Key` header: the ledger key is `web:<channel>:<Idempotency-Key>`, so a retry
+returns the first answer and never counts twice; the same key with another body is 409.
+
+    GET  /v1/accounts/{account}                      -> {"account","balance","available"}
+    POST /v1/accounts/{account}/earn   {"amount","currency"} | {"points"}
+    POST /v1/accounts/{account}/redeem {"points"}
+         -> {"account","points","balance","replayed"}
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the handlers' annotations at
+# definition time, and they name dependencies local to create_app.
+import hashlib
+import json
+import re
+import secrets
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from collector.db import now
+from collector.errors import CollectorInput
+from collector.loyalty import (
+    MAX_POINTS,
+    Change,
+    Ledger,
+    LoyaltyInput,
+    LoyaltyRefused,
+)
+from collector.models import LoyaltyChannel
+
+_NAME = re.compile(r"^[a-z0-9-]{1,32}$")
+_IDEM = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+class ChannelInput(CollectorInput):
+    """A channel name we refuse."""
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def add_channel(engine: Engine, name: str) -> str:
+    """Make channel `name` and return its new API key (shown once, stored hashed)."""
+    if not _NAME.match(name):
+        raise ChannelInput(f"channel name {name[:40]!r} is not [a-z0-9-]{{1,32}}")
+    key = f"{name}.{secrets.token_urlsafe(32)}"
+    try:
+        with Session(engine) as s, s.begin():
+            s.add(LoyaltyChannel(name=name, key_hash=_digest(key), created_at=now()))
+    except IntegrityError as exc:
+        raise ChannelInput(f"channel {name} exists already; pick another name") from exc
+    return key
+
+
+class EarnBody(BaseModel):
+    """Points on money paid (by the chain's rules and the customer's tier), or outright."""
+
+    amount: int | None = Field(default=None, ge=1, le=10**15)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    points: int | None = Field(default=None, ge=1, le=MAX_POINTS)
+    order: str | None = Field(default=None, max_length=128)
+
+
+class RedeemBody(BaseModel):
+    points: int = Field(ge=1, le=MAX_POINTS)
+    order: str | None = Field(default=None, max_length=128)
+
+
+def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
+    """The FastAPI app over `ledger` (synchronous handlers run in FastAPI's thread pool)."""
+    app = FastAPI(title="Loyalty API", version="1")
+
+    def channel(
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> str:
+        key = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+        if key:
+            with Session(engine) as s:
+                found = s.scalar(
+                    select(LoyaltyChannel).where(LoyaltyChannel.key_hash == _digest(key))
+                )
+            if found is not None and found.revoked_at is None:
+                return found.name
+        raise HTTPException(401, "a valid channel API key is needed (Authorization: Bearer …)")
+
+    Channel = Annotated[str, Depends(channel)]
+
+    def idem(idempotency_key: Annotated[str | None, Header()] = None) -> str:
+        if not idempotency_key or not _IDEM.match(idempotency_key):
+            raise HTTPException(422, "an Idempotency-Key header (1-128 visible ASCII) is needed")
+        return idempotency_key
+
+    Idem = Annotated[str, Depends(idem)]
+
+    def answer(account: str, change: Change, fingerprint: str) -> dict[str, Any]:
+        if change.replayed and change.detail.get("request") != fingerprint:
+            raise HTTPException(409, "this Idempotency-Key was used with another request")
+        return {
+            "account": account,
+            "points": change.points,
+            "balance": change.balance,
+            "replayed": change.replayed,
+        }
+
+    def fingerprint(account: str, op: str, body: BaseModel) -> str:
+        text = json.dumps([account, op, body.model_dump()], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @app.get("/v1/accounts/{account}")
+    def balance(account: str, who: Channel) -> dict[str, Any]:
+        try:
+            b = ledger.balance(account)
+        except LoyaltyInput as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return {"account": account, "balance": b.balance, "available": b.available}
+
+    @app.post("/v1/accounts/{account}/earn")
+    def earn(account: str, body: EarnBody, who: Channel, key: Idem) -> dict[str, Any]:
+        fp = fingerprint(account, "earn", body)
+        detail = {"request": fp, "order": body.order}
+        ledger_key = f"web:{who}:{key}"
+        try:
+            if body.points is not None and body.amount is None:
+                change = ledger.earn(
+                    account, body.points, ledger_key, source=f"web:{who}", detail=detail
+                )
+            elif body.amount is not None and body.currency and body.points is None:
+                change = ledger.earn_money(
+                    account,
+                    body.amount,
+                    body.currency,
+                    ledger_key,
+                    source=f"web:{who}",
+                    detail=detail,
+                )
+            else:
+                raise HTTPException(422, 'send either {"amount", "currency"} or {"points"}')
+        except LoyaltyInput as exc:
+            raise HTTPException(422, str(exc)) from exc
+        return answer(account, change, fp)
+
+    @app.post("/v1/accounts/{account}/redeem")
+    def redeem(account: str, body: RedeemBody, who: Channel, key: Idem) -> dict[str, Any]:
+        fp = fingerprint(account, "redeem", body)
+        try:
+            change = ledger.redeem(
+                account,
+                body.points,
+                f"web:{who}:{key}",
+                source=f"web:{who}",
+                detail={"request": fp, "order": body.order},
+            )
+        except LoyaltyInput as exc:
+            raise HTTPException(422, str(exc)) from exc
+        except LoyaltyRefused as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return answer(account, change, fp)
+
+    return app
