@@ -35,7 +35,7 @@ async def test_unplug_mid_receipt_and_replug(till_config: Path) -> None:
         assert await unit.drain_printer()
         # The cable comes out 300 bytes into the next receipt; the till keeps selling.
         printer.unplug(after_bytes=300)
-        receipts += [await sell(unit, sku, f"T{n}") for n, sku in enumerate("D1 W2 G4".split())]
+        receipts += [await sell(unit, sku, f"T{n}") for n, sku in enumerate(["D1", "W2", "G4"])]
         assert not await unit.drain_printer(timeout=1.5)
         assert unit.print_queue.state == "offline"
         assert "printer.offline" in events
