@@ -5,6 +5,11 @@ if sys.argv[1:2] == ["display"]:  # `python -m bench display [--quick]`: the scr
 
     raise SystemExit(display_main(sys.argv[2:]))
 
+if sys.argv[1:2] == ["reporting"]:  # `python -m bench reporting [--quick]`: MQTT to the collector
+    from bench.reporting import main as reporting_main
+
+    raise SystemExit(reporting_main(sys.argv[2:]))
+
 from bench.till import main
 
 raise SystemExit(main(sys.argv[1:]))

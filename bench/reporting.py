@@ -1,0 +1,626 @@
+"""Reporting benchmarks (issue: reporting over MQTT to the central collector).
+
+`python -m bench reporting [--quick] [--only ingest,drain,latency]`. One run measures:
+
+- ingest: N signed journal records published QoS 1 by a bare aiomqtt publisher (in its
+  own process, 64 in flight like the unit) into the collector (in this process, the code
+  `collector run` runs) on SQLite and on PostgreSQL, against a bare aiomqtt subscriber
+  that only counts the same messages from the same broker;
+- drain: 100,000 records queued in a unit's outbox, a `collector run` process up, then
+  `appliance run --simulate` started: seconds until its outbox is empty (every record acked);
+- latency: 50 units (`open_unit`, simulated drivers, one process) selling 20 sales/s in
+  all (Poisson arrivals) to a `collector run` process; per sale, `Store.append` returning
+  to the unit receiving the `ack` that covers it. Baseline: bare QoS 1 publish→subscriber
+  and publish→echo→subscriber round trips on the same broker.
+
+Each part starts its own Mosquitto on a free port (tests/broker.py) and PostgreSQL
+databases are made fresh on 127.0.0.1:5432 (tests/pg.py). Results: bench/results/reporting.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+from sqlalchemy import create_engine, func, select
+
+from appliance.config import parse_config
+from appliance.mqtt import messages as m
+from appliance.service import Unit, open_unit
+from appliance.store import Store
+from bench.till import ms, p99, sale_draft
+from collector.db import open_database
+from collector.models import Device, Sale
+from collector.service import BrokerAddress, Collector, Settings
+from tests.broker import Broker
+from tests.pg import fresh_database
+
+ROOT = Path(__file__).resolve().parent.parent
+WINDOW = 64  # QoS 1 messages in flight: the unit's default `[mqtt] window`
+NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]  # as the unit and the collector
+# Mosquitto leaves Nagle on for its own sockets unless told: it then holds a PUBLISH to a
+# client that has not yet ACKed the PUBACK sent just before (the collector's ack right
+# after the unit's sale): ~40 ms per round trip, measured. Every part runs with it off;
+# the latency part also runs once on the stock config to show the difference.
+NODELAY_CONF = "set_tcp_nodelay true"
+Report = Callable[[str, str, str], None]
+
+
+def draft_for(i: int, device: str, store: str) -> dict[str, Any]:
+    """The till bench's three-line cash sale, as `device` of `store` would journal it."""
+    return sale_draft(i) | {"device": device, "store": store}
+
+
+def fill(store: Store, n: int, store_id: str) -> None:
+    """Append n signed sales and leave them in the outbox (no fsync per record)."""
+    db = store._db._conn  # bench only: the fill needs no fsync per record
+    db.execute("PRAGMA synchronous=OFF")
+    try:
+        for i in range(n):
+            store.append(draft_for(i, store.device_id, store_id), print_receipt=False)
+    finally:
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        os.sync()
+
+
+def status_birth(store: Store, store_id: str) -> bytes:
+    """The retained `status` online message a unit sends, carrying its public key."""
+    ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    status = m.Status(
+        state="online", version="bench", ts=ts, pubkey=store.public_key_pem(), store=store_id
+    )
+    return m.encode(status)
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+# -- 1. ingest rate ---------------------------------------------------------------------------
+
+
+def _publish_process(port: int, topic: str, payloads: Path, out: Any) -> None:
+    """Child process: publish every line of `payloads` QoS 1, WINDOW in flight; sends back
+    (start, end) in time.monotonic (CLOCK_MONOTONIC is shared by every process)."""
+    lines = payloads.read_bytes().splitlines()
+
+    async def run() -> tuple[float, float]:
+        async with aiomqtt.Client(
+            "127.0.0.1",
+            port,
+            identifier=f"bench-pub-{os.getpid()}",
+            protocol=aiomqtt.ProtocolVersion.V5,
+            max_inflight_messages=WINDOW,
+            socket_options=NODELAY,
+        ) as client:
+            client.pending_calls_threshold = WINDOW * 2
+            window = asyncio.Semaphore(WINDOW)
+            tasks: set[asyncio.Task[None]] = set()
+
+            async def one(payload: bytes) -> None:
+                try:
+                    await client.publish(topic, payload, qos=1)
+                finally:
+                    window.release()
+
+            start = time.monotonic()
+            for payload in lines:
+                await window.acquire()
+                task = asyncio.create_task(one(payload))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await asyncio.gather(*tasks)
+            return start, time.monotonic()
+
+    out.put(asyncio.run(run()))
+
+
+class Publisher:
+    """The bare publisher, in its own process so it does not share the consumer's GIL."""
+
+    def __init__(self, url: str, topic: str, payloads: Path) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.queue: Any = ctx.Queue()
+        self.proc = ctx.Process(
+            target=_publish_process, args=(port_of(url), topic, payloads, self.queue)
+        )
+
+    def start(self) -> None:
+        self.proc.start()
+
+    async def times(self) -> tuple[float, float]:
+        start, end = await asyncio.to_thread(self.queue.get, True, 600)
+        await asyncio.to_thread(self.proc.join, 30)
+        return float(start), float(end)
+
+
+async def _until(check: Callable[[], bool], timeout: float, what: str, step: float = 0.002) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(step)
+
+
+async def bare_rate(url: str, topic: str, payloads: Path, n: int) -> float:
+    """Messages per second a subscriber that only counts them takes off the broker."""
+    count = 0
+    done = asyncio.Event()
+    end = 0.0
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        port_of(url),
+        identifier="bench-bare-sub",
+        protocol=aiomqtt.ProtocolVersion.V5,
+        socket_options=NODELAY,
+    ) as client:
+        await client.subscribe(topic, qos=1)
+
+        async def count_them() -> None:
+            nonlocal count, end
+            async for _ in client.messages:
+                count += 1
+                if count == n:
+                    end = time.monotonic()
+                    done.set()
+
+        reader = asyncio.create_task(count_them())
+        pub = Publisher(url, topic, payloads)
+        pub.start()
+        start, _ = await pub.times()
+        await asyncio.wait_for(done.wait(), 600)
+        reader.cancel()
+    return n / (end - start)
+
+
+async def collector_rate(
+    url: str, db_url: str, device: str, birth: tuple[str, bytes], payloads: Path, n: int
+) -> float:
+    """Sales per second the collector commits (in this process; `collector run` is the same
+    code): from the first publish to `Collector.ingested` reaching n."""
+    engine = open_database(db_url)
+    client_id = f"bench-collector-{os.getpid()}-{time.monotonic_ns()}"
+    collector = Collector(engine, Settings(BrokerAddress.parse(url), client_id=client_id))
+    async with aiomqtt.Client("127.0.0.1", port_of(url), identifier="bench-birth") as c:
+        await c.publish(birth[0], birth[1], qos=1, retain=True)
+    task = asyncio.create_task(collector.run())
+    try:
+        await asyncio.wait_for(collector.ready.wait(), 30)
+
+        def registered() -> bool:
+            with engine.connect() as conn:
+                key = conn.scalar(select(Device.public_key).where(Device.id == device))
+            return key is not None
+
+        await _until(registered, 30, "the collector to register the device key", step=0.05)
+        pub = Publisher(url, birth[0].rsplit("/", 1)[0] + "/sales", payloads)
+        pub.start()
+        await _until(lambda: collector.ingested >= n, 600, f"{n} sales ingested")
+        end = time.monotonic()
+        start, _ = await pub.times()
+        with engine.connect() as conn:
+            stored = conn.scalar(select(func.count()).select_from(Sale))
+        if stored != n:
+            raise RuntimeError(f"the collector stored {stored} sales, not {n}")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()
+    # Forget the collector's persistent session, or the broker would queue the next run's
+    # shared-subscription messages for it.
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        port_of(url),
+        identifier=client_id,
+        protocol=aiomqtt.ProtocolVersion.V5,
+        clean_start=True,
+    ):
+        pass
+    return n / (end - start)
+
+
+def bench_ingest(work: Path, report: Report, n: int) -> None:
+    device, store_id = "bench-01", "s001"
+    with Store.open(work / "ingest-unit", device) as store:
+        t = time.perf_counter()
+        fill(store, n, store_id)
+        made = time.perf_counter() - t
+        payloads = work / "payloads.jsonl"
+        # Exactly what the unit's publisher puts on the wire.
+        payloads.write_bytes(b"\n".join(m.encode(r) for r in store.records()))
+        birth = (m.device_topic(store_id, device, "status"), status_birth(store, store_id))
+    report(f"make {n:,} signed records (synchronous=OFF)", f"{made:.1f} s", "set-up only")
+    sales_topic = m.device_topic(store_id, device, "sales")
+    broker = Broker(NODELAY_CONF)
+    try:
+        # Bare subscriber before and after the collectors: the machine's drift shows.
+        bare = [asyncio.run(bare_rate(broker.url, sales_topic, payloads, n))]
+        lite = asyncio.run(
+            collector_rate(broker.url, f"sqlite:///{work}/ingest.db", device, birth, payloads, n)
+        )
+        with fresh_database("reporting_bench") as pg_url:
+            pg = asyncio.run(collector_rate(broker.url, pg_url, device, birth, payloads, n))
+        bare.append(asyncio.run(bare_rate(broker.url, sales_topic, payloads, n)))
+    finally:
+        broker.close()
+    base = statistics.mean(bare)
+    report(
+        f"bare aiomqtt subscriber, {n:,} QoS 1 messages",
+        f"{base:,.0f} msg/s",
+        f"baseline (runs: {', '.join(f'{b:,.0f}' for b in bare)})",
+    )
+    report("collector ingest into SQLite", f"{lite:,.0f} sales/s", f"{lite / base:.0%} of bare")
+    report("collector ingest into PostgreSQL", f"{pg:,.0f} sales/s", f"{pg / base:.0%} of bare")
+
+
+# -- 2. drain after an outage ---------------------------------------------------------------------
+
+
+def unit_config(data: Path, device: str, store_id: str, url: str) -> str:
+    return f"""
+[device]
+id = "{device}"
+store = "{store_id}"
+region = "north"
+[paths]
+data_dir = "{data}"
+[hardware]
+printer = "file:{data}/printer.bin"
+[mqtt]
+url = "{url}"
+"""
+
+
+@contextlib.contextmanager
+def collector_process(db_url: str, url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`collector run` as its own process; yields once it has subscribed."""
+    out = open(log, "ab")  # noqa: SIM115 - lives with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collector", "run", "--db", db_url, "--broker", url],
+        cwd=ROOT,
+        stdout=out,
+        stderr=out,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while b"subscribed as" not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the collector did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+def outbox_depth(journal: Path) -> int:
+    conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def stored_sales(db_url: str) -> int:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(Sale)) or 0)
+    finally:
+        engine.dispose()
+
+
+def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float, float]:
+    """(spawn to empty outbox, READY to empty outbox) in seconds, on a fresh broker."""
+    data = work / f"drain-{name}"
+    shutil.copytree(filled, data)
+    broker = Broker(NODELAY_CONF)
+    try:
+        cfg = work / f"drain-{name}.toml"
+        cfg.write_text(unit_config(data, "till-01", "s001", broker.url))
+        n = outbox_depth(data / "journal.db")
+        with collector_process(db_url, broker.url, work / f"collector-{name}.log"):
+            path = str(work / f"notify-{name}.sock")
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sock.bind(path)
+            sock.setblocking(False)
+            log = open(work / f"unit-{name}.log", "ab")  # noqa: SIM115 - closed below
+            t0 = time.perf_counter()
+            unit = subprocess.Popen(
+                [sys.executable, "-m", "appliance", "run", "--simulate", "--config", str(cfg)],
+                cwd=ROOT,
+                env=dict(os.environ, NOTIFY_SOCKET=path),
+                stdout=log,
+                stderr=log,
+            )
+            ready = None
+            try:
+                while True:
+                    if unit.poll() is not None:
+                        raise RuntimeError(f"the unit exited: see {log.name}")
+                    if ready is None:
+                        with contextlib.suppress(BlockingIOError):
+                            if b"READY=1" in sock.recv(4096):
+                                ready = time.perf_counter()
+                    if outbox_depth(data / "journal.db") == 0:
+                        done = time.perf_counter()
+                        break
+                    if time.perf_counter() - t0 > 600:
+                        raise RuntimeError("the outbox did not drain in 600 s")
+                    time.sleep(0.05)
+            finally:
+                unit.terminate()
+                unit.wait(15)
+                sock.close()
+                log.close()
+        stored = stored_sales(db_url)
+        if stored != n:
+            raise RuntimeError(f"the collector stored {stored} of {n} sales")
+    finally:
+        broker.close()
+        shutil.rmtree(data, ignore_errors=True)
+    return done - t0, done - (ready or t0)
+
+
+def bench_drain(work: Path, report: Report, n: int) -> None:
+    filled = work / "drain-filled"
+    with Store.open(filled, "till-01") as store:
+        t = time.perf_counter()
+        fill(store, n, "s001")
+        made = time.perf_counter() - t
+    report(f"queue {n:,} sales in the outbox (synchronous=OFF)", f"{made:.1f} s", "set-up only")
+    total, after_ready = drain_once(work, filled, f"sqlite:///{work}/drain.db", "sqlite")
+    report(
+        f"drain {n:,} queued sales, collector on SQLite",
+        f"{after_ready:.1f} s",
+        f"from READY; {total:.1f} s from spawn; {n / after_ready:,.0f} sales/s",
+    )
+    with fresh_database("reporting_bench") as pg_url:
+        total, after_ready = drain_once(work, filled, pg_url, "pg")
+    report(
+        f"drain {n:,} queued sales, collector on PostgreSQL",
+        f"{after_ready:.1f} s",
+        f"from READY; {total:.1f} s from spawn; {n / after_ready:,.0f} sales/s",
+    )
+
+
+# -- 3. sale to collector commit, 50 units --------------------------------------------------------
+
+
+async def bare_round_trips(url: str, samples: int) -> tuple[list[float], list[float]]:
+    """QoS 1 publish → subscriber, and publish → echo (republishes QoS 1) → subscriber."""
+    port = port_of(url)
+
+    def client(name: str) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            "127.0.0.1",
+            port,
+            identifier=name,
+            protocol=aiomqtt.ProtocolVersion.V5,
+            socket_options=NODELAY,
+        )
+
+    one_hop: list[float] = []
+    echoed: list[float] = []
+    async with client("rt-dev") as dev, client("rt-echo") as echo:
+        await dev.subscribe("bench/rt/back", qos=1)
+        await echo.subscribe("bench/rt/out", qos=1)
+
+        async def echo_loop() -> None:
+            async for msg in echo.messages:
+                await echo.publish("bench/rt/back", msg.payload, qos=1)
+
+        async with client("rt-sub") as sub:
+            await sub.subscribe("bench/rt/one", qos=1)
+            for i in range(samples):
+                t = time.perf_counter()
+                await dev.publish("bench/rt/one", str(i).encode(), qos=1)
+                await anext(sub.messages)
+                one_hop.append(time.perf_counter() - t)
+        task = asyncio.create_task(echo_loop())
+        for i in range(samples):
+            t = time.perf_counter()
+            await dev.publish("bench/rt/out", str(i).encode(), qos=1)
+            await anext(dev.messages)
+            echoed.append(time.perf_counter() - t)
+        task.cancel()
+    return one_hop, echoed
+
+
+class AckClock:
+    """Times each sale from `Store.append` returning to the ack covering its seq arriving."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, deque[tuple[int, float]]] = {}
+        self.samples: list[float] = []
+
+    def watch(self, index: int, unit: Unit) -> None:
+        publisher = unit.publisher
+        assert publisher is not None
+        self.pending[index] = deque()
+        original = publisher.ack
+
+        def ack(upto: int) -> int:
+            t = time.perf_counter()
+            waiting = self.pending[index]
+            while waiting and waiting[0][0] <= upto:
+                self.samples.append(t - waiting.popleft()[1])
+            return original(upto)
+
+        publisher.ack = ack  # type: ignore[method-assign]  # bench only: time the ack
+
+    def sold(self, index: int, seq: int, t: float) -> None:
+        self.pending[index].append((seq, t))
+
+    def outstanding(self) -> int:
+        return sum(len(q) for q in self.pending.values())
+
+
+def devices_with_keys(db_url: str) -> int:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            found = conn.scalar(
+                select(func.count()).select_from(Device).where(Device.public_key.is_not(None))
+            )
+            return int(found or 0)
+    finally:
+        engine.dispose()
+
+
+async def run_units(
+    cfgs: list[str], db_url: str, rate: float, seconds: float, seed: int
+) -> tuple[list[float], int, float]:
+    """Opens the units, sells, returns (latencies, sales, seconds it took to sell them)."""
+    clock = AckClock()
+    rng = random.Random(seed)
+    async with contextlib.AsyncExitStack() as stack:
+        units: list[Unit] = []
+        for text in cfgs:
+            units.append(
+                await stack.enter_async_context(open_unit(parse_config(text), simulate=True))
+            )
+        for i, unit in enumerate(units):
+            clock.watch(i, unit)
+        await _until(
+            lambda: all(u.mqtt is not None and u.mqtt.connected for u in units),
+            60,
+            "every unit to connect",
+            0.05,
+        )
+        deadline = time.monotonic() + 60
+        while await asyncio.to_thread(devices_with_keys, db_url) < len(units):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the collector did not register every unit's key")
+            await asyncio.sleep(0.2)
+
+        def sell(i: int) -> None:
+            unit = units[i]
+            draft = draft_for(rng.randrange(10**9), unit.cfg.device.id, unit.cfg.device.store)
+            # As the controller commits: append on the loop, then wake the publisher.
+            record = unit.store.append(draft, print_receipt=False)
+            clock.sold(i, record["seq"], time.perf_counter())
+            assert unit.publisher is not None
+            unit.publisher.wake()
+
+        for i in range(len(units)):  # warm-up: one acked sale each, not counted
+            sell(i)
+        await _until(lambda: clock.outstanding() == 0, 60, "the warm-up acks", 0.01)
+        clock.samples.clear()
+        sales = int(rate * seconds)
+        start = time.perf_counter()
+        due = start
+        for _ in range(sales):
+            due += rng.expovariate(rate)
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            sell(rng.randrange(len(units)))
+        took = time.perf_counter() - start
+        await _until(lambda: clock.outstanding() == 0, 60, "the last acks", 0.01)
+    return clock.samples, sales, took
+
+
+def bench_latency(work: Path, report: Report, units: int, rate: float, seconds: float) -> None:
+    runs = (
+        ("nodelay", NODELAY_CONF, (("SQLite", _sqlite_db), ("PostgreSQL", _pg_db))),
+        ("stock", "", (("SQLite", _sqlite_db),)),
+    )
+    for label, conf, databases in runs:
+        broker = Broker(conf)
+        where = "set_tcp_nodelay" if conf else "stock Mosquitto config"
+        try:
+            one_hop, echoed = asyncio.run(bare_round_trips(broker.url, 1000))
+            report(f"bare QoS 1 publish→subscriber p99, {where}", ms(p99(one_hop)), "baseline")
+            report(f"bare QoS 1 publish→echo→subscriber p99, {where}", ms(p99(echoed)), "baseline")
+            for name, make_db in databases:
+                with make_db(work / f"latency-{label}.db") as db_url:
+                    cfgs = []
+                    for i in range(units):
+                        device, store_id = f"till-{i + 1:02d}", f"s{i // 2 + 1:03d}"
+                        data = work / f"lat-{label}-{name}" / device
+                        cfgs.append(unit_config(data, device, store_id, broker.url))
+                    log = work / f"collector-lat-{label}-{name}.log"
+                    with collector_process(db_url, broker.url, log):
+                        samples, sales, took = asyncio.run(
+                            run_units(cfgs, db_url, rate, seconds, seed=units)
+                        )
+                p50 = statistics.median(samples)
+                what = f"{units} units, {sales / took:.1f} sales/s, {name}, {where}"
+                report(
+                    f"sale→collector ack p50, {what}",
+                    ms(p50),
+                    f"{p50 / statistics.median(echoed):.1f}× bare echo p50",
+                )
+                report(
+                    f"sale→collector ack p99, {what}",
+                    ms(p99(samples)),
+                    f"{p99(samples) / p99(echoed):.1f}× bare echo p99; {len(samples)} sales; "
+                    f"max {ms(max(samples))}",
+                )
+        finally:
+            broker.close()
+
+
+@contextlib.contextmanager
+def _sqlite_db(path: Path) -> Iterator[str]:
+    yield f"sqlite:///{path}"
+
+
+@contextlib.contextmanager
+def _pg_db(_path: Path) -> Iterator[str]:
+    with fresh_database("reporting_bench") as url:
+        yield url
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench reporting", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="small sizes, to try the bench out")
+    p.add_argument("--only", default="ingest,drain,latency")
+    args = p.parse_args(argv)
+    parts = set(args.only.split(","))
+    rows: list[tuple[str, str, str]] = []
+
+    def report(what: str, value: str, note: str) -> None:
+        rows.append((what, value, note))
+        print(f"{what:<62} {value:>14}  {note}", flush=True)
+
+    (ROOT / "bench" / "results").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="reporting-bench-") as tmp:
+        work = Path(tmp)
+        os.chmod(work, 0o755)
+        if "ingest" in parts:
+            bench_ingest(work, report, 2_000 if args.quick else 20_000)
+        if "drain" in parts:
+            bench_drain(work, report, 5_000 if args.quick else 100_000)
+        if "latency" in parts:
+            bench_latency(work, report, 50, 20.0, 5.0 if args.quick else 30.0)
+    out = ROOT / "bench" / "results" / "reporting.json"
+    out.write_text(json.dumps({"when": datetime.now(UTC).isoformat(), "rows": rows}, indent=1))
+    print(f"\nwritten {out}")
+    return 0
