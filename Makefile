@@ -11,7 +11,7 @@ DEMO_OUT ?= demo-out
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test,demo]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -9,6 +9,7 @@ report at lunch and the Z report at closing. Everything it makes lands under `--
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -26,6 +27,7 @@ from rich.table import Table
 from appliance.config import Config, parse_config
 from appliance.controller import Outcome
 from appliance.errors import BadInput
+from appliance.mqtt.broker import EmbeddedBroker
 from appliance.replay import scan_through_scanner
 from appliance.sales.barcode import make_loyalty_card
 from appliance.sales.catalog import Item, parse_catalog_csv
@@ -48,7 +50,7 @@ def demo_catalog_text() -> str:
     return resources.files("appliance.data").joinpath("demo_catalog.csv").read_text("utf-8")
 
 
-def demo_config(out: Path) -> str:
+def demo_config(out: Path, broker_url: str) -> str:
     staff = "\n".join(
         f'[[staff]]\nid = "{sid}"\nname = "{name}"\nrole = "{role}"\npin_hash = "{hash_pin(pin)}"\n'
         for sid, name, role, pin in STAFF
@@ -77,6 +79,9 @@ points_per_unit = 1
 point_value = 1
 offline_redeem_cap = 200
 
+[mqtt]
+url = "{broker_url}"
+
 [hardware]
 printer = "file:{out / "printer.bin"}"
 drawer_open_alarm = 30.0
@@ -102,6 +107,8 @@ class Day:
     items: list[Item]
     completed: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+    # What each card earned today: customers only spend points they have.
+    points: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
     async def do(self, op: str, **fields: Any) -> Outcome:
         if op == "scan":
@@ -112,6 +119,9 @@ class Day:
             self.rejected.append((op, outcome.rejected))
         if outcome.record is not None:
             self.completed.append(outcome.record)
+            loyalty = outcome.record.get("loyalty")
+            if loyalty:
+                self.points[loyalty["account"]] += loyalty["earned"] - loyalty["redeemed"]
         return outcome
 
     async def sale(self, n: int) -> None:
@@ -131,10 +141,11 @@ class Day:
         if rng.random() < 0.1:
             await self.do("discount", percent=5, scope="basket")
         if rng.random() < 0.3:
-            account = f"{rng.randint(1, 40):08d}"
+            account = f"{rng.randint(1, 12):08d}"
             await self.do("scan", code=make_loyalty_card(account, 0))
-            if rng.random() < 0.3:
-                await self.do("redeem", points=rng.choice([50, 100, 150]))
+            spend = rng.choice([50, 100, 150])
+            if self.points[account] >= spend and rng.random() < 0.5:
+                await self.do("redeem", points=spend)
         view = self.unit.till.view()
         due = view.due
         roll = rng.random()
@@ -216,18 +227,36 @@ def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
         force=True,  # python-escpos calls basicConfig() when imported
     )
     _prepare(out)
-    (out / "appliance.toml").write_text(demo_config(out.resolve()))
-    (out / "catalog.csv").write_text(demo_catalog_text())
-    cfg: Config = parse_config((out / "appliance.toml").read_text(), str(out / "appliance.toml"))
-    items = parse_catalog_csv(demo_catalog_text(), cfg.exponent, "catalog.csv")
-    with Store.open(cfg.data_dir, cfg.device.id) as store:
-        store.catalog.replace(items)
+    return asyncio.run(_demo(out.resolve(), seed))
 
-    async def main() -> Day:
-        async with open_unit(cfg, simulate=True) as unit:
-            return await _trading_day(unit, out, seed)
 
-    day = asyncio.run(main())
+async def _demo(out: Path, seed: int) -> int:
+    from collector.db import open_database
+    from collector.service import BrokerAddress, Collector, Settings
+
+    async with EmbeddedBroker() as broker:
+        (out / "appliance.toml").write_text(demo_config(out, broker.url))
+        (out / "catalog.csv").write_text(demo_catalog_text())
+        cfg: Config = parse_config(
+            (out / "appliance.toml").read_text(), str(out / "appliance.toml")
+        )
+        items = parse_catalog_csv(demo_catalog_text(), cfg.exponent, "catalog.csv")
+        with Store.open(cfg.data_dir, cfg.device.id) as store:
+            store.catalog.replace(items)
+        engine = open_database(f"sqlite:///{out / 'collector.db'}")
+        collector = Collector(
+            engine, Settings(BrokerAddress.parse(broker.url), client_id="demo-collector")
+        )
+        task = asyncio.create_task(collector.run(), name="collector")
+        try:
+            await asyncio.wait_for(collector.ready.wait(), 15)
+            async with open_unit(cfg, simulate=True, config_path=out / "appliance.toml") as unit:
+                day = await _trading_day(unit, out, seed)
+                delivered = await unit.drain_outbox(60)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         records = list(store.records())
         verified = store.verify()
@@ -238,11 +267,51 @@ def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
     receipts = cfg.data_dir / "receipts"
     if receipts.exists():
         shutil.copytree(receipts, out / "receipts")
-    _summary(out, records, day, verified.ok, cfg.exponent)
-    return 0 if verified.ok else 1
+    agree = _collector_report(out, engine, records, cfg.exponent)
+    engine.dispose()
+    _summary(out, records, day, verified.ok, cfg.exponent, broker.kind, delivered, agree)
+    return 0 if verified.ok and delivered and agree else 1
 
 
-def _summary(out: Path, records: list[dict[str, Any]], day: Day, ok: bool, exp: int) -> None:
+def _collector_report(out: Path, engine: Any, records: list[dict[str, Any]], exp: int) -> bool:
+    """The collector's sales by assistant beside the till's Z report; True when they agree."""
+    from collector.reports import render_sales, sales_report
+
+    rows = sales_report(engine, "assistant")
+    closes = [r for r in records if r["kind"] == "shift_close"]
+    z_staff = {s["staff"]: s for s in closes[-1]["report"]["staff"]} if closes else {}
+    lines = [
+        "TILL Z REPORT vs COLLECTOR, by assistant",
+        f"{'assistant':<12}{'till sales':>11}{'till total':>12}{'coll. sales':>12}"
+        f"{'coll. total':>12}  agree",
+    ]
+    agree = len(rows) == len(z_staff)
+    for row in rows:
+        z = z_staff.get(row.group, {"sales": 0, "refunds": 0, "total": 0})
+        ok = z["sales"] - z["refunds"] == row.sales and z["total"] == row.total
+        agree = agree and ok
+        lines.append(
+            f"{row.group:<12}{z['sales'] - z['refunds']:>11}{format_minor(z['total'], exp):>12}"
+            f"{row.sales:>12}{format_minor(row.total, exp):>12}  {'yes' if ok else 'NO'}"
+        )
+    text = "\n".join(lines) + "\n\n"
+    for by in ("assistant", "product", "day"):
+        text += render_sales(sales_report(engine, by), "table", by, ["EUR"]) + "\n"
+    (out / "collector-report.txt").write_text(text)
+    Console().print("\n".join(lines))
+    return agree
+
+
+def _summary(
+    out: Path,
+    records: list[dict[str, Any]],
+    day: Day,
+    ok: bool,
+    exp: int,
+    broker: str,
+    delivered: bool,
+    agree: bool,
+) -> None:
     console = Console()
     kinds: dict[str, int] = defaultdict(int)
     for r in records:
@@ -258,8 +327,11 @@ def _summary(out: Path, records: list[dict[str, Any]], day: Day, ok: bool, exp: 
     t.add_row("operations refused (shown to staff)", str(len(day.rejected)))
     t.add_row("journal records / chain", f"{len(records)} / {'intact' if ok else 'BROKEN'}")
     t.add_row("receipts printed", str(len(list((out / "receipts").glob("*.txt")))))
+    t.add_row(f"reported to the collector (via {broker})", "all acked" if delivered else "NOT ALL")
+    t.add_row("collector report = till Z report", "yes" if agree else "NO")
     console.print(t)
     console.print(
         f"Results in {out}/: receipts/ (.bin ESC/POS, .txt, .png), journal.jsonl, "
-        "x-report.txt, z-report.txt, sales-report.txt, printer.bin"
+        "x-report.txt, z-report.txt, sales-report.txt, collector-report.txt, collector.db, "
+        "printer.bin"
     )

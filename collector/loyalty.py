@@ -635,7 +635,7 @@ class Book:
             base_spend = earned.spend * (before - after) // paid if paid else 0
             lot_entry: int | None = earned.id
         else:
-            points, base_spend, lot_entry = lo.earned, 0, None
+            points, base_spend, lot_entry = abs(lo.earned), 0, None
         self.reverse(
             account,
             max(points, 0),
@@ -645,8 +645,10 @@ class Book:
             spend=base_spend,
             detail={"paid": refunded, "refund_of": orig, "till_earned": lo.earned},
         )
-        if lo.redeemed > 0:
-            points = lo.redeemed
+        # The till writes a refund's points negative (given back); older tests wrote them
+        # positive: the size is what counts.
+        if lo.redeemed:
+            points = abs(lo.redeemed)
             spent = self.seen(f"sale:{orig}:redeem") if orig else None
             if spent is not None:
                 given = self.session.scalar(

@@ -50,6 +50,8 @@ def sales_report(
     """Totals per group of `by` over sales and refunds with `start <= day <= end`."""
     if by not in DIMENSIONS:
         raise CollectorInput(f"--by {by!r}: choose one of {', '.join(DIMENSIONS)}")
+    # Amounts and quantities are signed in the records themselves (a refund's are
+    # negative, as the till writes them); only the count of receipts needs a sign.
     sign = case((Sale.kind == "refund", -1), else_=1)
     signed_count = func.sum(sign)
     if by == "product":
@@ -58,8 +60,8 @@ def sales_report(
             group,
             func.count(distinct(case((Sale.kind == "sale", Sale.id))))
             - func.count(distinct(case((Sale.kind == "refund", Sale.id)))),
-            func.sum(sign * SaleLine.total),
-            func.sum(sign * SaleLine.qty),
+            func.sum(SaleLine.total),
+            func.sum(SaleLine.qty),
         ).join(Sale, SaleLine.sale == Sale.id)
     else:
         group = {
@@ -69,7 +71,7 @@ def sales_report(
             "store": Sale.store,
             "day": Sale.day,
         }[by]
-        query = select(group, signed_count, func.sum(sign * Sale.total))
+        query = select(group, signed_count, func.sum(Sale.total))
     query = query.where(Sale.kind.in_(("sale", "refund"))).group_by(group)
     if start:
         query = query.where(Sale.day >= start)

@@ -101,6 +101,7 @@ class Collector:
         self.ingested = 0  # records this process stored
         self._stock_changed = asyncio.Event()
         self._v5: bool | None = None
+        self._v311_guessed = False
 
     async def run(self) -> None:
         """Connect, consume and reconnect until cancelled."""
@@ -114,6 +115,15 @@ class Collector:
                     continue
                 log.warning("broker connection lost: %s", exc)
             except aiomqtt.MqttError as exc:
+                if self._v5 is None and "timed out" in str(exc):
+                    # amqtt never answers an MQTT 5 CONNECT that carries properties (a
+                    # bare one it refuses with 132): try 3.1.1 before waiting.
+                    log.info("no answer to an MQTT 5 connect; trying 3.1.1")
+                    self._v5, self._v311_guessed = False, True
+                    continue
+                if self._v311_guessed and not self.ready.is_set():
+                    self._v5 = None  # 3.1.1 failed too: it was no MQTT 5 problem
+                    self._v311_guessed = False
                 log.warning("broker connection lost: %s", exc)
             self.ready.clear()
             await asyncio.sleep(self.settings.reconnect_delay)
@@ -157,6 +167,7 @@ class Collector:
         )
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
+        self._v311_guessed = False
         if self._v5 is None:
             self._v5 = True  # the connect above succeeded with MQTT 5
         self.shared = False

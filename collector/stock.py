@@ -150,15 +150,15 @@ def mark_sent(engine: Engine, versions: Iterable[tuple[str, str, int]]) -> None:
 
 
 def moves_for_record(record: Mapping[str, Any], at: str) -> list[StockMove]:
-    """A sale lowers each line's SKU by its quantity; a refund puts it back."""
-    sign = {"sale": -1, "refund": 1}.get(str(record.get("kind")))
-    if sign is None:
+    """A sale lowers each line's SKU by its quantity; a refund puts it back (its
+    quantities are negative in the record, as the till writes them)."""
+    if record.get("kind") not in ("sale", "refund"):
         return []
     return [
         StockMove(
             store=record["store"],
             sku=line["sku"],
-            delta=sign * int(line["qty"]),
+            delta=-int(line["qty"]),
             reason=record["kind"],
             ref=record["sale_id"],
             at=at,

@@ -83,7 +83,7 @@ def trading(engine: Engine, tmp_path: Path) -> Engine:
             "north",
             "ana",
             "2026-11-24",
-            [line("B2", 1, 100)],
+            [line("B2", -1, 100)],  # a refund, as the till records it: negative
             kind="refund",
             refund_of=first["sale_id"],
             loyalty=loyalty("00000001"),

@@ -227,14 +227,15 @@ def test_refunds_reverse_earned_and_give_back_redeemed_in_proportion(engine: Eng
     ingest(engine, sale)
     assert ledger.balance("00000001").balance == 99
     # A third of the sale refunded (33.33 of which 0.33 in points), then the rest.
+    # Refund records carry negative amounts and points, as the till writes them.
     part = record(
-        3_333, kind="refund", redeemed=33, earned=33, offline=True, refund_of=sale.sale_id
+        -3_333, kind="refund", redeemed=-33, earned=-33, offline=True, refund_of=sale.sale_id
     )
     ingest(engine, part)
     ingest(engine, part)  # the same record again changes nothing
     # 33.00 of the 99.00 paid refunded: 33 of the 99 earned go, 33 redeemed points come back
     assert ledger.balance("00000001").balance == 66 + 33
-    rest = record(6_667, kind="refund", redeemed=67, earned=66, refund_of=sale.sale_id)
+    rest = record(-6_667, kind="refund", redeemed=-67, earned=-66, refund_of=sale.sale_id)
     ingest(engine, rest)
     assert ledger.balance("00000001").balance == 100  # every earned point back, every spent one
     with Session(engine) as s:

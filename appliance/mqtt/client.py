@@ -153,6 +153,10 @@ class MqttLink:
         self.topics = Topics(cfg.device.store, cfg.device.id)
         self.telemetry_interval = cfg.mqtt.telemetry_interval
         self.protocol = ProtocolVersion.V5
+        # True once a broker accepted MQTT 5 here: then a timeout is only a timeout.
+        self._v5_proven = False
+        # 3.1.1 chosen only because an MQTT 5 CONNECT went unanswered (not refused).
+        self._v311_guessed = False
         self.connected = False
         self.sessions = 0
         self.backoff_min, self.backoff_max = BACKOFF_MIN, BACKOFF_MAX
@@ -266,6 +270,9 @@ class MqttLink:
                 try:
                     async with self._client() as client:
                         failures = 0
+                        self._v311_guessed = False
+                        if self.protocol is ProtocolVersion.V5:
+                            self._v5_proven = True
                         await self._session(client)
                 except MqttConnectError as e:
                     code = getattr(e.rc, "value", e.rc)
@@ -276,6 +283,19 @@ class MqttLink:
                     failures += 1
                     log.warning("broker refused the connection", extra={"error": str(e)})
                 except (MqttError, MqttLinkError, OSError) as e:
+                    if (
+                        self.protocol is ProtocolVersion.V5
+                        and not self._v5_proven
+                        and isinstance(e, MqttError)
+                        and "timed out" in str(e)
+                    ):
+                        # amqtt never answers an MQTT 5 CONNECT that carries properties
+                        # (it refuses a bare one with 132): try 3.1.1 before backing off.
+                        log.warning("no answer to an MQTT 5 connect; trying 3.1.1")
+                        self.protocol, self._v311_guessed = ProtocolVersion.V311, True
+                        continue
+                    if self._v311_guessed:
+                        self.protocol = ProtocolVersion.V5  # that was no MQTT 5 problem
                     failures += 1
                     level = logging.WARNING if failures <= 1 else logging.INFO
                     log.log(level, "mqtt link down", extra={"error": str(e), "failures": failures})
