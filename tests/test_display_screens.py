@@ -318,6 +318,11 @@ async def test_kiosk_shows_one_customer_then_forgets_them(x_display: str, tmp_pa
         assert "Coffee: yours now!" in shown and "Free baguette: 66 more points" in shown
         assert "200 points expire on 2026-12-31" in shown
         assert any(t.startswith("2026-11-20   €12.80") for t in shown)
+        # The lists stack at the top of their panels, one line high each, not spread out.
+        head, row = find(h.screens.root, "Your last purchases"), find(h.screens.root, "2026-11-20")
+        assert row.height < 40 and head.y - row.top < 5
+        reward = find(h.screens.root, "Coffee: yours now!")
+        assert reward.height == row.height and reward.top > h.screens.kiosk.height / 3
         image = h.picture()
         hello = find(h.screens.root, "Hello Zoé")
         assert ink(region(image, hello), (255, 255, 255)) > 200  # white text on the banner
@@ -350,3 +355,47 @@ async def test_kiosk_shows_one_customer_then_forgets_them(x_display: str, tmp_pa
         await h.press("Join")
         assert loyalty.enrolled[0].consent is False and loyalty.enrolled[0].terms_accepted
         assert any("Welcome, Zoé! Your account is 00000042" in t for t in h.shown())
+
+
+async def test_a_scan_is_drawn_at_once_in_rows_that_are_reused(
+    x_display: str, tmp_path: Path
+) -> None:
+    cfg = fr_config(tmp_path)
+    async with screens_running(cfg, ["till", "customer"]) as h:
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        await h.scan(YAOURT)
+        customer, till = h.screens.customer, h.screens.till
+        first, till_first = customer.basket.rows[1], till.basket.rows[0]
+        drawn: list[list[str]] = []
+        h.window.bind(on_flip=lambda *_: drawn.append(texts(customer)))
+        assert h.unit.sim_scanner is not None
+        h.unit.sim_scanner.scan("3760123450010")  # Baguette tradition, line 2
+        for _ in range(500):
+            if len(h.unit.till.view().lines) == 2:
+                break
+            await asyncio.sleep(0.002)
+        # The scan was handled in this loop turn; its frame is flipped in the next one,
+        # not at the Kivy clock's next frame.
+        await asyncio.sleep(0)
+        assert drawn and "Baguette tradition" in drawn[-1] and "Total  2,85\xa0€" in drawn[-1]
+        for _ in range(9):
+            await h.scan("3760123450010")
+        # Eleven lines: the last eight shown, in the same eight rows, the first ones counted.
+        shown = texts(customer)
+        assert "… and 3 more above" in shown and "Yaourt nature ×4" not in shown
+        rows = customer.basket.rows
+        assert len(rows) == 8 and len(rows) + len(customer.basket.spare) == 8
+        assert first in rows.values()
+        assert till.basket.rows[0] is till_first and len(till.basket.rows) == 11
+        # A quantity change rewrites that line's row only; the row stays the same widget.
+        last = rows[11]
+        await h.press("Qty")
+        await h.press("2")
+        await h.press("OK")
+        assert customer.basket.rows[11] is last and last.total.text == "2,40\xa0€"
+        assert "2 × Baguette tradition" in texts(customer)
+        # The sale ends: the rows are blanked and kept for the next customer.
+        await h.press("Cancel")
+        assert customer.frame is not None and customer.frame.phase == "idle"
+        assert all(r.name.text == "" for r in customer.basket.spare)

@@ -8,6 +8,7 @@ process; `prepare_kivy` must run before anything imports it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -103,8 +104,28 @@ def open_window(cfg: Config, width: int, height: int) -> Any:
             "libraries and permissions on /dev/dri); the till keeps selling headless"
         )
     register_fonts(cfg.display.font)
-    Window.clearcolor = (0.97, 0.97, 0.95, 1)
+    from appliance.display.kit import PAPER
+
+    Window.clearcolor = PAPER  # PAPER panels leave it showing rather than paint over it
     return Window
+
+
+def present() -> None:
+    """Lay out and draw the window now, as Kivy's own frame would (layouts and label
+    textures first, then draw and flip), instead of waiting for the clock's next frame.
+    Only between Kivy frames: from an event-loop callback, never a Kivy callback."""
+    from kivy.base import EventLoop
+    from kivy.clock import Clock
+    from kivy.lang import Builder
+
+    window = EventLoop.window
+    if window is None or EventLoop.status != "started":
+        return
+    Clock.tick_draw()
+    Builder.sync()
+    if window.canvas.needs_redraw:
+        window.dispatch("on_draw")
+        window.dispatch("on_flip")
 
 
 class Screens:
@@ -153,6 +174,7 @@ class Screens:
                 self.root.add_widget(self.kiosk)
             else:
                 raise DisplayError(f"display.screens: unknown screen {name!r}")
+        self.ctx.present = present
         unit.event_watchers.append(self.ctx.on_event)
         unit.scan_watchers.append(self._on_scan)
 
@@ -180,6 +202,16 @@ def build_app(screens: Screens) -> Any:
 
     class DisplayApp(App):
         title = "appliance"
+
+        def on_start(self) -> None:
+            # What exists now (modules, catalog, the screens) lives as long as the app;
+            # frozen, the collector stops walking it, so a full collection costs little
+            # rather than a stall of tens of milliseconds between a scan and its frame.
+            gc.collect()
+            gc.freeze()
+
+        def on_stop(self) -> None:
+            gc.unfreeze()
 
         def build(self) -> Any:
             Clock.schedule_interval(screens.tick, 1.0)

@@ -48,6 +48,10 @@ class DisplayContext:
         self.redraws: list[Callable[[], None]] = []
         self.event_hooks: list[Callable[[Event], None]] = []
         self.scan_hooks: list[Callable[[str], None]] = []
+        # Draws the window at once (set by the app): a change is shown in the same loop
+        # turn, not at the Kivy clock's next frame up to 1/60 s later.
+        self.present: Callable[[], None] | None = None
+        self._present_due = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- acting -------------------------------------------------------------------------
@@ -85,6 +89,24 @@ class DisplayContext:
     def changed(self) -> None:
         for redraw in list(self.redraws):
             redraw()
+        self._present_soon()
+
+    def _present_soon(self) -> None:
+        # From the event loop, never from inside Kivy's frame (its clock is not
+        # re-entrant); several changes in one loop turn make one frame.
+        if self.present is None or self._present_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._present_due = True
+        loop.call_soon(self._present_now)
+
+    def _present_now(self) -> None:
+        self._present_due = False
+        if self.present is not None:
+            self.present()
 
     def on_event(self, event: Event) -> None:
         for hook in list(self.event_hooks):

@@ -3,6 +3,7 @@ between customers the shop's logo and the promotions the collector pushed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,111 @@ from appliance.display.kit import ACCENT, GO, INK, MUTED, PANEL, PAPER, WHITE, P
 from appliance.display.loyalty import CustomerSummary
 from appliance.display.models import CustomerFrame, CustomerModel
 from appliance.events import Event
+from appliance.sales.till import TillLine
 
 SHOWN_LINES = 8
+
+
+class LineRow(BoxLayout):
+    """One basket line on the customer display. Rows are kept and handed from line to
+    line, so a scan changes the text of one row instead of building widgets."""
+
+    def __init__(self, scale: Scale, money: Callable[[int], str]) -> None:
+        super().__init__(size_hint_y=None, height=scale(30))
+        self.money = money
+        self.shown: TillLine | None = None
+        self.name = Text(size_px=scale(18))
+        self.discount = Text(size_px=scale(14), color=GO, halign="right", size_hint_x=None, width=0)
+        self.total = Text(size_px=scale(18), halign="right", size_hint_x=0.3)
+        for w in (self.name, self.discount, self.total):
+            self.add_widget(w)
+
+    def show(self, ln: TillLine | None) -> None:
+        """Draw `ln` in this row (None: blank); only the labels whose text changes
+        render a new texture."""
+        if ln == self.shown:
+            return
+        self.shown = ln
+        if ln is None:
+            self.name.text = self.discount.text = self.total.text = ""
+            return
+        self.name.text = f"{ln.qty} × {ln.name}" if ln.qty != 1 else ln.name
+        self.discount.text = f"−{self.money(ln.discount)}" if ln.discount else ""
+        # No discount: the column takes no room at all (a hint of 0 would keep 100 px).
+        self.discount.size_hint_x = 0.25 if ln.discount else None
+        self.discount.width = 0
+        self.total.text = self.money(ln.total)
+
+
+class BasketView(Panel):
+    """The basket phase, built once and updated in place on every scan."""
+
+    def __init__(self, scale: Scale, money: Callable[[int], str]) -> None:
+        s = scale
+        super().__init__(PAPER, orientation="vertical", padding=s(10), spacing=s(4))
+        self.s, self.money = s, money
+        self.greeting = Text(
+            size_px=s(20),
+            color=WHITE,
+            bg=ACCENT,
+            halign="center",
+            size_hint_y=None,
+            height=s(40),
+        )
+        self.add_widget(self.greeting)
+        self.lines = BoxLayout(orientation="vertical", spacing=s(2))
+        self.more = Text(size_px=s(14), color=MUTED, size_hint_y=None, height=s(22))
+        self.filler = BoxLayout()  # keeps the rows at the top
+        self.add_widget(self.lines)
+        self.rows: dict[int, LineRow] = {}  # line number → the row showing it
+        self.spare: list[LineRow] = []  # blank rows, ready for the next lines
+        self._order: list[Any] = []
+        foot = Panel(PANEL, orientation="vertical", size_hint_y=None, height=s(110), padding=s(6))
+        self.total = Text(size_px=s(44), bold=True, halign="right")
+        self.paid = Text(size_px=s(18), halign="right", size_hint_y=None, height=0)
+        foot.add_widget(self.total)
+        foot.add_widget(self.paid)
+        self.add_widget(foot)
+
+    def show(self, f: CustomerFrame, greeting: str) -> None:
+        self.greeting.text = greeting
+        live = [ln for ln in f.lines if not ln.voided]
+        shown = live[-SHOWN_LINES:]
+        wanted = {ln.number for ln in shown}
+        for n in [n for n in self.rows if n not in wanted]:
+            row = self.rows.pop(n)
+            row.show(None)  # nothing of this sale stays in a row put aside
+            self.spare.append(row)
+        rows: list[LineRow] = []
+        for ln in shown:
+            if ln.number not in self.rows:
+                new = self.spare.pop() if self.spare else LineRow(self.s, self.money)
+                self.rows[ln.number] = new
+            row = self.rows[ln.number]
+            row.show(ln)
+            rows.append(row)
+        hidden = len(live) - len(shown)
+        self.more.text = f"… and {hidden} more above" if hidden else ""
+        order: list[Any] = ([self.more] if hidden else []) + rows + [self.filler]
+        if order != self._order:
+            # Re-stacking kept rows only moves them; their textures stay as they are.
+            self._order = order
+            self.lines.clear_widgets()
+            for w in order:
+                self.lines.add_widget(w)
+        self.total.text = f"Total  {self.money(f.total)}"
+        self.paid.text = (
+            f"Paid {self.money(f.paid)}   Still to pay {self.money(f.due)}" if f.paid else ""
+        )
+        self.paid.height = self.s(28) if f.paid else 0
+
+    def forget(self) -> None:
+        """Put every row aside blank: the basket is hidden between customers."""
+        for row in self.rows.values():
+            row.show(None)
+            self.spare.append(row)
+        self.rows.clear()
+        self.greeting.text = ""
 
 
 class CustomerScreen(BoxLayout):
@@ -31,6 +135,8 @@ class CustomerScreen(BoxLayout):
         self.frame: CustomerFrame | None = None
         self.promo_index = 0
         self._asked: str | None = None
+        self.basket = BasketView(scale, ctx.money)
+        self.shown: Any = None
         # First in line: the customer's screen is the one whose delay people notice.
         ctx.redraws.insert(0, self.refresh)
         ctx.event_hooks.append(self.on_event)
@@ -60,9 +166,20 @@ class CustomerScreen(BoxLayout):
         if frame == self.frame:
             return
         self.frame = frame
+        if frame.phase == "basket":
+            # The scan path: the basket is updated in place, never rebuilt.
+            self.basket.show(frame, self._greeting(frame.customer))
+            if self.shown is not self.basket:
+                self._put(self.basket)
+            return
+        if self.shown is self.basket:
+            self.basket.forget()
+        self._put(self._idle(frame) if frame.phase == "idle" else self._thanks(frame))
+
+    def _put(self, root: Any) -> None:
         self.clear_widgets()
-        build = {"idle": self._idle, "basket": self._basket, "thanks": self._thanks}
-        self.add_widget(build[frame.phase](frame))
+        self.add_widget(root)
+        self.shown = root
 
     async def _lookup(self, account: str) -> None:
         summary = await self.ctx.loyalty.summary(account)
@@ -80,57 +197,6 @@ class CustomerScreen(BoxLayout):
         if customer.balance is None:
             return f"{hello}  Points balance available when online"
         return f"{hello}  You have {self.ctx.money.number(customer.balance)} points"
-
-    def _basket(self, f: CustomerFrame) -> Any:
-        s = self.s
-        root = Panel(PAPER, orientation="vertical", padding=s(10), spacing=s(4))
-        root.add_widget(
-            Text(
-                self._greeting(f.customer),
-                size_px=s(20),
-                color=WHITE,
-                bg=ACCENT,
-                halign="center",
-                size_hint_y=None,
-                height=s(40),
-            )
-        )
-        lines = BoxLayout(orientation="vertical", spacing=s(2))
-        live = [ln for ln in f.lines if not ln.voided]
-        for ln in live[-SHOWN_LINES:]:
-            row = BoxLayout(size_hint_y=None, height=s(30))
-            name = f"{ln.qty} × {ln.name}" if ln.qty != 1 else ln.name
-            row.add_widget(Text(name, size_px=s(18)))
-            if ln.discount:
-                row.add_widget(
-                    Text(
-                        f"−{self._m(ln.discount)}",
-                        size_px=s(14),
-                        color=GO,
-                        halign="right",
-                        size_hint_x=0.25,
-                    )
-                )
-            row.add_widget(Text(self._m(ln.total), size_px=s(18), halign="right", size_hint_x=0.3))
-            lines.add_widget(row)
-        if len(live) > SHOWN_LINES:
-            lines.add_widget(Text(f"… and {len(live) - SHOWN_LINES} more", size_px=s(14)))
-        lines.add_widget(BoxLayout())
-        root.add_widget(lines)
-        foot = Panel(PANEL, orientation="vertical", size_hint_y=None, height=s(110), padding=s(6))
-        foot.add_widget(
-            Text(f"Total  {self._m(f.total)}", size_px=s(44), bold=True, halign="right")
-        )
-        if f.paid:
-            foot.add_widget(
-                Text(
-                    f"Paid {self._m(f.paid)}   Still to pay {self._m(f.due)}",
-                    size_px=s(18),
-                    halign="right",
-                )
-            )
-        root.add_widget(foot)
-        return root
 
     def _thanks(self, f: CustomerFrame) -> Any:
         s = self.s

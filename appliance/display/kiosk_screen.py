@@ -133,25 +133,44 @@ class KioskScreen(BoxLayout):
                 )
             )
         cols = BoxLayout(spacing=s(10))
+        # Rows of a fixed height stack from the top; the empty box takes what is left.
+        head, row = s(30), s(26)
         left = Panel(PANEL, orientation="vertical", padding=s(8), spacing=s(2))
-        left.add_widget(Text("Your last purchases", size_px=s(17), bold=True))
+        left.add_widget(
+            Text("Your last purchases", size_px=s(17), bold=True, size_hint_y=None, height=head)
+        )
         for p in c.purchases[:5]:
             left.add_widget(
-                Text(f"{p.date}   {self._m(p.total)}   +{n(p.points)} pts", size_px=s(15))
+                Text(
+                    f"{p.date}   {self._m(p.total)}   +{n(p.points)} pts",
+                    size_px=s(15),
+                    size_hint_y=None,
+                    height=row,
+                )
             )
         if not c.purchases:
-            left.add_widget(Text("—", size_px=s(15), color=MUTED))
+            left.add_widget(Text("—", size_px=s(15), color=MUTED, size_hint_y=None, height=row))
         left.add_widget(BoxLayout())
         cols.add_widget(left)
         right = Panel(PANEL, orientation="vertical", padding=s(8), spacing=s(2))
-        right.add_widget(Text("Rewards within reach", size_px=s(17), bold=True))
+        right.add_widget(
+            Text("Rewards within reach", size_px=s(17), bold=True, size_hint_y=None, height=head)
+        )
         for r in c.within_reach():
             short = max(r.points - (c.balance or 0), 0)
             state = "yours now!" if short == 0 else f"{n(short)} more points"
-            right.add_widget(Text(f"{r.name}: {state}", size_px=s(15)))
+            right.add_widget(
+                Text(f"{r.name}: {state}", size_px=s(15), size_hint_y=None, height=row)
+            )
         for e in c.expiring[:2]:
             right.add_widget(
-                Text(f"{n(e.points)} points expire on {e.on}", size_px=s(15), color=WARN)
+                Text(
+                    f"{n(e.points)} points expire on {e.on}",
+                    size_px=s(15),
+                    color=WARN,
+                    size_hint_y=None,
+                    height=row,
+                )
             )
         right.add_widget(BoxLayout())
         cols.add_widget(right)

@@ -56,11 +56,17 @@ def recolour(widget: Any, rgba: RGBA) -> None:
 
 
 class Panel(BoxLayout):
-    """A BoxLayout with a background colour."""
+    """A BoxLayout with a background colour.
+
+    PAPER is the colour the window is cleared to (`app.open_window`), and the PAPER
+    panels are the screens' roots, so they paint nothing: with software GL every layer
+    over the whole screen costs milliseconds a frame.
+    """
 
     def __init__(self, rgba: RGBA = PAPER, **kw: Any) -> None:
         super().__init__(**kw)
-        paint(self, rgba)
+        if rgba != PAPER:
+            paint(self, rgba)
 
 
 class Text(Label):
@@ -90,7 +96,12 @@ class Text(Label):
             shorten_from="right",
             **kw,
         )
-        self.bind(size=lambda w, s: setattr(w, "text_size", s))
+        if valign == "middle":
+            # Only as tall as the text: Kivy centres the texture in the box anyway, and
+            # a box-sized texture is mostly transparent pixels to blend on every frame.
+            self.bind(width=lambda w, width: setattr(w, "text_size", (width, None)))
+        else:
+            self.bind(size=lambda w, s: setattr(w, "text_size", s))
         if bg is not None:
             paint(self, bg)
 
@@ -119,6 +130,6 @@ class Key(Button):
             valign="middle",
             **kw,
         )
-        self.bind(size=lambda w, s: setattr(w, "text_size", (s[0] * 0.94, s[1])))
+        self.bind(width=lambda w, width: setattr(w, "text_size", (width * 0.94, None)))
         if action is not None:
             self.bind(on_release=lambda *_: action())

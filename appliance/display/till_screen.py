@@ -40,7 +40,7 @@ from appliance.events import Event
 from appliance.sales.catalog import Item
 from appliance.sales.money import format_minor
 from appliance.sales.reports import format_report
-from appliance.sales.till import TillView
+from appliance.sales.till import TillLine, TillView
 
 FAVOURITES = "★ Favourites"
 NO_SALE_REASONS = ("Change for a customer", "Float check", "Wrong tender corrected", "Other")
@@ -86,7 +86,7 @@ class TillScreen(BoxLayout):
         self.notice.padding = (s(8), 0)
         self.add_widget(self.notice)
         self.body = BoxLayout()
-        self.basket_box = BoxLayout()
+        self.basket: BasketColumn | None = None
         self.add_widget(self.body)
         ctx.redraws.append(self.refresh)
         ctx.event_hooks.append(self.on_event)
@@ -124,11 +124,12 @@ class TillScreen(BoxLayout):
         # Rebuild only on a change, so a field being typed into survives a printer event.
         if (name, view) == self._shown:
             return
-        if name == "sell" and self._shown is not None and self._shown[0] == "sell":
-            # A scan or a key changes the basket only: the product grid stays as it is.
+        shown_sell = self._shown is not None and self._shown[0] == "sell"
+        if name == "sell" and shown_sell and self.basket is not None:
+            # A scan or a key changes the basket only: the product grid stays as it is,
+            # and the basket's rows are updated in place.
             self._shown = (name, view)
-            self.basket_box.clear_widgets()
-            self.basket_box.add_widget(self._basket(view))
+            self.basket.show(view)
             return
         self.show(name, view)
 
@@ -297,9 +298,9 @@ class TillScreen(BoxLayout):
             grid.add_widget(BoxLayout())
         left.add_widget(grid)
         root.add_widget(left)
-        self.basket_box = BoxLayout(size_hint_x=0.42)
-        self.basket_box.add_widget(self._basket(view))
-        root.add_widget(self.basket_box)
+        self.basket = BasketColumn(self, size_hint_x=0.42)
+        self.basket.show(view)
+        root.add_widget(self.basket)
         return root
 
     def _search(self, text: str) -> None:
@@ -310,94 +311,10 @@ class TillScreen(BoxLayout):
         self.category, self.search = cat, ""
         self.show("sell")
 
-    def _basket(self, view: TillView) -> Any:
-        s = self.s
-        right = Panel(PANEL, orientation="vertical", spacing=s(3), padding=s(4))
-        lines = GridLayout(cols=1, spacing=s(1), size_hint_y=None)
-        lines.bind(minimum_height=lines.setter("height"))
-        live = [ln.number for ln in view.lines if not ln.voided]
-        if self.selected not in live:
-            self.selected = live[-1] if live else None
-        for ln in view.lines:
-            name = f"[s]{ln.qty} × {ln.name}[/s]" if ln.voided else f"{ln.qty} × {ln.name}"
-            money = self._m(ln.total)
-            if ln.discount:
-                money = f"−{self._m(ln.discount)}  {money}"
-            room = s(90) if not ln.discount else s(160)
-            row = ToggleButton(
-                text=f"{ln.number}. {name}",
-                markup=True,
-                shorten=True,
-                shorten_from="right",
-                padding=[s(6), 0, room, 0],
-                state="down" if ln.number == self.selected else "normal",
-                group="basket",
-                font_size=s(13),
-                size_hint_y=None,
-                height=s(28),
-                halign="left",
-                valign="middle",
-                background_normal="",
-                background_down="",
-                background_color=(0.80, 0.86, 0.95, 1) if ln.number == self.selected else WHITE,
-                color=MUTED if ln.voided else (0.1, 0.1, 0.1, 1),
-                disabled=ln.voided,
-            )
-            row.bind(size=lambda w, sz: setattr(w, "text_size", sz))
-            row.bind(on_release=lambda w, n=ln.number: self._select(n))
-            amount = Text(money, size_px=s(13), halign="right", color=row.color, bold=True)
-            row.add_widget(amount)
-            row.bind(pos=lambda w, p, a=amount: setattr(a, "pos", (p[0], p[1])))
-            row.bind(size=lambda w, sz, a=amount: setattr(a, "size", (sz[0] - s(6), sz[1])))
-            lines.add_widget(row)
-        scroll = ScrollView()
-        scroll.add_widget(lines)
-        right.add_widget(scroll)
-        total = f"Total  {self._m(view.total)}" if view.lines else "Scan or tap an item to start"
-        right.add_widget(
-            Text(
-                total,
-                size_px=s(22) if view.lines else s(15),
-                bold=bool(view.lines),
-                halign="right",
-                size_hint_y=None,
-                height=s(34),
-            )
-        )
-        if view.loyalty is not None:
-            right.add_widget(
-                Text(
-                    f"Card {view.loyalty.account}" + (" (offline)" if view.loyalty.offline else ""),
-                    size_px=s(12),
-                    color=MUTED,
-                    halign="right",
-                    size_hint_y=None,
-                    height=s(18),
-                )
-            )
-        keys = GridLayout(cols=3, spacing=s(3), size_hint_y=None, height=s(118))
-        keys.add_widget(Key("Qty", self._ask_qty, size_px=s(15)))
-        keys.add_widget(Key("Line %", self._ask_discount, size_px=s(15)))
-        keys.add_widget(Key("Void line", self._void, size_px=s(15), bg=WARN))
-        keys.add_widget(Key("Basket %", self._ask_basket, size_px=s(15)))
-        keys.add_widget(Key("Cancel", lambda: self.act({"op": "cancel"}), size_px=s(15), bg=WARN))
-        keys.add_widget(Key("More…", lambda: self.go("more"), size_px=s(15), bg=MUTED))
-        right.add_widget(keys)
-        right.add_widget(
-            Key(
-                f"Pay {self._m(view.due)}" if view.lines else "Pay",
-                self._pay,
-                size_px=s(20),
-                bg=GO,
-                size_hint_y=None,
-                height=s(46),
-            )
-        )
-        return right
-
     def _select(self, number: int) -> None:
         self.selected = number
-        self.show("sell")
+        if self.basket is not None:
+            self.basket.show(self.ctx.unit.till.view())
 
     def _ask(self, prompt: str, ok: Callable[[str], None]) -> None:
         self.message, self.entry = "", ""
@@ -703,3 +620,115 @@ class TillScreen(BoxLayout):
     def _refund_back(self) -> None:
         self.refund_record, self.refund_lines = None, set()
         self.go("more")
+
+
+class BasketRow(ToggleButton):
+    """One basket line on the till (tap to select it), updated in place on a change."""
+
+    def __init__(self, till: TillScreen) -> None:
+        s = till.s
+        super().__init__(
+            markup=True,
+            shorten=True,
+            shorten_from="right",
+            group="basket",
+            font_size=s(13),
+            size_hint_y=None,
+            height=s(28),
+            halign="left",
+            valign="middle",
+            background_normal="",
+            background_down="",
+        )
+        self.till = till
+        self.number = 0
+        self.shown: tuple[TillLine, bool] | None = None
+        self.amount = Text(size_px=s(13), halign="right", bold=True)
+        self.add_widget(self.amount)
+        self.bind(size=self._follow, pos=self._follow)
+        self.bind(on_release=lambda _w: till._select(self.number))
+
+    def _follow(self, _w: Any, _value: Any) -> None:
+        self.text_size = (self.width, None)  # a texture as tall as the text, centred
+        self.amount.pos = self.pos
+        self.amount.size = (self.width - self.till.s(6), self.height)
+
+    def show(self, ln: TillLine, selected: bool) -> None:
+        # A tap toggles the button itself; the selection decides what it shows.
+        self.state = "down" if selected else "normal"
+        if (ln, selected) == self.shown:
+            return
+        self.shown = (ln, selected)
+        s, m = self.till.s, self.till._m
+        self.number = ln.number
+        name = f"[s]{ln.qty} × {ln.name}[/s]" if ln.voided else f"{ln.qty} × {ln.name}"
+        money = m(ln.total) if not ln.discount else f"−{m(ln.discount)}  {m(ln.total)}"
+        self.text = f"{ln.number}. {name}"
+        self.padding = [s(6), 0, s(160) if ln.discount else s(90), 0]
+        self.background_color = (0.80, 0.86, 0.95, 1) if selected else WHITE
+        self.color = MUTED if ln.voided else (0.1, 0.1, 0.1, 1)
+        self.disabled = ln.voided
+        self.amount.text = money
+        self.amount.color = self.color
+
+
+class BasketColumn(Panel):
+    """The till's basket: lines, total, card, line keys and Pay. Built with the sell
+    panel; a scan only updates it (one row's text, the total, the Pay key)."""
+
+    def __init__(self, till: TillScreen, **kw: Any) -> None:
+        s = till.s
+        super().__init__(PANEL, orientation="vertical", spacing=s(3), padding=s(4), **kw)
+        self.till = till
+        self.lines = GridLayout(cols=1, spacing=s(1), size_hint_y=None)
+        self.lines.bind(minimum_height=self.lines.setter("height"))
+        self.rows: list[BasketRow] = []
+        self.spare: list[BasketRow] = []
+        self.scroll = ScrollView()
+        self.scroll.add_widget(self.lines)
+        self.add_widget(self.scroll)
+        self.total = Text(size_px=s(15), halign="right", size_hint_y=None, height=s(34))
+        self.add_widget(self.total)
+        self.card = Text(size_px=s(12), color=MUTED, halign="right", size_hint_y=None, height=0)
+        self.add_widget(self.card)
+        keys = GridLayout(cols=3, spacing=s(3), size_hint_y=None, height=s(118))
+        keys.add_widget(Key("Qty", till._ask_qty, size_px=s(15)))
+        keys.add_widget(Key("Line %", till._ask_discount, size_px=s(15)))
+        keys.add_widget(Key("Void line", till._void, size_px=s(15), bg=WARN))
+        keys.add_widget(Key("Basket %", till._ask_basket, size_px=s(15)))
+        keys.add_widget(Key("Cancel", lambda: till.act({"op": "cancel"}), size_px=s(15), bg=WARN))
+        keys.add_widget(Key("More…", lambda: till.go("more"), size_px=s(15), bg=MUTED))
+        self.add_widget(keys)
+        self.pay = Key("Pay", till._pay, size_px=s(20), bg=GO, size_hint_y=None, height=s(46))
+        self.add_widget(self.pay)
+
+    def show(self, view: TillView) -> None:
+        till, s, m = self.till, self.till.s, self.till._m
+        live = [ln.number for ln in view.lines if not ln.voided]
+        if till.selected not in live:
+            till.selected = live[-1] if live else None
+        grew = len(view.lines) > len(self.rows)
+        while len(self.rows) < len(view.lines):
+            row = self.spare.pop() if self.spare else BasketRow(till)
+            self.rows.append(row)
+            self.lines.add_widget(row)
+        while len(self.rows) > len(view.lines):
+            # Kept for the next sale's lines: no widgets made or dropped per scan.
+            row = self.rows.pop()
+            self.lines.remove_widget(row)
+            self.spare.append(row)
+        for row, ln in zip(self.rows, view.lines, strict=True):
+            row.show(ln, ln.number == till.selected)
+        if grew:
+            pass  # self.scroll.scroll_y = 0  # the line just added, at the bottom, in view
+        self.total.text = (
+            f"Total  {m(view.total)}" if view.lines else "Scan or tap an item to start"
+        )
+        self.total.font_size = s(22) if view.lines else s(15)
+        self.total.bold = bool(view.lines)
+        loyalty = view.loyalty
+        self.card.text = (
+            f"Card {loyalty.account}" + (" (offline)" if loyalty.offline else "") if loyalty else ""
+        )
+        self.card.height = s(18) if loyalty else 0
+        self.pay.text = f"Pay {m(view.due)}" if view.lines else "Pay"
