@@ -379,6 +379,11 @@ async def test_a_scan_is_drawn_at_once_in_rows_that_are_reused(
         # not at the Kivy clock's next frame.
         await asyncio.sleep(0)
         assert drawn and "Baguette tradition" in drawn[-1] and "Total  2,85\xa0€" in drawn[-1]
+        await h.settle()
+        # A short list on the till starts at the top of its box.
+        scroll = till.basket.scroll
+        top = scroll.to_window(*scroll.pos)[1] + scroll.height
+        assert abs(till_first.to_window(*till_first.pos)[1] + till_first.height - top) <= 1
         for _ in range(9):
             await h.scan("3760123450010")
         # Eleven lines: the last eight shown, in the same eight rows, the first ones counted.
@@ -388,6 +393,12 @@ async def test_a_scan_is_drawn_at_once_in_rows_that_are_reused(
         assert len(rows) == 8 and len(rows) + len(customer.basket.spare) == 8
         assert first in rows.values()
         assert till.basket.rows[0] is till_first and len(till.basket.rows) == 11
+        # More lines than the till's list holds: it has scrolled to show the newest one.
+        newest = till.basket.rows[-1]
+        bottom = scroll.to_window(*scroll.pos)[1]
+        middle = newest.to_window(*newest.pos)[1] + newest.height / 2
+        assert bottom < middle < bottom + scroll.height
+        assert till.basket.rows[0].to_window(*till.basket.rows[0].pos)[1] > bottom + scroll.height
         # A quantity change rewrites that line's row only; the row stays the same widget.
         last = rows[11]
         await h.press("Qty")

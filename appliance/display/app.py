@@ -204,9 +204,19 @@ def build_app(screens: Screens) -> Any:
         title = "appliance"
 
         def on_start(self) -> None:
-            # What exists now (modules, catalog, the screens) lives as long as the app;
-            # frozen, the collector stops walking it, so a full collection costs little
-            # rather than a stall of tens of milliseconds between a scan and its frame.
+            from kivy.core.window import Window
+
+            def first_frame(*_: Any) -> None:
+                Window.funbind("on_flip", first_frame)
+                # Once the first frame is up (not before, to show it sooner): what
+                # exists now (modules, catalog, the screens) lives as long as the app,
+                # and frozen the collector stops walking it, so a full collection costs
+                # little rather than a stall of tens of milliseconds after a scan.
+                asyncio.get_running_loop().call_soon(self._freeze)
+
+            Window.fbind("on_flip", first_frame)
+
+        def _freeze(self) -> None:
             gc.collect()
             gc.freeze()
 

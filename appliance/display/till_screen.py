@@ -684,7 +684,12 @@ class BasketColumn(Panel):
         self.lines.bind(minimum_height=self.lines.setter("height"))
         self.rows: list[BasketRow] = []
         self.spare: list[BasketRow] = []
-        self.scroll = ScrollView()
+        # The bar keeps one faint colour: Kivy otherwise fades it in and out on every
+        # change of the list, half a second of frames redrawn for nothing after a scan.
+        faint = (0.7, 0.7, 0.7, 0.2)
+        # A short list stays at the top whatever scroll_y says (Kivy's default would put
+        # it at the bottom once scrolled to the newest line).
+        self.scroll = ScrollView(bar_color=faint, bar_inactive_color=faint, always_overscroll=False)
         self.scroll.add_widget(self.lines)
         self.add_widget(self.scroll)
         self.total = Text(size_px=s(15), halign="right", size_hint_y=None, height=s(34))
@@ -720,7 +725,7 @@ class BasketColumn(Panel):
         for row, ln in zip(self.rows, view.lines, strict=True):
             row.show(ln, ln.number == till.selected)
         if grew:
-            pass  # self.scroll.scroll_y = 0  # the line just added, at the bottom, in view
+            self.scroll.scroll_y = 0  # the line just added, at the bottom, in view
         self.total.text = (
             f"Total  {m(view.total)}" if view.lines else "Scan or tap an item to start"
         )
