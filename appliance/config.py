@@ -66,6 +66,9 @@ class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):
     points_per_unit: Annotated[int, msgspec.Meta(ge=0)] = 1
     point_value: Annotated[int, msgspec.Meta(ge=0)] = 1
     offline_redeem_cap: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # Seconds the till waits for the collector's answer (card balance, reserve) before it
+    # carries on under the offline rules: a customer at the counter should not wait long.
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=30)] = 1.5
 
 
 class HardwareSection(msgspec.Struct, forbid_unknown_fields=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +17,11 @@ from appliance.drivers.drawer import Drawer
 from appliance.drivers.scanner import Scan
 from appliance.errors import ApplianceError, BadInput
 from appliance.events import Event, EventSink
+from appliance.loyalty.authoriser import LoyaltyAuthoriser, LoyaltyRefused, LoyaltyUnavailable
 from appliance.sales.catalog import Catalog
 from appliance.sales.money import parse_major
 from appliance.sales.reports import shift_report
-from appliance.sales.till import Rejected, Till, TillSettings
+from appliance.sales.till import Rejected, Till, TillLoyalty, TillSettings
 from appliance.store import Store
 
 log = logging.getLogger("appliance.controller")
@@ -79,6 +80,7 @@ class Controller:
         on_event: EventSink,
         wake_printer: Callable[[], None] = lambda: None,
         wake_outbox: Callable[[], None] = lambda: None,
+        loyalty: LoyaltyAuthoriser | None = None,
     ) -> None:
         self.till = till
         self.store = store
@@ -97,26 +99,87 @@ class Controller:
         self.scan_outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._lock = asyncio.Lock()
         self._kicks: set[asyncio.Task[None]] = set()
+        # Asks the collector about cards and points; None: always the offline rules.
+        self.loyalty = loyalty
+        # The last scan still being worked on (a card waits for its balance): later scans
+        # queue behind it, so outcomes arrive in the order the codes were read.
+        self._scan_tail: asyncio.Task[None] | None = None
 
     # -- the scanner path -------------------------------------------------------------
     def on_scan(self, scan: Scan) -> None:
-        """A good read from the scanner: an item goes in the basket, a card to loyalty."""
-        try:
-            if scan.loyalty is not None:
-                # Until the collector answers balances (loyalty issue) the till works offline.
-                self.till.attach_loyalty(scan.loyalty.account, balance=None, offline=True)
-                outcome = Outcome("scan", detail={"loyalty": scan.loyalty.account})
-            else:
-                line = self.till.scan_item(scan.code)
-                outcome = Outcome("scan", detail={"line": line})
-        except Rejected as e:
-            log.info("scan refused", extra={"code": scan.code, "reason": e.reason})
-            outcome = Outcome("scan", rejected=e.reason)
-        self.scan_outcomes.put_nowait(outcome)
+        """A good read from the scanner: an item goes in the basket, a card to loyalty.
+
+        Never waits: a card's balance is asked in a task, and whatever is read meanwhile
+        queues behind it."""
+        if scan.loyalty is None and (self._scan_tail is None or self._scan_tail.done()):
+            self.scan_outcomes.put_nowait(self._scan_item(scan))
+            return
+        self._after_tail(self._scan_later(scan))
 
     def on_scan_rejected(self, reason: str) -> None:
         """The scanner read something that is not a barcode (noise, half line, bad check)."""
-        self.scan_outcomes.put_nowait(Outcome("scan", rejected=reason))
+        outcome = Outcome("scan", rejected=reason)
+        if self._scan_tail is None or self._scan_tail.done():
+            self.scan_outcomes.put_nowait(outcome)
+            return
+
+        async def rejected() -> Outcome:
+            return outcome
+
+        self._after_tail(rejected())
+
+    def _after_tail(self, work: Coroutine[Any, Any, Outcome]) -> None:
+        previous = self._scan_tail
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])
+            self.scan_outcomes.put_nowait(await work)
+
+        self._scan_tail = asyncio.create_task(run(), name="scan")
+
+    async def _scan_later(self, scan: Scan) -> Outcome:
+        return self._scan_item(scan) if scan.loyalty is None else await self._scan_card(scan)
+
+    def _scan_item(self, scan: Scan) -> Outcome:
+        try:
+            line = self.till.scan_item(scan.code)
+        except Rejected as e:
+            log.info("scan refused", extra={"code": scan.code, "reason": e.reason})
+            return Outcome("scan", rejected=e.reason)
+        return Outcome("scan", detail={"line": line})
+
+    async def _scan_card(self, scan: Scan) -> Outcome:
+        assert scan.loyalty is not None
+        account = scan.loyalty.account
+        balance: int | None = None
+        first_name: str | None = None
+        offline = True
+        if self.loyalty is not None and self.till.view().staff is not None:
+            try:
+                # The full code goes along, so the collector refuses a replaced (blocked) card.
+                found = await self.loyalty.balance(account, card=scan.code)
+                balance, first_name, offline = found.balance, found.first_name, False
+            except LoyaltyRefused as e:
+                log.info("card refused", extra={"account": account, "reason": e.reason})
+                return Outcome("scan", rejected=e.reason)
+            except LoyaltyUnavailable as e:
+                log.info("card taken offline", extra={"account": account, "why": str(e)})
+        async with self._lock:
+            try:
+                self.till.attach_loyalty(account, balance, offline, first_name)
+            except Rejected as e:
+                log.info("card refused", extra={"account": account, "reason": e.reason})
+                return Outcome("scan", rejected=e.reason)
+        loyalty = self.till.view().loyalty
+        return Outcome(
+            "scan",
+            detail={
+                "loyalty": account,
+                "balance": loyalty.balance if loyalty else None,
+                "offline": loyalty.offline if loyalty else offline,
+            },
+        )
 
     # -- operations -----------------------------------------------------------------------
     async def handle(self, event: Mapping[str, Any]) -> Outcome:
@@ -194,7 +257,9 @@ class Controller:
             case "login":
                 till.login(str(ev.get("staff", "")), _opt_str(ev.get("pin")))
             case "logout":
+                held = till.view().loyalty
                 till.logout()
+                self._release(held)
             case "approve":
                 till.approve(str(ev.get("staff", "")), _opt_str(ev.get("pin")))
             case "key":
@@ -218,9 +283,11 @@ class Controller:
             case "void_line":
                 till.void_line(_int(ev.get("line"), "line"))
             case "redeem":
-                till.redeem(_int(ev.get("points"), "points"))
+                return await self._redeem(_int(ev.get("points"), "points"))
             case "cancel":
+                held = till.view().loyalty
                 till.cancel()
+                self._release(held)
             case "tender":
                 return await self._tender(ev)
             case "refund":
@@ -237,6 +304,40 @@ class Controller:
                 raise BadInput(f"unknown op {op!r}")
         return Outcome(op)
 
+    async def _redeem(self, points: int) -> Outcome:
+        """Online, the collector holds the points first (exactly one of two tills spending
+        the same points gets them); offline, the till's cap applies."""
+        till = self.till
+        card = till.view().loyalty
+        if card is None or card.offline or self.loyalty is None:
+            till.redeem(points)
+            return Outcome("redeem", detail={"offline": card.offline if card else None})
+        if card.reservation is not None:
+            raise Rejected(
+                "redeem", "points are already redeemed on this sale; cancel it to change them"
+            )
+        till.check_redeem(points)  # nothing is reserved for a redeem the till would refuse
+        try:
+            hold = await self.loyalty.reserve(card.account, points, sale_id=till.sale_ref())
+        except LoyaltyRefused as e:
+            raise Rejected("redeem", e.reason) from e
+        except LoyaltyUnavailable as e:
+            # The collector went away since the card was read: offline rules from here on.
+            log.info("redeem taken offline", extra={"account": card.account, "why": str(e)})
+            till.attach_loyalty(card.account, None, True, card.first_name)
+            till.redeem(points)
+            return Outcome("redeem", detail={"offline": True})
+        try:
+            till.redeem(points, reservation=hold.reservation)
+        except Rejected:
+            self.loyalty.release_later(card.account, hold.reservation)
+            raise
+        return Outcome("redeem", detail={"reservation": hold.reservation, "balance": hold.balance})
+
+    def _release(self, card: TillLoyalty | None) -> None:
+        if card is not None and card.reservation is not None and self.loyalty is not None:
+            self.loyalty.release_later(card.account, card.reservation)
+
     async def _tender(self, ev: Mapping[str, Any]) -> Outcome:
         kind = ev.get("type")
         if kind not in ("cash", "card"):
@@ -249,7 +350,12 @@ class Controller:
         if draft is None:
             return Outcome("tender")
         cash = any(t["type"] == "cash" and t["amount"] for t in draft["tenders"])
-        return await self._commit("tender", draft, kick="cash sale" if cash else None)
+        outcome = await self._commit("tender", draft, kick="cash sale" if cash else None)
+        part = draft.get("loyalty") or {}
+        if part.get("reservation") and self.loyalty is not None:
+            # The hold now waits for the record (which may queue in the outbox a while).
+            self.loyalty.commit_later(part["account"], part["reservation"], draft["sale_id"])
+        return outcome
 
     async def _refund(self, ev: Mapping[str, Any]) -> Outcome:
         receipt_no = str(ev.get("receipt_no", ""))
@@ -286,7 +392,9 @@ class Controller:
             self._emit(Event("drawer.fault", {"reason": str(e), "seq": seq}))
 
     async def settle(self) -> None:
-        """Wait for drawer kicks still under way (before stopping)."""
+        """Wait for drawer kicks and scans still under way (before stopping)."""
+        if self._scan_tail is not None:
+            await asyncio.wait([self._scan_tail])
         if self._kicks:
             await asyncio.gather(*self._kicks, return_exceptions=True)
 

@@ -30,6 +30,7 @@ from appliance.drivers.printer import Printer, SimPrinter, open_printer
 from appliance.drivers.receipt import Receipt, ReceiptHeader
 from appliance.drivers.scanner import Scan, Scanner, SimScanner
 from appliance.events import Event
+from appliance.loyalty.authoriser import LoyaltyAuthoriser
 from appliance.sales.catalog import Catalog
 from appliance.sales.staff import Roster
 from appliance.sales.till import Till, TillSettings
@@ -108,6 +109,9 @@ class Unit:
     # The link to the collector and its outbox publisher, when [mqtt] url is set.
     mqtt: MqttLink | None = None
     publisher: OutboxPublisher | None = None
+    # Card balances and point holds from the collector (offline answers without [mqtt]);
+    # also the screens' LoyaltyLookup.
+    loyalty: LoyaltyAuthoriser = field(default_factory=lambda: LoyaltyAuthoriser(""))
     # Who else hears events and good scans (the screens); called on the loop, must not block.
     event_watchers: list[Callable[[Event], None]] = field(default_factory=list)
     scan_watchers: list[Callable[[Scan], None]] = field(default_factory=list)
@@ -244,6 +248,7 @@ async def open_unit(
             publisher = OutboxPublisher(
                 store, window=cfg.mqtt.window, ack_timeout=cfg.mqtt.ack_timeout
             )
+        loyalty = LoyaltyAuthoriser(cfg.device.id, timeout=cfg.loyalty.timeout)
         controller = Controller(
             till,
             store,
@@ -252,6 +257,7 @@ async def open_unit(
             on_event=emit,
             wake_printer=queue.wake,
             wake_outbox=publisher.wake if publisher is not None else lambda: None,
+            loyalty=loyalty,
         )
         controller_ref.append(controller)
         sim_scanner: SimScanner | None = None
@@ -270,10 +276,13 @@ async def open_unit(
             scanner = Scanner(port, hw.scanner_baud, on_scan=on_scan, on_event=emit)
         unit = Unit(cfg, store, till, controller, drawer, scanner, printer, queue, sim_scanner)
         unit.events = events
+        unit.loyalty = loyalty
         if publisher is not None:
             unit.publisher = publisher
             unit.mqtt = _mqtt_link(unit, publisher, config_path, headers)
             mqtt_ref.append(unit.mqtt)
+            unit.mqtt.on_loyalty_response = loyalty.deliver
+            loyalty.channel = unit.mqtt
         unit.event_watchers, unit.scan_watchers = event_watchers, scan_watchers
         unit.emit = emit
         tasks: list[asyncio.Task[None]] = []
@@ -290,6 +299,9 @@ async def open_unit(
                 tasks.append(asyncio.create_task(supervise(name, loop, emit), name=name))
             yield unit
         finally:
+            # Cards still being looked up, and releases and commits on their way out.
+            await controller.settle()
+            await loyalty.settle()
             if unit.mqtt is not None:
                 # A clean stop publishes `offline` before it disconnects.
                 unit.mqtt.stop()

@@ -273,7 +273,10 @@ class Collector:
             # The till falls back to offline rules on ok=false; the collector carries on.
             log.exception("loyalty %s for %s failed", req.op, device)
             response = LoyaltyResponse(
-                corr=req.corr, ok=False, error=f"the collector could not answer: {exc}"[:300]
+                corr=req.corr,
+                ok=False,
+                error=f"the collector could not answer: {exc}"[:300],
+                unavailable=True,
             )
         topic = device_topic(store, device, "loyalty/response")
         await client.publish(topic, encode(response), qos=1)

@@ -471,13 +471,22 @@ def _sale_body(b: _Builder, record: Mapping[str, Any]) -> None:
     if isinstance(loyalty, Mapping):
         b.add(Separator())
         b.add(Row("Loyalty card", mask_account(str(loyalty.get("account", "")))))
-        b.add(Row("Points earned", str(loyalty.get("earned", 0))))
-        if loyalty.get("redeemed"):
-            b.add(Row("Points redeemed", str(loyalty["redeemed"])))
+        earned, redeemed = int(loyalty.get("earned") or 0), int(loyalty.get("redeemed") or 0)
         balance = loyalty.get("balance")
-        b.add(Row("Points balance", "-" if balance is None else str(balance)))
-        if loyalty.get("offline"):
-            b.add(Centered("offline — points will be added when online"))
+        if record.get("kind") == "refund":
+            # A refund's points are negative: the earned ones go, the redeemed ones come back.
+            b.add(Row("Points taken back", str(abs(earned))))
+            b.add(Row("Points given back", str(abs(redeemed))))
+            if balance is None:
+                b.add(Centered("the new balance shows on your next receipt"))
+            else:
+                b.add(Row("New points balance", str(balance)))
+        else:
+            b.add(Row("Points earned", str(earned)))
+            b.add(Row("Points redeemed", str(redeemed)))
+            b.add(Row("Points balance", "-" if balance is None else str(balance)))
+            if loyalty.get("offline"):
+                b.add(Centered("offline — points will be added when online"))
     b.add(Separator())
 
 

@@ -106,6 +106,8 @@ class Topics:
         self.sales = m.device_topic(store, device, "sales")
         self.events = m.device_topic(store, device, "events")
         self.ack = m.device_topic(store, device, "ack")
+        self.loyalty_request = m.device_topic(store, device, "loyalty/request")
+        self.loyalty_response = m.device_topic(store, device, "loyalty/response")
         self.commands = (
             m.device_topic(store, device, "cmd/+"),
             m.store_cmd_topic(store, "+"),
@@ -168,6 +170,10 @@ class MqttLink:
         self._results: deque[tuple[str, bytes]] = deque(maxlen=COMMANDS_QUEUED)
         self._results_ready = asyncio.Event()
         self._telemetry_now = asyncio.Event()
+        # The session's client while connected (loyalty requests are sent on it).
+        self._live: aiomqtt.Client | None = None
+        # Who hears `loyalty/response` (the till's LoyaltyAuthoriser).
+        self.on_loyalty_response: Callable[[bytes], None] = lambda _payload: None
 
     # -- what the rest of the unit calls --------------------------------------------------
     def forward(self, event: Event) -> None:
@@ -179,6 +185,16 @@ class MqttLink:
     def set_telemetry_interval(self, seconds: float) -> None:
         self.telemetry_interval = seconds
         self._telemetry_now.set()
+
+    async def send_loyalty(self, payload: bytes) -> None:
+        """Publish a `loyalty/request`; MqttLinkError when the link is down or drops."""
+        client = self._live
+        if client is None or not self.connected:
+            raise MqttLinkError("not connected to the broker")
+        try:
+            await client.publish(self.topics.loyalty_request, payload, qos=1)
+        except MqttError as e:
+            raise MqttLinkError(f"publish failed: {e}") from e
 
     def stop(self) -> None:
         """Ask `run()` to publish `offline` (retained), disconnect cleanly and return."""
@@ -301,6 +317,7 @@ class MqttLink:
                     log.log(level, "mqtt link down", extra={"error": str(e), "failures": failures})
                 finally:
                     self.connected = False
+                    self._live = None
                 if not self._stopping.is_set():
                     await self._backoff(failures)
         finally:
@@ -316,9 +333,10 @@ class MqttLink:
             await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _session(self, client: aiomqtt.Client) -> None:
-        for topic in (self.topics.ack, *self.topics.commands):
+        for topic in (self.topics.ack, self.topics.loyalty_response, *self.topics.commands):
             await client.subscribe(topic, qos=1)
         await client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
+        self._live = client
         self.connected = True
         self.sessions += 1
         log.info(
@@ -369,6 +387,9 @@ class MqttLink:
                     log.warning("ack refused", extra={"error": str(e)})
                     continue
                 self.publisher.ack(ack.upto)
+                continue
+            if topic == self.topics.loyalty_response:
+                self.on_loyalty_response(payload)
                 continue
             name = self.topics.command_name(topic)
             if name is None:

@@ -254,6 +254,9 @@ class LoyaltyResponse(msgspec.Struct, forbid_unknown_fields=False):
     first_name: str | None = None
     error: str | None = None
     reservation: str | None = None
+    # True when the collector failed to answer (database down, …), as opposed to a refusal:
+    # the till then works under the offline rules instead of refusing the customer.
+    unavailable: bool = False
     schema: int = SCHEMA
 
 

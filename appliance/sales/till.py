@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, Literal
@@ -74,11 +74,14 @@ class TillLine:
 
 @dataclass(frozen=True)
 class TillLoyalty:
-    """The loyalty card on the sale: balance is None when the collector was not asked."""
+    """The loyalty card on the sale: balance is None when the collector was not asked.
+    `reservation` is the collector's hold on the points this sale redeems (online)."""
 
     account: str
     balance: int | None
     offline: bool
+    first_name: str | None = None
+    reservation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,8 @@ class _Sale:
     tenders: list[dict[str, Any]] = field(default_factory=list)
     loyalty: TillLoyalty | None = None
     approved_by: list[str] = field(default_factory=list)
+    # Given out before completion when the collector must know the sale (a reservation).
+    sale_id: str | None = None
 
     @property
     def live(self) -> list[_Line]:
@@ -334,8 +339,11 @@ class Till:
         self._line("void_line", number).voided = True
 
     # -- loyalty -------------------------------------------------------------------------
-    def attach_loyalty(self, account: str, balance: int | None, offline: bool) -> None:
-        """Put a loyalty card on the sale; `balance` is None when the collector is unreachable."""
+    def attach_loyalty(
+        self, account: str, balance: int | None, offline: bool, first_name: str | None = None
+    ) -> None:
+        """Put a loyalty card on the sale; `balance` is None when the collector is unreachable.
+        The same card again after points were redeemed changes nothing (the redeem stands)."""
         self._need_staff("loyalty")
         if not _ACCOUNT.match(account):
             raise Rejected("loyalty", f"account {account[:20]!r} is not 8 digits")
@@ -344,14 +352,34 @@ class Till:
         if not offline and balance is None:
             raise Rejected("loyalty", "an online card needs its balance")
         current = self._sale.loyalty
-        if current is not None and current.account != account and self._sale.redeemed:
-            raise Rejected("loyalty", f"points of {current.account} are already redeemed")
+        if current is not None and self._sale.redeemed:
+            if current.account != account:
+                raise Rejected("loyalty", f"points of {current.account} are already redeemed")
+            return
         if not self._sale.started:
             self._last_change = 0
-        self._sale.loyalty = TillLoyalty(account, None if offline else balance, offline)
+        self._sale.loyalty = TillLoyalty(
+            account, None if offline else balance, offline, first_name=first_name
+        )
 
-    def redeem(self, points: int) -> None:
-        """Pay with points: `points × point_value` off what is still due, never more."""
+    def sale_ref(self) -> str:
+        """The open sale's id, given out early (the collector's hold names it); the
+        completed record carries the same id."""
+        if self._sale.sale_id is None:
+            self._sale.sale_id = self._new_id()
+        return self._sale.sale_id
+
+    def redeem(self, points: int, reservation: str | None = None) -> None:
+        """Pay with points: `points × point_value` off what is still due, never more.
+        `reservation`: the collector's hold on them (online)."""
+        money = self.check_redeem(points)
+        loyalty = self._sale.loyalty
+        if reservation is not None and loyalty is not None:
+            self._sale.loyalty = replace(loyalty, reservation=reservation)
+        self._sale.tenders.append({"type": "points", "amount": money, "points": points})
+
+    def check_redeem(self, points: int) -> int:
+        """Everything `redeem` checks, changing nothing; the money the points are worth."""
         self._need_staff("redeem")
         s = self.settings
         loyalty = self._sale.loyalty
@@ -379,7 +407,7 @@ class Till:
             )
         if not loyalty.offline and loyalty.balance is not None and total_points > loyalty.balance:
             raise Rejected("redeem", f"the card has {loyalty.balance} points, not {total_points}")
-        self._sale.tenders.append({"type": "points", "amount": money, "points": points})
+        return money
 
     # -- pricing -------------------------------------------------------------------------
     def _priced(self) -> PricedBasket:
@@ -476,6 +504,8 @@ class Till:
         sale = self._sale
         assert self._staff is not None
         draft = self._base("sale", self._staff)
+        if sale.sale_id is not None:
+            draft["sale_id"] = sale.sale_id
         draft["lines"] = [
             {
                 "sku": li.item.sku,
@@ -508,6 +538,8 @@ class Till:
                 else lo.balance - redeemed + earned,
                 "offline": lo.offline,
             }
+            if lo.reservation is not None:
+                draft["loyalty"]["reservation"] = lo.reservation
         if sale.approved_by:
             draft["approved_by"] = ",".join(sale.approved_by)
         self._sale = _Sale()
