@@ -399,6 +399,10 @@ async def test_a_scan_is_drawn_at_once_in_rows_that_are_reused(
         middle = newest.to_window(*newest.pos)[1] + newest.height / 2
         assert bottom < middle < bottom + scroll.height
         assert till.basket.rows[0].to_window(*till.basket.rows[0].pos)[1] > bottom + scroll.height
+        # The lines scrolled out of the list are clipped: the lamp above it is drawn whole.
+        lamp = till.lamps["network"]
+        assert scroll.x < lamp.x < scroll.right
+        assert ink(region(h.picture(), lamp), (31, 140, 64)) > 0.7 * lamp.width * lamp.height
         # A quantity change rewrites that line's row only; the row stays the same widget.
         last = rows[11]
         await h.press("Qty")

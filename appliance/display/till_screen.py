@@ -12,7 +12,6 @@ from typing import Any
 
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.scrollview import ScrollView
 from kivy.uix.textinput import TextInput
 from kivy.uix.togglebutton import ToggleButton
 
@@ -28,6 +27,7 @@ from appliance.display.kit import (
     PAPER,
     WARN,
     WHITE,
+    ClipScroll,
     Key,
     Panel,
     Scale,
@@ -274,7 +274,7 @@ class TillScreen(BoxLayout):
         )
         search.bind(on_text_validate=lambda w: self._search(w.text))
         left.add_widget(search)
-        tabs = ScrollView(size_hint_y=None, height=s(36), do_scroll_y=False)
+        tabs = ClipScroll(size_hint_y=None, height=s(36), do_scroll_y=False)
         row = BoxLayout(size_hint_x=None, spacing=s(3))
         for cat in self.categories():
             bg = GO if cat == self.category and not self.search else ACCENT
@@ -503,7 +503,7 @@ class TillScreen(BoxLayout):
     def _build_report(self, view: TillView) -> Any:
         s = self.s
         root = BoxLayout(spacing=s(8), padding=s(8))
-        scroll = ScrollView()
+        scroll = ClipScroll()
         text = Text(
             self.report_text,
             size_px=s(13),
@@ -689,7 +689,7 @@ class BasketColumn(Panel):
         faint = (0.7, 0.7, 0.7, 0.2)
         # A short list stays at the top whatever scroll_y says (Kivy's default would put
         # it at the bottom once scrolled to the newest line).
-        self.scroll = ScrollView(bar_color=faint, bar_inactive_color=faint, always_overscroll=False)
+        self.scroll = ClipScroll(bar_color=faint, bar_inactive_color=faint, always_overscroll=False)
         self.scroll.add_widget(self.lines)
         self.add_widget(self.scroll)
         self.total = Text(size_px=s(15), halign="right", size_hint_y=None, height=s(34))
