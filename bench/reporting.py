@@ -162,6 +162,19 @@ async def _until(check: Callable[[], bool], timeout: float, what: str, step: flo
         await asyncio.sleep(step)
 
 
+async def stop_collector(task: asyncio.Task[None]) -> None:
+    """Cancel `Collector.run`, again if need be: a cancel that lands while aiomqtt is
+    disconnecting comes back as an MqttError, which its reconnect loop swallows."""
+    for attempt in range(1, 11):
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=2)
+        if done:
+            if attempt > 1:
+                print(f"(the collector needed {attempt} cancels to stop)", flush=True)
+            return
+    raise RuntimeError("the collector did not stop when cancelled")
+
+
 async def bare_rate(url: str, topic: str, payloads: Path, n: int) -> float:
     """Messages per second a subscriber that only counts them takes off the broker."""
     count = 0
@@ -223,9 +236,7 @@ async def collector_rate(
         if stored != n:
             raise RuntimeError(f"the collector stored {stored} sales, not {n}")
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await stop_collector(task)
         engine.dispose()
     # Forget the collector's persistent session, or the broker would queue the next run's
     # shared-subscription messages for it.
@@ -451,6 +462,8 @@ async def bare_round_trips(url: str, samples: int) -> tuple[list[float], list[fl
             await anext(dev.messages)
             echoed.append(time.perf_counter() - t)
         task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await task
     return one_hop, echoed
 
 
