@@ -10,6 +10,11 @@ if sys.argv[1:2] == ["reporting"]:  # `python -m bench reporting [--quick]`: MQT
 
     raise SystemExit(reporting_main(sys.argv[2:]))
 
+if sys.argv[1:2] == ["loyalty-rt"]:  # `python -m bench loyalty-rt [--quick]`: card to balance
+    from bench.loyalty_roundtrip import main as loyalty_rt_main
+
+    raise SystemExit(loyalty_rt_main(sys.argv[2:]))
+
 from bench.till import main
 
 raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,281 @@
+"""Loyalty authorisation round trip: card scanned to balance shown, with 100 tills.
+
+`python -m bench loyalty-rt [--tills 100] [--rounds 20] [--think 1.0] [--quick]`.
+
+One Mosquitto (tests/broker.py) and one `collector run` process on SQLite, its ledger
+holding points for every card. 99 simulated tills (each its own MQTT client and the
+till's own `LoyaltyAuthoriser`, in this process) and one real unit (`open_unit`, cards
+read through the simulated serial scanner, timed from the scan to the controller's
+outcome carrying the balance) ask balances:
+
+- steady: each till scans a card every `think` seconds on average (uniform 0..2×think),
+  far more often than a real counter does;
+- burst: every till scans at the same instant, `rounds` times.
+
+Baseline on the same broker with the same clients and load: a bare aiomqtt QoS 1
+request → an echo client that answers at once (no database) → response. Results go to
+bench/results/loyalty_roundtrip.json; target p99 under 30 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+
+from appliance.loyalty.authoriser import LoyaltyAuthoriser
+from appliance.mqtt.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
+from appliance.sales.barcode import make_loyalty_card
+from tests.broker import Broker
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "loyalty_roundtrip.json"
+TARGET_MS = 30.0
+
+
+def pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(samples_s: list[float]) -> dict[str, float]:
+    ms = [s * 1000 for s in samples_s]
+    return {
+        "n": len(ms),
+        "p50_ms": round(statistics.median(ms), 2),
+        "p99_ms": round(pct(ms, 0.99), 2),
+        "max_ms": round(max(ms), 2),
+    }
+
+
+def client(broker: Broker, identifier: str) -> aiomqtt.Client:
+    # As the unit's link and the collector do: Nagle would hold small packets ~40 ms.
+    nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    return aiomqtt.Client("127.0.0.1", broker.port, identifier=identifier, socket_options=nodelay)
+
+
+class BenchTill:
+    """A simulated till: an MQTT client carrying the till's own LoyaltyAuthoriser."""
+
+    def __init__(self, broker: Broker, n: int, timeout: float, kind: str = "bench") -> None:
+        self.device = f"{kind}-{n:03d}"
+        self.account = f"{n + 1:08d}"
+        self.card = make_loyalty_card(self.account, 0)
+        self.client = client(broker, self.device)
+        self.topic = f"pos/v1/s{n % 10:03d}/{self.device}/loyalty/"
+        self.authoriser = LoyaltyAuthoriser(self.device, timeout=timeout, channel=self)
+        self.connected = False
+
+    async def send_loyalty(self, payload: bytes) -> None:
+        await self.client.publish(self.topic + "request", payload, qos=1)
+
+    async def open(self, stack: contextlib.AsyncExitStack) -> None:
+        await stack.enter_async_context(self.client)
+        await self.client.subscribe(self.topic + "response", qos=1)
+        self.connected = True
+
+    async def listen(self) -> None:
+        async for msg in self.client.messages:
+            self.authoriser.deliver(msg.payload)  # type: ignore[arg-type]
+
+    async def ask(self) -> None:
+        found = await self.authoriser.balance(self.account, card=self.card)
+        assert found.balance > 0, found
+
+
+class EchoTill(BenchTill):
+    """The baseline: the same request and response, answered by a bare echo client."""
+
+    def __init__(self, broker: Broker, n: int, timeout: float) -> None:
+        super().__init__(broker, n, timeout, kind="echo")
+        self.topic = f"echo/{self.device}/"
+        self.waiting: dict[str, asyncio.Future[LoyaltyResponse]] = {}
+
+    async def listen(self) -> None:
+        async for msg in self.client.messages:
+            resp = decode(msg.payload, LoyaltyResponse)  # type: ignore[arg-type]
+            fut = self.waiting.pop(resp.corr, None)
+            if fut is not None:
+                fut.set_result(resp)
+
+    async def ask(self) -> None:
+        corr = os.urandom(8).hex()
+        fut: asyncio.Future[LoyaltyResponse] = asyncio.get_running_loop().create_future()
+        self.waiting[corr] = fut
+        req = LoyaltyRequest(corr=corr, op="balance", account=self.account, card=self.card)
+        await self.client.publish(self.topic + "request", encode(req), qos=1)
+        await asyncio.wait_for(fut, 5)
+
+
+async def echo(broker: Broker) -> None:
+    async with client(broker, "echo") as c, asyncio.TaskGroup() as tg:
+        await c.subscribe("echo/+/request", qos=1)
+        async for msg in c.messages:
+            req = decode(msg.payload, LoyaltyRequest)  # type: ignore[arg-type]
+            resp = LoyaltyResponse(corr=req.corr, ok=True, balance=1000, first_name="Jane")
+            topic = str(msg.topic)[: -len("request")] + "response"
+            # Answered concurrently, as the collector does (a QoS 1 publish awaits its PUBACK).
+            tg.create_task(c.publish(topic, encode(resp), qos=1))
+
+
+async def load(
+    asks: list[Callable[[], Awaitable[None]]], rounds: int, think: float, burst: bool
+) -> list[float]:
+    """Each ask `rounds` times: all at once per round (burst) or with random think time."""
+    samples: list[float] = []
+
+    async def timed(ask: Callable[[], Awaitable[None]]) -> None:
+        t = time.perf_counter()
+        await ask()
+        samples.append(time.perf_counter() - t)
+
+    if burst:
+        for _ in range(rounds):
+            await asyncio.gather(*(timed(a) for a in asks))
+            await asyncio.sleep(0.2)
+        return samples
+
+    async def till(ask: Callable[[], Awaitable[None]]) -> None:
+        for _ in range(rounds):
+            await asyncio.sleep(random.uniform(0, 2 * think))
+            await timed(ask)
+
+    await asyncio.gather(*(till(a) for a in asks))
+    return samples
+
+
+async def real_unit(broker: Broker, work: Path, account: str, timeout: float) -> Any:
+    """A whole unit (open_unit, simulated drivers) reporting to the broker."""
+    from appliance.config import parse_config
+    from appliance.service import open_unit
+    from appliance.store import Store
+    from tests.conftest import config_text
+
+    extra = f'[mqtt]\nurl = "{broker.url}"\n'
+    text = config_text(work / "unit", extra=extra).replace('id = "till-01"', 'id = "bench-unit"')
+    cfg = parse_config(text, "bench.toml")
+    cfg.loyalty.timeout = timeout
+    Store.open(cfg.data_dir, cfg.device.id).close()
+    return open_unit(cfg, simulate=True)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    from appliance.controller import Outcome
+    from appliance.replay import scan_through_scanner
+    from collector.db import open_database
+    from collector.loyalty import Ledger
+
+    work = Path(tempfile.mkdtemp(prefix="bench-loyalty-rt-"))
+    db = work / "collector.db"
+    ledger = Ledger(open_database(f"sqlite:///{db}"))
+    for n in range(args.tills + 1):
+        ledger.earn(f"{n + 1:08d}", 1000, f"bench:{n}", source="bench")
+    # As a production broker should be set up: without it Mosquitto holds small packets back.
+    broker = Broker("set_tcp_nodelay true")
+    log = open(work / "collector.log", "ab")  # noqa: SIM115 - lives with the process
+    collector = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "collector",
+            "run",
+            "--db",
+            f"sqlite:///{db}",
+            "--broker",
+            broker.url,
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+    )
+    out: dict[str, Any] = {"tills": args.tills, "rounds": args.rounds, "think_s": args.think}
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            tills = [BenchTill(broker, n, args.timeout) for n in range(args.tills - 1)]
+            echoes = [EchoTill(broker, n, args.timeout) for n in range(args.tills)]
+            for t in tills + echoes:
+                await t.open(stack)
+            listeners = [asyncio.create_task(t.listen()) for t in tills + echoes]
+            listeners.append(asyncio.create_task(echo(broker)))
+            # The collector is up once it answers.
+            for _ in range(100):
+                with contextlib.suppress(Exception):
+                    await tills[0].ask()
+                    break
+                await asyncio.sleep(0.2)
+            unit = await stack.enter_async_context(
+                await real_unit(broker, work, f"{args.tills:08d}", args.timeout)
+            )
+            assert await unit.scanner_connected()
+            await unit.controller.handle({"op": "login", "staff": "ana"})
+            card = make_loyalty_card(f"{args.tills:08d}", 0)
+            unit_samples: list[float] = []
+
+            async def unit_ask() -> None:
+                t = time.perf_counter()
+                outcome: Outcome = await scan_through_scanner(unit, card)
+                unit_samples.append(time.perf_counter() - t)
+                assert outcome.detail and outcome.detail["offline"] is False, outcome
+                await unit.controller.handle({"op": "cancel"})
+
+            await unit_ask()  # warm
+            unit_samples.clear()
+            asks = [t.ask for t in tills]
+            for mode in ("steady", "burst"):
+                burst = mode == "burst"
+                unit_samples.clear()
+                samples = await load([*asks, unit_ask], args.rounds, args.think, burst)
+                out[mode] = {
+                    "all_tills": summary(samples),
+                    "real_unit_scan_to_balance": summary(unit_samples),
+                    "baseline_bare_qos1": summary(
+                        await load([e.ask for e in echoes], args.rounds, args.think, burst)
+                    ),
+                }
+                print(mode, json.dumps(out[mode]), flush=True)
+            # Publishes by the simulated tills, resends (same corr) included.
+            out["requests_sent"] = sum(t.authoriser.sent for t in tills)
+            for task in listeners:
+                task.cancel()
+            await asyncio.gather(*listeners, return_exceptions=True)
+    finally:
+        collector.terminate()
+        collector.wait(15)
+        broker.close()
+    out["target_p99_ms"] = TARGET_MS
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench loyalty-rt", description=__doc__)
+    p.add_argument("--tills", type=int, default=100)
+    p.add_argument("--rounds", type=int, default=20)
+    p.add_argument("--think", type=float, default=1.0, help="mean seconds between scans")
+    p.add_argument("--timeout", type=float, default=5.0, help="the tills' answer timeout")
+    p.add_argument("--quick", action="store_true", help="5 rounds, 0.3 s think time")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds, args.think = 5, 0.3
+    out = asyncio.run(run(args))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
