@@ -684,12 +684,10 @@ class BasketColumn(Panel):
         self.lines.bind(minimum_height=self.lines.setter("height"))
         self.rows: list[BasketRow] = []
         self.spare: list[BasketRow] = []
-        # The bar keeps one faint colour: Kivy otherwise fades it in and out on every
-        # change of the list, half a second of frames redrawn for nothing after a scan.
-        faint = (0.7, 0.7, 0.7, 0.2)
         # A short list stays at the top whatever scroll_y says (Kivy's default would put
-        # it at the bottom once scrolled to the newest line).
-        self.scroll = ClipScroll(bar_color=faint, bar_inactive_color=faint, always_overscroll=False)
+        # it at the bottom once scrolled to the newest line). No damped bounce: its spring
+        # animates for several frames each time the list grows past its box.
+        self.scroll = ClipScroll(always_overscroll=False, effect_cls="ScrollEffect")
         self.scroll.add_widget(self.lines)
         self.add_widget(self.scroll)
         self.total = Text(size_px=s(15), halign="right", size_hint_y=None, height=s(34))
@@ -712,7 +710,7 @@ class BasketColumn(Panel):
         live = [ln.number for ln in view.lines if not ln.voided]
         if till.selected not in live:
             till.selected = live[-1] if live else None
-        grew = len(view.lines) > len(self.rows)
+        grew, shown = len(view.lines) > len(self.rows), len(self.rows)
         while len(self.rows) < len(view.lines):
             row = self.spare.pop() if self.spare else BasketRow(till)
             self.rows.append(row)
@@ -726,6 +724,8 @@ class BasketColumn(Panel):
             row.show(ln, ln.number == till.selected)
         if grew:
             self.scroll.scroll_y = 0  # the line just added, at the bottom, in view
+        elif len(self.rows) < shown:
+            self.scroll.scroll_y = 1  # a new sale starts at the top
         self.total.text = (
             f"Total  {m(view.total)}" if view.lines else "Scan or tap an item to start"
         )
