@@ -414,3 +414,7 @@ async def test_a_scan_is_drawn_at_once_in_rows_that_are_reused(
         await h.press("Cancel")
         assert customer.frame is not None and customer.frame.phase == "idle"
         assert all(r.name.text == "" for r in customer.basket.spare)
+        # The next sale's first line is at the top of the till's list again.
+        await h.scan(YAOURT)
+        row = till.basket.rows[0]
+        assert abs(row.to_window(*row.pos)[1] + row.height - top) <= 1
