@@ -217,8 +217,11 @@ def build_app(screens: Screens) -> Any:
             Window.fbind("on_flip", first_frame)
 
         def _freeze(self) -> None:
-            gc.collect()
-            gc.freeze()
+            from kivy.base import EventLoop
+
+            if EventLoop.status == "started":  # not if stopped meanwhile: nothing to thaw it
+                gc.collect()
+                gc.freeze()
 
         def on_stop(self) -> None:
             gc.unfreeze()
