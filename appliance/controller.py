@@ -22,7 +22,7 @@ from appliance.sales.catalog import Catalog
 from appliance.sales.money import parse_major
 from appliance.sales.reports import shift_report
 from appliance.sales.till import Rejected, Till, TillLoyalty, TillSettings
-from appliance.store import Store
+from appliance.store import DuplicateSaleError, Store, StoreError
 
 log = logging.getLogger("appliance.controller")
 
@@ -99,6 +99,8 @@ class Controller:
         self.scan_outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
         self._lock = asyncio.Lock()
         self._kicks: set[asyncio.Task[None]] = set()
+        # Completed sales the store could not take yet, with their drawer kick, in order.
+        self._unsaved: list[tuple[dict[str, Any], str | None]] = []
         # Asks the collector about cards and points; None: always the offline rules.
         self.loyalty = loyalty
         # The last scan still being worked on (a card waits for its balance): later scans
@@ -188,6 +190,8 @@ class Controller:
         if not isinstance(op, str):
             return Outcome(str(op), rejected="event has no op")
         async with self._lock:
+            if self._unsaved:
+                self.retry_unsaved()
             try:
                 return await self._dispatch(op, event)
             except (Rejected, BadInput) as e:
@@ -370,9 +374,47 @@ class Controller:
         return await self._commit("refund", draft, kick="cash refund" if cash else None)
 
     async def _commit(self, op: str, draft: dict[str, Any], kick: str | None = None) -> Outcome:
-        # The record is durable once append returns; everything after it is best effort
-        # and must never lose or repeat the sale.
-        record = self.store.append(draft, print_receipt=True)
+        # The till has closed the sale and the customer has paid: the draft must reach the
+        # journal. If the store fails (disk full, I/O error) it waits here, in order, and
+        # every later commit (and `retry_unsaved`) tries again first.
+        self._unsaved.append((draft, kick))
+        saved = self.retry_unsaved()
+        if draft["sale_id"] not in saved:
+            return Outcome(
+                op,
+                rejected="the sale is complete but NOT yet saved (the journal cannot be "
+                "written); it is kept and saved as soon as the store recovers",
+                detail={"unsaved": len(self._unsaved)},
+            )
+        return Outcome(op, record=saved[draft["sale_id"]])
+
+    @property
+    def unsaved(self) -> int:
+        """Completed sales waiting for the store (a screen shows this as a fault)."""
+        return len(self._unsaved)
+
+    def retry_unsaved(self) -> dict[str, dict[str, Any]]:
+        """Write what waits for the store, oldest first; the records saved, by sale_id."""
+        saved: dict[str, dict[str, Any]] = {}
+        while self._unsaved:
+            draft, kick = self._unsaved[0]
+            try:
+                record = self.store.append(draft, print_receipt=True)
+            except DuplicateSaleError:
+                self._unsaved.pop(0)  # it did get in (an earlier try): nothing twice
+                continue
+            except StoreError as e:
+                log.error("sale not saved", extra={"sale_id": draft["sale_id"], "error": str(e)})
+                self._emit(Event("store.fault", {"error": str(e), "unsaved": len(self._unsaved)}))
+                break
+            self._unsaved.pop(0)
+            saved[draft["sale_id"]] = record
+            self._after_commit(record, kick)
+        return saved
+
+    def _after_commit(self, record: dict[str, Any], kick: str | None) -> None:
+        # The record is durable; everything after it is best effort and must never lose
+        # or repeat the sale.
         self._emit(Event("sale.committed", {"seq": record["seq"], "kind": record["kind"]}))
         self._wake_printer()
         self._wake_outbox()
@@ -383,7 +425,6 @@ class Controller:
             task = asyncio.create_task(self._kick(kick, record["seq"]))
             self._kicks.add(task)
             task.add_done_callback(self._kicks.discard)
-        return Outcome(op, record=record)
 
     async def _kick(self, reason: str, seq: int) -> None:
         try:

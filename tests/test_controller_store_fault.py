@@ -1,0 +1,49 @@
+"""The journal cannot be written when a sale completes: the sale is kept, shown as a
+fault, and saved in order once the store is back. Nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.config import load_config
+from appliance.service import open_unit
+from appliance.store import Store, StoreError
+
+
+async def test_a_sale_waits_for_a_failing_store_and_is_saved_in_order(
+    till_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_config(till_config)
+    kinds: list[str] = []
+    async with open_unit(cfg, simulate=True, on_event=lambda e: kinds.append(e.kind)) as unit:
+        c = unit.controller
+        await c.handle({"op": "login", "staff": "ana"})
+        real_append = Store.append
+        failing = True
+
+        def append(self: Store, draft: Any, print_receipt: bool = True) -> dict[str, Any]:
+            if failing:
+                raise StoreError("disk I/O error (simulated: the SD card is full)")
+            return real_append(self, draft, print_receipt)
+
+        monkeypatch.setattr(Store, "append", append)
+        await c.handle({"op": "key", "sku": "B1"})
+        first = await c.handle({"op": "tender", "type": "card", "ref": "T1"})
+        assert first.record is None and first.rejected and "NOT yet saved" in first.rejected
+        assert "store.fault" in kinds and c.unsaved == 1
+        # The till carries on; the next sale waits behind the first one.
+        await c.handle({"op": "key", "sku": "W1"})
+        second = await c.handle({"op": "tender", "type": "card", "ref": "T2"})
+        assert second.record is None and c.unsaved == 2
+        failing = False  # the card has room again
+        third = await c.handle({"op": "key", "sku": "A1"})
+        assert third.rejected is None and c.unsaved == 0
+        done = await c.handle({"op": "tender", "type": "card", "ref": "T3"})
+        assert done.record is not None and done.record["seq"] == 3
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        records = list(store.records())
+        assert [r["tenders"][0]["ref"] for r in records] == ["T1", "T2", "T3"]
+        assert store.verify().ok
