@@ -8,22 +8,26 @@ Personal data is sealed per customer by collector.privacy before it reaches a ta
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from appliance.errors import read_input
+from appliance.mqtt.messages import LoyaltyEnrolment
 from appliance.sales.barcode import make_loyalty_card
 from collector.db import now
 from collector.errors import CollectorInput
-from collector.loyalty import ACCOUNT, Book, Ledger, last_purchases
-from collector.models import LoyaltyAccount, LoyaltyCard
+from collector.loyalty import ACCOUNT, Book, Ledger, iso, last_purchases
+from collector.models import Customer, LoyaltyAccount, LoyaltyCard, LoyaltyEntry
 from collector.privacy import Vault, consents, record_consent
+from collector.stock import upsert_insert
 
 COLUMNS = ("account", "surname", "first_names", "email", "phone", "consent")
 REQUIRED = COLUMNS[:3]
@@ -196,3 +200,117 @@ def show(engine: Engine, vault: Vault, ledger: Ledger, account: str) -> dict[str
         "consents": consent,
         "purchases": purchases,
     }
+
+
+# -- enrolment at a kiosk ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """A customer made by `enrol` (or found again for a repeated key: `fresh` false)."""
+
+    account: str
+    card: str
+    fresh: bool
+
+
+def check_enrolment(form: LoyaltyEnrolment) -> None:
+    """The same checks as a customer file's row; CustomerInput saying what to correct."""
+    if not form.surname.strip() or not form.first_names.strip():
+        raise CustomerInput("please give your first name and surname")
+    for key, value, limit in (
+        ("surname", form.surname, 128),
+        ("first names", form.first_names, 128),
+        ("email", form.email, 256),
+        ("phone", form.phone, 64),
+    ):
+        if len(value.strip()) > limit:
+            raise CustomerInput(f"the {key} is longer than {limit} characters")
+    if form.email.strip() and not _EMAIL.match(form.email.strip()):
+        raise CustomerInput(f'"{form.email.strip()[:60]}" is not an e-mail address')
+    if form.phone.strip() and not _PHONE.match(form.phone.strip()):
+        raise CustomerInput(f'"{form.phone.strip()[:40]}" is not a phone number')
+    bad = set(form.consent) - set(CHANNELS)
+    if bad:
+        raise CustomerInput(f"consent channel {sorted(bad)[0]!r} is not one of {CHANNELS}")
+
+
+def enrol(
+    engine: Engine, vault: Vault, form: LoyaltyEnrolment, *, source: str, key: str, at: dt.datetime
+) -> Enrolled:
+    """A new customer with the next free account number, their personal data sealed, the
+    consent given per channel (time and `source`), and a first card. Once per `key`:
+    a repeated key returns the customer it made."""
+    check_enrolment(form)
+    source, when = source[:128], iso(at)
+    again = _enrolled(engine, key)
+    if again is not None:
+        return again
+    try:
+        with Session(engine) as s, s.begin():
+            account = _claim_account(s, when)
+            vault.write(
+                s,
+                account,
+                {
+                    "surname": form.surname.strip(),
+                    "first_names": form.first_names.strip(),
+                    "email": form.email.strip(),
+                    "phone": form.phone.strip(),
+                },
+                source,
+            )
+            record_consent(s, account, dict(form.consent), source, when)
+            code = make_loyalty_card(account, 0)
+            s.add(LoyaltyCard(account=account, issue=0, code=code, issued_at=when))
+            # The key lives in the ledger (a zero-point entry): unique, and in the export.
+            s.add(
+                LoyaltyEntry(
+                    key=key[:200],
+                    account=account,
+                    kind="enrol",
+                    points=0,
+                    balance=0,
+                    spend=0,
+                    at=when,
+                    source=source,
+                    detail={"card": code},
+                )
+            )
+    except IntegrityError:
+        # The same request, retried while the first was being written (PostgreSQL): the
+        # key's unique index kept one; that is the customer to return.
+        again = _enrolled(engine, key)
+        if again is None:
+            raise
+        return again
+    return Enrolled(account, code, fresh=True)
+
+
+def _enrolled(engine: Engine, key: str) -> Enrolled | None:
+    with Session(engine) as s:
+        entry = s.scalar(select(LoyaltyEntry).where(LoyaltyEntry.key == key[:200]))
+    if entry is None:
+        return None
+    return Enrolled(entry.account, str(entry.detail.get("card", "")), fresh=False)
+
+
+def _claim_account(s: Session, at: str) -> str:
+    """The next account number after every one in use, its ledger row made. Two kiosks
+    enrolling at once both try the same number: the insert that finds the row made does
+    nothing, and that one moves on to the next."""
+    highest = 0
+    for model in (LoyaltyAccount, Customer, LoyaltyCard):
+        # Digits only: erased accounts become "erased-…", which sorts after "99999999".
+        top = s.scalar(select(func.max(model.account)).where(model.account <= "99999999"))
+        if top and ACCOUNT.match(top):
+            highest = max(highest, int(top))
+    for n in range(highest + 1, 10**8):
+        account = f"{n:08d}"
+        ins = upsert_insert(s, LoyaltyAccount).values(
+            account=account, balance=0, overdrawn=0, issue=0, next_expiry=None, updated_at=at
+        )
+        ins = ins.on_conflict_do_nothing(index_elements=["account"])
+        if s.scalar(ins.returning(LoyaltyAccount.account)) is not None:
+            return account
+    raise CustomerInput("every 8-digit account number is in use; the chain needs a new scheme")

@@ -28,7 +28,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from appliance.errors import read_input
-from appliance.mqtt.messages import LoyaltyRequest, LoyaltyResponse, SaleRecord
+from appliance.mqtt.messages import (
+    LoyaltyExpiry,
+    LoyaltyPurchase,
+    LoyaltyRequest,
+    LoyaltyResponse,
+    LoyaltyReward,
+    SaleRecord,
+)
 from appliance.sales.barcode import loyalty_card
 from appliance.sales.money import exponent
 from collector.errors import CollectorError, CollectorInput
@@ -46,6 +53,9 @@ from collector.stock import upsert_insert
 log = logging.getLogger("collector.loyalty")
 ACCOUNT = re.compile(r"^[0-9]{8}$")
 MAX_POINTS = 10**12  # one request never moves more (keeps sums far inside BIGINT)
+SUMMARY_PURCHASES = 5  # past purchases a `summary` lists
+EXPIRY_NOTICE = dt.timedelta(days=30)  # lots expiring this soon are listed in a `summary`
+REWARDS_SHOWN = 3
 
 
 class LoyaltyError(CollectorError):
@@ -72,6 +82,22 @@ class Tier(msgspec.Struct, forbid_unknown_fields=True):
     multiplier: str = "1"
 
 
+class Reward(msgspec.Struct, forbid_unknown_fields=True):
+    """`[[loyalty.rewards]]`: what `points` buy, as the kiosk shows it."""
+
+    points: Annotated[int, msgspec.Meta(gt=0)]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=80)]
+
+
+def default_rewards() -> list[Reward]:
+    return [
+        Reward(250, "A free hot drink"),
+        Reward(600, "A breakfast box"),
+        Reward(1500, "10% off a whole shop"),
+        Reward(3000, "A picnic hamper"),
+    ]
+
+
 class LoyaltySettings(msgspec.Struct, forbid_unknown_fields=True):
     """`[loyalty]` of the collector config. Points are valued in `base_currency`; a sale in
     another currency is converted with `rates` (base units per one unit of it)."""
@@ -85,6 +111,14 @@ class LoyaltySettings(msgspec.Struct, forbid_unknown_fields=True):
     commit_ttl: Annotated[float, msgspec.Meta(gt=0)] = 7 * 24 * 3600.0
     tiers: list[Tier] = msgspec.field(default_factory=list)
     rates: dict[str, str] = msgspec.field(default_factory=dict)
+    rewards: list[Reward] = msgspec.field(default_factory=default_rewards)
+
+    def within_reach(self, balance: int) -> list[Reward]:
+        """The dearest reward `balance` affords now, then the next ones up: what is worth
+        saving for, not a list of everything already affordable."""
+        ordered = sorted(self.rewards, key=lambda r: r.points)
+        have = [r for r in ordered if r.points <= balance][-1:]
+        return have + [r for r in ordered if r.points > balance][: REWARDS_SHOWN - len(have)]
 
     def multiplier(self, tier: Tier | None) -> Fraction:
         return Fraction(tier.multiplier) if tier else Fraction(1)
@@ -851,10 +885,12 @@ class Ledger:
         """The response to a till's `loyalty/request` (never raises on the request's content)."""
         try:
             return self._answer(req, device)
-        except (LoyaltyRefused, LoyaltyInput) as exc:
+        except (LoyaltyRefused, CollectorInput) as exc:  # LoyaltyInput, CustomerInput
             return LoyaltyResponse(corr=req.corr, ok=False, error=str(exc))
 
     def _answer(self, req: LoyaltyRequest, device: str) -> LoyaltyResponse:
+        if req.op == "enrol":
+            return self._enrol(req, device)
         account = check_account(req.account)
         card = req.card
         issue: int | None = None
@@ -872,6 +908,10 @@ class Ledger:
                 balance=bal.available,
                 first_name=self._first_name(account),
             )
+        if req.op == "summary":
+            bal = self.balance(account)
+            _check_issue(account, issue, bal.issue)
+            return self._summary(req.corr, account, bal.available)
         if req.op == "reserve":
             bal = self.balance(account)
             _check_issue(account, issue, bal.issue)
@@ -893,6 +933,78 @@ class Ledger:
             ok=True,
             balance=self.balance(hold.account).available,
             reservation=hold.id,
+        )
+
+    def _summary(self, corr: str, account: str, available: int) -> LoyaltyResponse:
+        """The kiosk's view: balance and name, the last purchases with the points each
+        made, rewards within reach and points expiring within EXPIRY_NOTICE."""
+        at = self.clock()
+        with Session(self.engine) as session:
+            bought = last_purchases(session, account, SUMMARY_PURCHASES)
+            keys = [f"sale:{p['sale_id']}:{k}" for p in bought for k in ("earn", "reverse")]
+            points: dict[str, int] = {}
+            for key, pts in session.execute(
+                select(LoyaltyEntry.key, LoyaltyEntry.points).where(LoyaltyEntry.key.in_(keys))
+            ):
+                sid = key.split(":")[1]
+                points[sid] = points.get(sid, 0) + int(pts)
+            due: dict[str, int] = {}
+            for expires, left in session.execute(
+                select(LoyaltyLot.expires_at, LoyaltyLot.remaining)
+                .where(
+                    LoyaltyLot.account == account,
+                    LoyaltyLot.remaining > 0,
+                    LoyaltyLot.expires_at > iso(at),
+                    LoyaltyLot.expires_at <= iso(at + EXPIRY_NOTICE),
+                )
+                .order_by(LoyaltyLot.expires_at)
+            ):
+                day = str(expires)[:10]
+                due[day] = due.get(day, 0) + int(left)
+        return LoyaltyResponse(
+            corr=corr,
+            ok=True,
+            balance=available,
+            first_name=self._first_name(account),
+            purchases=[
+                LoyaltyPurchase(
+                    date=str(p["ts"])[:10],
+                    store=p["store"],
+                    total=int(p["total"]),
+                    currency=p["currency"],
+                    points=points.get(p["sale_id"], 0),
+                )
+                for p in bought
+            ],
+            rewards=[
+                LoyaltyReward(r.title, r.points) for r in self.settings.within_reach(available)
+            ],
+            expiring=[LoyaltyExpiry(points=n, on=day) for day, n in due.items()],
+        )
+
+    def _enrol(self, req: LoyaltyRequest, device: str) -> LoyaltyResponse:
+        # customers.py builds on this module, so it is imported here, not at the top.
+        from collector.customers import enrol
+
+        if req.enrolment is None:
+            raise LoyaltyInput("enrol needs the new customer's details (enrolment)")
+        if self.vault is None:
+            self.vault = Vault.from_settings(self.privacy)  # the first customer makes the key
+        made = enrol(
+            self.engine,
+            self.vault,
+            req.enrolment,
+            source=f"kiosk:{device}",
+            key=f"enrol:{device}:{req.corr}",
+            at=self.clock(),
+        )
+        return LoyaltyResponse(
+            corr=req.corr,
+            ok=True,
+            balance=self.balance(made.account).available,
+            first_name=req.enrolment.first_names.split(" ")[0] or None,
+            account=made.account,
+            card=made.card,
         )
 
     def _by_sale(self, sale_id: str | None) -> str | None:

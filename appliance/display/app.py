@@ -20,7 +20,7 @@ from appliance.config import Config
 from appliance.display import DisplayError
 from appliance.display.context import DisplayContext
 from appliance.display.formatting import MoneyText
-from appliance.display.loyalty import LoyaltyLookup, OfflineLoyalty
+from appliance.display.loyalty import LoyaltyLookup
 from appliance.drivers.scanner import Scan
 from appliance.events import Event
 from appliance.service import Unit
@@ -152,7 +152,8 @@ class Screens:
         self.ctx = DisplayContext(
             unit,
             MoneyText(cfg.store.currency, cfg.exponent, d.locale),
-            loyalty or OfflineLoyalty(),
+            # The unit's own authoriser asks the collector (offline answers when it cannot).
+            loyalty or unit.loyalty,
         )
         self.root = BoxLayout()
         self.till: TillScreen | None = None
@@ -269,7 +270,7 @@ async def serve_display(unit: Unit, stop: asyncio.Event | None = None) -> None:
         log.warning("display unavailable", extra={"reason": reason})
         unit.emit(Event("display.failed", {"reason": reason}))
         return
-    display = asyncio.ensure_future(run_display(unit))
+    display = asyncio.ensure_future(run_display(unit, loyalty=unit.loyalty))
     waits: set[asyncio.Future[Any]] = {display}
     if stop is not None:
         waits.add(asyncio.ensure_future(stop.wait()))

@@ -134,7 +134,6 @@ class CustomerScreen(BoxLayout):
         self.model = CustomerModel()
         self.frame: CustomerFrame | None = None
         self.promo_index = 0
-        self._asked: str | None = None
         self.basket = BasketView(scale, ctx.money)
         self.shown: Any = None
         # First in line: the customer's screen is the one whose delay people notice.
@@ -156,12 +155,6 @@ class CustomerScreen(BoxLayout):
 
     def refresh(self) -> None:
         view = self.ctx.unit.till.view()
-        loyalty = view.loyalty
-        if loyalty is not None and self._asked != loyalty.account:
-            self._asked = loyalty.account
-            self.ctx.spawn(self._lookup(loyalty.account))
-        elif loyalty is None:
-            self._asked = None
         frame = self.model.frame(view, self.ctx.clock())
         if frame == self.frame:
             return
@@ -180,12 +173,6 @@ class CustomerScreen(BoxLayout):
         self.clear_widgets()
         self.add_widget(root)
         self.shown = root
-
-    async def _lookup(self, account: str) -> None:
-        summary = await self.ctx.loyalty.summary(account)
-        self.model.customer_known(summary)
-        self.frame = None
-        self.refresh()
 
     def _m(self, minor: int) -> str:
         return self.ctx.money(minor)

@@ -4,6 +4,7 @@ start screen is rebuilt from nothing, so no one sees the previous customer's dat
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from kivy.uix.boxlayout import BoxLayout
@@ -24,9 +25,10 @@ from appliance.display.kit import (
     Scale,
     Text,
 )
-from appliance.display.loyalty import CustomerSummary, Enrolment, EnrolResult
+from appliance.display.loyalty import CustomerSummary, Enrolment, EnrolResult, Purchase
 from appliance.display.models import KioskSession
 from appliance.sales.barcode import loyalty_card
+from appliance.sales.money import exponent
 
 
 class KioskScreen(BoxLayout):
@@ -39,21 +41,28 @@ class KioskScreen(BoxLayout):
         self.session = KioskSession(timeout=timeout)
         self.fields: dict[str, TextInput] = {}
         self.ticks: dict[str, CheckBox] = {}
+        # Bumped by every scan, finish and time-out: an answer that comes back after its
+        # customer has gone (or another has scanned) is dropped, never shown to the next.
+        self.ticket = 0
         ctx.scan_hooks.append(self.on_scan)
         self.draw()
 
     def on_scan(self, code: str) -> None:
         card = loyalty_card(code)
         if card is not None:
-            self.ctx.spawn(self.show_card(card.account))
+            self.ticket += 1
+            self.ctx.spawn(self.show_card(card.account, self.ticket))
 
-    async def show_card(self, account: str) -> None:
+    async def show_card(self, account: str, ticket: int | None = None) -> None:
         summary = await self.ctx.loyalty.summary(account)
+        if ticket is not None and ticket != self.ticket:
+            return
         self.session.show(summary, self.ctx.clock())
         self.draw()
 
     def tick(self) -> None:
         if self.session.tick(self.ctx.clock()):
+            self.ticket += 1
             self.draw()
 
     def touched(self) -> None:
@@ -78,6 +87,12 @@ class KioskScreen(BoxLayout):
 
     def _m(self, minor: int) -> str:
         return self.ctx.money(minor)
+
+    def _paid(self, p: Purchase) -> str:
+        """A purchase's total, in its own currency when another outlet's differs."""
+        if not p.currency or p.currency == self.ctx.unit.cfg.store.currency:
+            return self._m(p.total)
+        return f"{Decimal(p.total).scaleb(-exponent(p.currency))} {p.currency}"
 
     def _start(self) -> Any:
         s = self.s
@@ -140,9 +155,10 @@ class KioskScreen(BoxLayout):
             Text("Your last purchases", size_px=s(17), bold=True, size_hint_y=None, height=head)
         )
         for p in c.purchases[:5]:
+            sign = "+" if p.points >= 0 else "−"
             left.add_widget(
                 Text(
-                    f"{p.date}   {self._m(p.total)}   +{n(p.points)} pts",
+                    f"{p.date}   {self._paid(p)}   {sign}{n(abs(p.points))} pts",
                     size_px=s(15),
                     size_hint_y=None,
                     height=row,
@@ -185,6 +201,7 @@ class KioskScreen(BoxLayout):
         self.draw()
 
     def finish(self) -> None:
+        self.ticket += 1
         self.session.reset()
         self.draw()
 
@@ -238,7 +255,12 @@ class KioskScreen(BoxLayout):
         self.ctx.spawn(self._enrol_now(form))
 
     async def _enrol_now(self, form: Enrolment) -> None:
+        ticket = self.ticket
+        self.session.tell("One moment, we are registering you…", self.ctx.clock())
+        self.draw()
         result: EnrolResult = await self.ctx.loyalty.enrol(form)
+        if ticket != self.ticket:
+            return  # they walked away (timed out, or pressed OK): show it to no one else
         text = result.message
         if result.ok and result.account:
             text = f"Welcome, {form.first_names}! Your account is {result.account}. {text}"

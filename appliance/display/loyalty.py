@@ -1,8 +1,9 @@
 """What the customer display and the kiosk need to know about a loyalty customer.
 
-The collector holds balances and customer data and answers over MQTT; until that client
-is wired in, `OfflineLoyalty` answers honestly that the balance is only available online.
-The screens depend on the `LoyaltyLookup` protocol alone, so either fits.
+The collector holds balances and customer data and answers over MQTT; the till's
+`LoyaltyAuthoriser` (appliance/loyalty/authoriser.py) asks it. `OfflineLoyalty` answers
+honestly that the balance is only available online. The screens depend on the
+`LoyaltyLookup` protocol alone, so either fits.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ class Purchase:
     """One past purchase as the kiosk lists it."""
 
     date: str  # ISO date, as the collector sends it
-    total: int  # minor units
+    total: int  # minor units of `currency` (negative: a refund)
     points: int  # earned (negative when a refund took them back)
+    store: str = ""
+    currency: str = ""  # "": the till's own
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class Enrolment:
 
 @dataclass(frozen=True)
 class EnrolResult:
+    """The collector's answer to an enrolment: the new account and card code when `ok`."""
+
     ok: bool
     message: str
     account: str | None = None

@@ -51,10 +51,21 @@ class CustomerModel:
 
     def frame(self, view: TillView, now: float) -> CustomerFrame:
         loyalty = view.loyalty
-        customer = self._customer
-        if loyalty is None or customer is None or customer.account != loyalty.account:
-            customer = None if loyalty is None else CustomerSummary(loyalty.account, offline=True)
+        customer: CustomerSummary | None = None
+        if loyalty is not None:
+            # The till asked the collector when the card was scanned: its answer (name,
+            # balance) is on the sale already, so the display asks nothing more.
+            known = self._customer
+            name = known.first_name if known and known.account == loyalty.account else None
+            customer = CustomerSummary(
+                loyalty.account,
+                first_name=loyalty.first_name or name,
+                balance=loyalty.balance,
+                offline=loyalty.offline,
+            )
         if view.state != "idle":
+            if customer is not None:
+                self._customer = customer  # for the thank-you, once the sale is gone
             self._finished = None
             return CustomerFrame(
                 "basket",

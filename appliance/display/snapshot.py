@@ -97,6 +97,8 @@ async def render(
     window = open_window(cfg, d.width, d.height)
     async with open_unit(cfg, simulate=True) as unit:
         await unit.scanner_connected()
+        # Without `loyalty`, the unit's authoriser: with `[mqtt]` set it asks a running
+        # collector, so the kiosk shows real names, balances and purchases.
         screens = Screens(unit, [screen], loyalty=loyalty, width=d.width, height=d.height)
         app = build_app(screens)
         drawn = asyncio.Event()

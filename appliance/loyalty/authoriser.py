@@ -18,9 +18,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from appliance.display.loyalty import CustomerSummary, Enrolment, EnrolResult
+from appliance.display.loyalty import (
+    CustomerSummary,
+    Enrolment,
+    EnrolResult,
+    ExpiringPoints,
+    Purchase,
+    Reward,
+)
 from appliance.errors import ApplianceError
-from appliance.mqtt.messages import LoyaltyRequest, LoyaltyResponse, WireError, decode, encode
+from appliance.mqtt.messages import (
+    LoyaltyEnrolment,
+    LoyaltyRequest,
+    LoyaltyResponse,
+    WireError,
+    decode,
+    encode,
+)
 
 log = logging.getLogger("appliance.loyalty")
 
@@ -28,6 +42,8 @@ DEFAULT_TIMEOUT = 1.5
 LINK_POLL = 0.02  # seconds between looks at a link that has not connected yet
 # How many times a request goes out within its timeout (the first send included).
 SENDS = 2
+# Enrolment seals personal data and allocates an account: give it longer than a balance.
+ENROL_TIMEOUT = 6.0
 
 
 class LoyaltyError(ApplianceError):
@@ -128,14 +144,16 @@ class LoyaltyAuthoriser:
         if future is not None and not future.done():
             future.set_result(response)
 
-    async def ask(self, request: LoyaltyRequest) -> LoyaltyResponse:
+    async def ask(self, request: LoyaltyRequest, timeout: float | None = None) -> LoyaltyResponse:
         """Send `request` (again, same corr, if it goes unanswered) and return the answer.
 
-        LoyaltyUnavailable when the link is down or nothing comes within `timeout`, or the
-        collector says it could not answer; LoyaltyRefused when it answers no.
+        LoyaltyUnavailable when the link is down or nothing comes within `timeout` (default
+        the authoriser's), or the collector says it could not answer; LoyaltyRefused when
+        it answers no.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
+        timeout = timeout or self.timeout
+        deadline = loop.time() + timeout
         channel = self.channel
         if channel is None or not await self._link_up(deadline):
             raise LoyaltyUnavailable("the till is not connected to the collector")
@@ -154,7 +172,7 @@ class LoyaltyAuthoriser:
                         break
         except TimeoutError:
             raise LoyaltyUnavailable(
-                f"the collector did not answer {request.op} within {self.timeout:g} s"
+                f"the collector did not answer {request.op} within {timeout:g} s"
             ) from None
         except ApplianceError as e:  # the link's own error: not connected, publish failed
             raise LoyaltyUnavailable(f"the {request.op} request could not be sent: {e}") from e
@@ -216,19 +234,58 @@ class LoyaltyAuthoriser:
             await asyncio.wait(set(self._background), timeout=timeout or self.timeout * 2)
 
     # -- the screens' LoyaltyLookup -----------------------------------------------------------
-    async def summary(self, account: str) -> CustomerSummary:
-        """First name and balance for the customer display and kiosk; offline says so."""
+    async def summary(self, account: str, card: str | None = None) -> CustomerSummary:
+        """What the kiosk shows: first name, balance, last purchases, rewards within reach,
+        points expiring soon. Offline (or no answer): the account only, flagged offline."""
         try:
-            found = await self.balance(account)
+            r = await self.ask(self._request("summary", account, card=card))
         except LoyaltyUnavailable:
             return CustomerSummary(account=account, offline=True)
         except LoyaltyRefused:
             return CustomerSummary(account=account)
-        return CustomerSummary(account=account, first_name=found.first_name, balance=found.balance)
+        return CustomerSummary(
+            account=account,
+            first_name=r.first_name,
+            balance=int(r.balance or 0),
+            purchases=tuple(
+                Purchase(p.date, p.total, p.points, store=p.store, currency=p.currency)
+                for p in r.purchases or ()
+            ),
+            rewards=tuple(Reward(w.title, w.points) for w in r.rewards or ()),
+            expiring=tuple(ExpiringPoints(e.points, e.on) for e in r.expiring or ()),
+        )
 
     async def enrol(self, form: Enrolment) -> EnrolResult:
-        # Accounts are allocated by the collector, and personal data should not wait on a
-        # countertop unit: enrolment happens at the till's back office, not here (yet).
+        """A new customer made by the collector (account number, card, consent recorded
+        with this device as the source). Offline: the form is not kept here (personal
+        data waits on no countertop unit); the customer is asked to try again or ask at
+        the till."""
+        request = self._request(
+            "enrol",
+            "",
+            enrolment=LoyaltyEnrolment(
+                first_names=form.first_names,
+                surname=form.surname,
+                email=form.email,
+                consent={"email": form.consent},  # the one channel the form asks about
+            ),
+        )
+        try:
+            r = await self.ask(request, timeout=max(self.timeout, ENROL_TIMEOUT))
+        except LoyaltyUnavailable as e:
+            log.info("enrolment not answered", extra={"error": str(e)})
+            return EnrolResult(
+                ok=False,
+                message="We cannot register you right now. Please try again in a moment, "
+                "or ask at the till.",
+            )
+        except LoyaltyRefused as e:
+            return EnrolResult(ok=False, message=f"We could not register you: {e.reason}.")
+        if not r.account or not r.card:
+            return EnrolResult(ok=False, message="Please ask at the till to join.")
         return EnrolResult(
-            ok=False, message="Please ask at the till to join: we will register you there."
+            ok=True,
+            message=f"Your card number is {r.card}. Scan it at the till to collect points.",
+            account=r.account,
+            card=r.card,
         )

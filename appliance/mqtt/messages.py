@@ -232,19 +232,55 @@ class CommandResult(msgspec.Struct, forbid_unknown_fields=False):
 # -- loyalty (both ways) -----------------------------------------------------------------------
 
 
+class LoyaltyEnrolment(msgspec.Struct, forbid_unknown_fields=False):
+    """A new customer, as the kiosk's form took them. `consent` is the marketing opt-in per
+    channel (`email`, `sms`), recorded with the time and `kiosk:<device>` as its source."""
+
+    first_names: str
+    surname: str
+    email: str = ""
+    phone: str = ""
+    consent: dict[str, bool] = {}
+
+
 class LoyaltyRequest(msgspec.Struct, forbid_unknown_fields=False):
     """`loyalty/request`. `card` (the scanned EAN-13) lets the collector refuse a blocked
     card; `release` and `commit` name the hold by `reservation` (or the `sale_id` it was
-    reserved for). `commit` keeps the hold until the sale's record is ingested."""
+    reserved for). `commit` keeps the hold until the sale's record is ingested.
+    `summary` is the kiosk's view of an account; `enrol` (account "") makes a customer
+    from `enrolment`, once per corr."""
 
     corr: str
-    op: Literal["balance", "reserve", "release", "commit"]
+    op: Literal["balance", "reserve", "release", "commit", "summary", "enrol"]
     account: str
     points: int = 0
     sale_id: str | None = None
     card: str | None = None
     reservation: str | None = None
+    enrolment: LoyaltyEnrolment | None = None
     schema: int = SCHEMA
+
+
+class LoyaltyPurchase(msgspec.Struct, forbid_unknown_fields=False):
+    """A past purchase (or refund, total negative) of `summary`, with the points it made."""
+
+    date: str  # ISO date
+    store: str
+    total: Minor
+    currency: str
+    points: int = 0
+
+
+class LoyaltyReward(msgspec.Struct, forbid_unknown_fields=False):
+    title: str
+    points: int
+
+
+class LoyaltyExpiry(msgspec.Struct, forbid_unknown_fields=False):
+    """Points of the account's lots that expire on `on` (ISO date)."""
+
+    points: int
+    on: str
 
 
 class LoyaltyResponse(msgspec.Struct, forbid_unknown_fields=False):
@@ -257,6 +293,13 @@ class LoyaltyResponse(msgspec.Struct, forbid_unknown_fields=False):
     # True when the collector failed to answer (database down, …), as opposed to a refusal:
     # the till then works under the offline rules instead of refusing the customer.
     unavailable: bool = False
+    # `summary` only (None on every other answer):
+    purchases: list[LoyaltyPurchase] | None = None
+    rewards: list[LoyaltyReward] | None = None
+    expiring: list[LoyaltyExpiry] | None = None
+    # `enrol` only: the new account and its first card's code, to print.
+    account: str | None = None
+    card: str | None = None
     schema: int = SCHEMA
 
 

@@ -1,0 +1,161 @@
+# ruff: noqa: F811 - the database fixtures are imported from test_collector_ingest
+"""The collector's answers to the kiosk, on real SQLite and PostgreSQL: `summary` (balance,
+name, last purchases with their points, rewards within reach, points expiring soon) and
+`enrol` (a new customer, sealed, with consent and a first card, once per request)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import uuid
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
+
+from appliance.mqtt.messages import LoyaltyEnrolment, LoyaltyRequest, LoyaltyResponse
+from appliance.sales.barcode import make_loyalty_card
+from collector.customers import CustomerRow, import_customers, issue_card
+from collector.loyalty import Ledger, LoyaltySettings, add_months, iso
+from collector.models import Consent, Device, Sale
+from collector.privacy import Vault, consents
+from tests.test_collector_ingest import database_url, engine  # noqa: F401
+
+T0 = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)
+ANNA = "00000007"
+
+
+def ask(ledger: Ledger, op: str, account: str = ANNA, **fields: object) -> LoyaltyResponse:
+    request = LoyaltyRequest(corr=uuid.uuid4().hex, op=op, account=account, **fields)  # type: ignore[arg-type]
+    return ledger.answer(request, "kiosk-01")
+
+
+def seed_sales(engine: Engine, account: str, n: int) -> list[str]:
+    """`n` sales of account in store s00(i%2+1), one a day, newest last; their sale ids."""
+    ids = []
+    with Session(engine) as s, s.begin():
+        s.add(Device(id="till-01", store="s001", first_seen="", last_seen="", last_hash="0"))
+        for i in range(n):
+            sid = f"sale-{i}"
+            ts = iso(T0 - dt.timedelta(days=n - i))
+            s.add(
+                Sale(
+                    sale_id=sid, device="till-01", seq=i + 1, kind="sale", receipt_no=str(i),
+                    store=f"s00{i % 2 + 1}", region="", staff="ana", ts=ts, day=ts[:10],
+                    currency="EUR", total=1000 + i, account=account, hash="0", raw={},
+                    ingested_at=ts,
+                )
+            )  # fmt: skip
+            ids.append(sid)
+    return ids
+
+
+def test_summary_lists_purchases_rewards_and_expiring_points(engine: Engine) -> None:
+    settings = LoyaltySettings(expiry_months=24)
+    vault = Vault(os.urandom(32))
+    import_customers(engine, vault, [CustomerRow(ANNA, "Berg", "Anna Lena", "", "", None)], "test")
+    # 120 points earned 24 months less 10 days ago: they expire in 10 days.
+    then = add_months(T0, -24) + dt.timedelta(days=10)
+    Ledger(engine, settings, clock=lambda: then).earn(ANNA, 120, "old", source="migration")
+    ledger = Ledger(engine, settings, vault=vault, clock=lambda: T0)
+    sales = seed_sales(engine, ANNA, 6)
+    for i, sid in enumerate(sales):
+        ledger.earn(ANNA, 100 + i, f"sale:{sid}:earn", source=f"sale:{sid}")
+    r = ask(ledger, "summary", card=make_loyalty_card(ANNA, 0))
+    assert r.ok and r.first_name == "Anna"
+    assert r.balance == 120 + sum(100 + i for i in range(6)) == 735
+    assert r.purchases is not None and r.rewards is not None and r.expiring is not None
+    # The five newest, newest first, each with the points it made.
+    assert [(p.total, p.points, p.store) for p in r.purchases] == [
+        (1005, 105, "s002"),
+        (1004, 104, "s001"),
+        (1003, 103, "s002"),
+        (1002, 102, "s001"),
+        (1001, 101, "s002"),
+    ]
+    assert r.purchases[0].date == iso(T0 - dt.timedelta(days=1))[:10]
+    # What 735 points afford (the dearest), then what is worth saving for.
+    assert [(w.points, w.title) for w in r.rewards] == [
+        (600, "A breakfast box"),
+        (1500, "10% off a whole shop"),
+        (3000, "A picnic hamper"),
+    ]
+    expires = add_months(then, 24)
+    assert [(e.points, e.on) for e in r.expiring] == [(120, iso(expires)[:10])]
+    # A replaced card no longer opens the account's summary.
+    issue_card(engine, ledger, ANNA)
+    old = ask(ledger, "summary", card=make_loyalty_card(ANNA, 0))
+    assert not old.ok and "blocked" in (old.error or "")
+    assert old.purchases is None
+    # An unknown account: nothing, and nothing invented.
+    empty = ask(ledger, "summary", account="00000099")
+    assert empty.ok and empty.balance == 0 and empty.first_name is None
+    assert empty.purchases == [] and empty.expiring == []
+    assert [w.points for w in empty.rewards or []] == [250, 600, 1500]
+
+
+def form(**over: object) -> LoyaltyEnrolment:
+    fields: dict[str, object] = {
+        "first_names": "Zoé Marie",
+        "surname": "Lefèvre",
+        "email": "zoe@example.org",
+        "consent": {"email": True},
+    }
+    fields.update(over)
+    return LoyaltyEnrolment(**fields)  # type: ignore[arg-type]
+
+
+def test_enrol_makes_a_sealed_customer_once_per_request(engine: Engine) -> None:
+    vault = Vault(os.urandom(32))
+    import_customers(engine, vault, [CustomerRow(ANNA, "Berg", "Anna", "", "", None)], "test")
+    ledger = Ledger(engine, vault=vault, clock=lambda: T0)
+    request = LoyaltyRequest(corr="c-1", op="enrol", account="", enrolment=form())
+    first = ledger.answer(request, "kiosk-01")
+    assert first.ok, first.error
+    assert first.account == "00000008"  # the next after every account in use
+    assert first.card == make_loyalty_card("00000008", 0) == "2900000000087"
+    assert first.balance == 0 and first.first_name == "Zoé"
+    again = ledger.answer(request, "kiosk-01")  # the kiosk's resend, same corr
+    assert (again.account, again.card) == (first.account, first.card)
+    with Session(engine) as s:
+        assert vault.read(s, "00000008") == {
+            "surname": "Lefèvre",
+            "first_names": "Zoé Marie",
+            "email": "zoe@example.org",
+            "phone": "",
+        }
+        sealed = b"".join(s.scalars(text("SELECT sealed FROM customers")))
+        assert b"Lef" not in sealed and b"zoe@" not in sealed  # encrypted at rest
+        given = consents(s, "00000008")
+        assert [(c["channel"], c["granted"], c["source"]) for c in given] == [
+            ("email", True, "kiosk:kiosk-01")
+        ]
+        assert given[0]["at"] == iso(T0)
+        assert s.scalar(select(Consent.id).where(Consent.account == "00000008")) is not None
+    # The card works: a balance with the holder's name.
+    balance = ask(ledger, "balance", account="00000008", card=first.card)
+    assert balance.ok and balance.first_name == "Zoé" and balance.balance == 0
+    # Bad details are refused with what to correct; nothing is made.
+    bad = ledger.answer(
+        LoyaltyRequest(corr="c-2", op="enrol", account="", enrolment=form(email="zoe@")),
+        "kiosk-01",
+    )
+    assert not bad.ok and "not an e-mail address" in (bad.error or "")
+    empty = ledger.answer(
+        LoyaltyRequest(corr="c-3", op="enrol", account="", enrolment=form(surname=" ")),
+        "kiosk-01",
+    )
+    assert not empty.ok and "surname" in (empty.error or "")
+    # Kiosks enrolling at once each get an account of their own.
+    got: list[str | None] = []
+
+    def enrol_one(i: int) -> None:
+        req = LoyaltyRequest(corr=f"r-{i}", op="enrol", account="", enrolment=form())
+        got.append(ledger.answer(req, f"kiosk-{i:02d}").account)
+
+    threads = [threading.Thread(target=enrol_one, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a or "" for a in got) == ["00000009", "00000010", "00000011", "00000012"]

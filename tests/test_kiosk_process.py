@@ -1,0 +1,132 @@
+# ruff: noqa: F811 - the Xvfb fixture is imported from test_display_screens
+"""The kiosk against the real thing: a Mosquitto, `collector run` (a process, SQLite), a
+till outlet driven by `appliance replay`, and a unit with the kiosk screen under Xvfb whose
+`LoyaltyAuthoriser` asks the collector over MQTT.
+
+A card with points shows its balance, the purchase made at the till and a lot about to
+expire; a customer who joins at the kiosk is in the collector (sealed) and their new card
+earns at the till.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.config import parse_config
+from appliance.sales.barcode import make_loyalty_card
+from collector.db import open_database
+from collector.loyalty import Ledger, add_months
+from tests.broker import Broker
+from tests.conftest import config_text
+from tests.test_display_screens import find, screens_running, x_display  # noqa: F401
+from tests.test_till_loyalty import (
+    Collector,
+    collector_cli,
+    journal,
+    outlet,
+    replay,
+    sale_events,
+)
+
+CARD = make_loyalty_card("00000001", 0)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Broker, collector with Anna (account 1) imported and 150 points of hers earned 24
+    months less 10 days ago (so they expire in 10 days), and a purchase of hers at s001."""
+    broker = Broker()
+    db = tmp_path / "collector.db"
+    url = f"sqlite:///{db}"
+    (tmp_path / "customers.csv").write_text(
+        "account,surname,first_names\n00000001,Berg,Anna Lena\n"
+    )
+    r = collector_cli("customers", "import", "--db", url, str(tmp_path / "customers.csv"))
+    assert r.returncode == 0, r.stderr
+    then = add_months(dt.datetime.now(dt.UTC), -24) + dt.timedelta(days=10)
+    engine = open_database(url)
+    Ledger(engine, clock=lambda: then).earn("00000001", 150, "seed:old", source="migration")
+    engine.dispose()
+    collector = Collector(url, broker, tmp_path / "collector.log")
+    try:
+        collector.start()
+        till = outlet(tmp_path, broker, "s001", "till-01")
+        [sale] = replay(till, sale_events(CARD, 10))  # 10 × 1.45: 14 points
+        assert sale["total"] == 1450
+        yield {"broker": broker, "db": db, "url": url, "till": till, "tmp": tmp_path}
+    finally:
+        collector.stop()
+        broker.close()
+
+
+async def test_kiosk_shows_the_collectors_summary_and_enrols(
+    x_display: str, world: dict[str, Any]
+) -> None:
+    broker: Broker = world["broker"]
+    extra = f'[mqtt]\nurl = "{broker.url}"\n[display]\nscreens = ["kiosk"]\nkiosk_timeout = 30.0\n'
+    data = world["tmp"] / "kiosk" / "data"
+    text = config_text(data, extra).replace('id = "till-01"', 'id = "kiosk-01"')
+    cfg = parse_config(text, "kiosk.toml")
+    today = dt.datetime.now(dt.UTC).date()
+    expiry = add_months(dt.datetime.now(dt.UTC), -24) + dt.timedelta(days=10)
+    async with screens_running(cfg, ["kiosk"]) as h:
+        await h.scan(CARD)
+        shown = h.shown()
+        assert "Hello Anna" in shown, shown
+        assert "164 points" in shown  # 150 + 14
+        row = find(h.screens.root, today.isoformat())
+        assert row.text == f"{today.isoformat()}   €14.50   +14 pts"
+        on = add_months(expiry, 24).date().isoformat()
+        assert f"150 points expire on {on}" in shown
+        assert "A free hot drink: 86 more points" in shown  # the collector's default list
+        assert "A breakfast box: 436 more points" in shown
+        # Gone after the time-out: nothing of Anna's for the next person.
+        h.now += 31
+        h.screens.tick()
+        await h.settle()
+        assert not any("Anna" in t or "164" in t for t in h.shown())
+
+        await h.press("No card yet?")
+        kiosk = h.screens.kiosk
+        kiosk.fields["first_names"].text = "Zoé"
+        kiosk.fields["surname"].text = "Lefèvre"
+        kiosk.fields["email"].text = "zoe@example.org"
+        kiosk.ticks["terms"].active = True
+        kiosk.ticks["consent"].active = True
+        await h.press("Join")
+        new_card = make_loyalty_card("00000002", 0)
+        message = " ".join(h.shown())
+        assert "Welcome, Zoé! Your account is 00000002." in message, message
+        assert f"Your card number is {new_card}" in message
+
+    # The collector has her, sealed at rest, with the consent and where it was given.
+    with sqlite3.connect(world["db"]) as conn:
+        sealed = conn.execute("SELECT sealed FROM customers WHERE account = '00000002'").fetchone()
+    assert sealed is not None and b"Lef" not in sealed[0] and b"zoe@" not in sealed[0]
+    r = collector_cli("customers", "show", "--db", world["url"], "00000002", "--json")
+    assert r.returncode == 0, r.stderr
+    shown_json = json.loads(r.stdout)
+    assert (shown_json["surname"], shown_json["first_names"]) == ("Lefèvre", "Zoé")
+    assert [(c["channel"], c["granted"], c["source"]) for c in shown_json["consents"]] == [
+        ("email", True, "kiosk:kiosk-01")
+    ]
+    assert [c["code"] for c in shown_json["cards"]] == [new_card]
+
+    # Her new card earns at the till, online.
+    [sale] = await asyncio.to_thread(replay, world["till"], sale_events(new_card, 2))
+    record = next(r for r in journal(world["till"]) if r["sale_id"] == sale["sale_id"])
+    assert record["loyalty"] == {
+        "account": "00000002",
+        "earned": 2,
+        "redeemed": 0,
+        "balance": 2,
+        "offline": False,
+    }
