@@ -158,7 +158,8 @@ class KioskScreen(BoxLayout):
             sign = "+" if p.points >= 0 else "−"
             left.add_widget(
                 Text(
-                    f"{p.date}   {self._paid(p)}   {sign}{n(abs(p.points))} pts",
+                    f"{p.date}   {p.store + '   ' if p.store else ''}{self._paid(p)}   "
+                    f"{sign}{n(abs(p.points))} pts",
                     size_px=s(15),
                     size_hint_y=None,
                     height=row,
