@@ -9,19 +9,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from appliance import __version__
+from appliance.commandline import OneLineParser, run, usage
 from appliance.config import Config, load_config
-from appliance.errors import ApplianceError, BadInput, read_input
+from appliance.errors import BadInput, read_input
 
 PROG = "appliance"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, like every other bad-input message (argparse would add the usage).
-        self.exit(2, f"{self.prog}: {message}\n")
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -133,16 +127,16 @@ def cmd_staff_hash_pin(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="Point-of-sale appliance service and tools.")
+    p = OneLineParser(prog=PROG, description="Point-of-sale appliance service and tools.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     def command(
         name: str,
         func: Callable[[argparse.Namespace], int],
         help: str,
-        parent: argparse._SubParsersAction[_Parser] = sub,
-    ) -> _Parser:
+        parent: argparse._SubParsersAction[OneLineParser] = sub,
+    ) -> OneLineParser:
         sp = parent.add_parser(name, help=help, description=help)
         sp.set_defaults(func=func)
         return sp
@@ -169,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="with [mqtt] url: wait up to S seconds for the collector's ack of every record",
     )
 
-    cat = command("catalog", lambda a: _usage(cat), "manage the local catalog")
-    cat_sub = cat.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    cat = command("catalog", lambda a: usage(cat), "manage the local catalog")
+    cat_sub = cat.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     sp = command(
         "import",
         cmd_catalog_import,
@@ -180,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(sp)
     sp.add_argument("catalog", metavar="CATALOG.csv")
 
-    jr = command("journal", lambda a: _usage(jr), "read and check the sales journal")
-    jr_sub = jr.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    jr = command("journal", lambda a: usage(jr), "read and check the sales journal")
+    jr_sub = jr.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     sp = command(
         "export", cmd_journal_export, "every journal record as JSON Lines, oldest first", jr_sub
     )
@@ -190,8 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(sp)
     sp.add_argument("--json", action="store_true", help="machine-readable result")
 
-    ds = command("display", lambda a: _usage(ds), "the screens: till, customer display, kiosk")
-    ds_sub = ds.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    ds = command("display", lambda a: usage(ds), "the screens: till, customer display, kiosk")
+    ds_sub = ds.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     sp = command(
         "snapshot", cmd_display_snapshot, "render a screen after a scenario to a PNG", ds_sub
     )
@@ -200,8 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--scenario", metavar="FILE", help="scenario events (JSON Lines) to play first")
     sp.add_argument("--out", required=True, metavar="PNG", help="where to write the picture")
 
-    st = command("staff", lambda a: _usage(st), "staff roster tools")
-    st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    st = command("staff", lambda a: usage(st), "staff roster tools")
+    st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     command("hash-pin", cmd_staff_hash_pin, "print a pin_hash for the [[staff]] roster", st_sub)
     return p
 
@@ -216,24 +210,5 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return int(args.func(args))
-    except BadInput as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
-    except ApplianceError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run(build_parser(), argv)

@@ -9,20 +9,13 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any
 
-from appliance.errors import ApplianceError, BadInput
+from appliance.commandline import OneLineParser, run, usage
 from collector.db import DEFAULT_URL, open_database
 from collector.errors import CollectorInput
 
 PROG = "collector"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, like every other bad-input message (argparse would add the usage).
-        where = self.prog.removeprefix(PROG).strip()
-        self.exit(2, f"{PROG}: {where + ': ' if where else ''}{message}\n")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -228,14 +221,14 @@ def cmd_loyalty_expire(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description="The central collector and its reports.")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    p = OneLineParser(prog=PROG, description="The central collector and its reports.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
 
     def command(
         name: str,
         func: Callable[[argparse.Namespace], int],
         help_: str,
-        within: argparse._SubParsersAction[_Parser] = sub,
+        within: argparse._SubParsersAction[OneLineParser] = sub,
     ) -> argparse.ArgumentParser:
         c = within.add_parser(name, help=help_, description=help_)
         c.set_defaults(func=func)
@@ -253,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--batch", type=int, default=256, help="messages per transaction, at most")
     configured(r)
 
-    cu = command("customers", lambda a: _usage(cu), "customers and their cards")
-    cu_sub = cu.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    cu = command("customers", lambda a: usage(cu), "customers and their cards")
+    cu_sub = cu.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     c = configured(command("import", cmd_customers_import, "load a customer CSV", cu_sub))
     c.add_argument("file", metavar="FILE.csv")
     c = configured(command("show", cmd_customers_show, "one customer, points, cards", cu_sub))
@@ -263,8 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = configured(command("card", cmd_customers_card, "issue a replacement card", cu_sub))
     c.add_argument("account", metavar="ACCOUNT")
 
-    ch = command("channel", lambda a: _usage(ch), "loyalty API channels (web shop)")
-    ch_sub = ch.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    ch = command("channel", lambda a: usage(ch), "loyalty API channels (web shop)")
+    ch_sub = ch.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     c = command("add", cmd_channel_add, "a channel; prints its API key once", ch_sub)
     c.add_argument("name", metavar="NAME")
 
@@ -272,19 +265,19 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--host", default="127.0.0.1")
     a.add_argument("--port", type=int, default=8080)
 
-    gd = command("gdpr", lambda a: _usage(gd), "data subject requests")
-    gd_sub = gd.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    gd = command("gdpr", lambda a: usage(gd), "data subject requests")
+    gd_sub = gd.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     c = configured(command("export", cmd_gdpr_export, "everything held, as JSON", gd_sub))
     c.add_argument("account", metavar="ACCOUNT")
     c = command("erase", cmd_gdpr_erase, "destroy the customer's key; anonymise", gd_sub)
     c.add_argument("account", metavar="ACCOUNT")
 
-    lo = command("loyalty", lambda a: _usage(lo), "the points ledger")
-    lo_sub = lo.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    lo = command("loyalty", lambda a: usage(lo), "the points ledger")
+    lo_sub = lo.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     configured(command("expire", cmd_loyalty_expire, "expire points now due", lo_sub))
 
-    rep = command("report", lambda a: _usage(rep), "reports")
-    rep_sub = rep.add_subparsers(dest="sub", metavar="REPORT", parser_class=_Parser)
+    rep = command("report", lambda a: usage(rep), "reports")
+    rep_sub = rep.add_subparsers(dest="sub", metavar="REPORT", parser_class=OneLineParser)
     s = command("sales", cmd_report_sales, "sales totals per group", rep_sub)
     s.add_argument("--by", required=True, help="customer, assistant, region, store, product, day")
     s.add_argument("--from", dest="start", help="first day (YYYY-MM-DD)")
@@ -295,8 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     low.add_argument("--store")
     low.add_argument("--json", action="store_true")
 
-    st = command("stock", lambda a: _usage(st), "stock across outlets")
-    st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    st = command("stock", lambda a: usage(st), "stock across outlets")
+    st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     for name, func, what in (
         ("receive", cmd_stock_receive, "a delivery: add QTY to the level"),
         ("count", cmd_stock_count, "a stock count: the level becomes QTY"),
@@ -306,31 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--sku", required=True)
         c.add_argument("--qty", type=int, required=True)
 
-    fl = command("fleet", lambda a: _usage(fl), "the appliances")
-    fl_sub = fl.add_subparsers(dest="sub", metavar="ACTION", parser_class=_Parser)
+    fl = command("fleet", lambda a: usage(fl), "the appliances")
+    fl_sub = fl.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     f = command("status", cmd_fleet_status, "one row per device", fl_sub)
     f.add_argument("--json", action="store_true")
     return p
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not hasattr(args, "func"):
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return int(args.func(args))
-    except BadInput as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 2
-    except ApplianceError as e:
-        print(f"{PROG}: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run(build_parser(), argv)
