@@ -8,16 +8,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from appliance.mqtt.messages import Command, StockArgs, StockLevel, encode, store_cmd_topic
 from collector.db import now
 from collector.errors import CollectorInput
-from collector.models import Stock, StockMove
+from collector.models import Base, Stock, StockMove
 
 Key = tuple[str, str]  # (store, sku)
+MOVES = Base.metadata.tables[StockMove.__tablename__]
+UPSERT_ROWS = 1000  # levels per upsert statement (SQLite allows 32,766 parameters)
 
 
 @dataclass(frozen=True)
@@ -36,23 +38,50 @@ def upsert_insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def apply_moves(session: Session, moves: Iterable[StockMove]) -> None:
-    """Record the moves and add them to the levels, in (store, sku) order so concurrent
-    collectors take the row locks in the same order and cannot deadlock."""
+def apply_moves(session: Session, moves: list[dict[str, Any]]) -> None:
+    """Record the moves (`stock_moves` rows as dicts) and add them to the levels: one
+    multi-row upsert in (store, sku) order, so concurrent collectors take the row locks in
+    the same order and cannot deadlock."""
+    if not moves:
+        return
+    session.execute(insert(MOVES), moves)
     deltas: dict[Key, int] = {}
     for move in moves:
-        session.add(move)
-        deltas[(move.store, move.sku)] = deltas.get((move.store, move.sku), 0) + move.delta
-    for (store, sku), delta in sorted(deltas.items()):
-        ins = upsert_insert(session, Stock).values(
-            store=store, sku=sku, level=delta, version=1, published_version=0
-        )
+        key = (move["store"], move["sku"])
+        deltas[key] = deltas.get(key, 0) + move["delta"]
+    rows = [
+        {"store": store, "sku": sku, "level": delta, "version": 1, "published_version": 0}
+        for (store, sku), delta in sorted(deltas.items())
+    ]
+    for i in range(0, len(rows), UPSERT_ROWS):
+        ins = upsert_insert(session, Stock).values(rows[i : i + UPSERT_ROWS])
         session.execute(
             ins.on_conflict_do_update(
                 index_elements=["store", "sku"],
-                set_={"level": Stock.level + delta, "version": Stock.version + 1},
+                set_={"level": Stock.level + ins.excluded.level, "version": Stock.version + 1},
             )
         )
+
+
+def stock_moves(session: Session, records: Iterable[Mapping[str, Any]], at: str) -> bool:
+    """A batch's sales lower each line's SKU by its quantity; refunds put it back (their
+    quantities are negative in the record, as the till writes them). One move per (store,
+    sku, reason) per batch, without a `ref`: the sale lines say which sale took what, and
+    a row per line was a third of the rows the ingest wrote. True when a level moved."""
+    summed: dict[tuple[str, str, str], int] = {}
+    for record in records:
+        kind = record.get("kind")
+        if kind not in ("sale", "refund"):
+            continue
+        for line in record["lines"]:
+            key = (record["store"], line["sku"], kind)
+            summed[key] = summed.get(key, 0) - int(line["qty"])
+    moves = [
+        {"store": store, "sku": sku, "delta": delta, "reason": reason, "ref": None, "at": at}
+        for (store, sku, reason), delta in summed.items()
+    ]
+    apply_moves(session, moves)
+    return bool(moves)
 
 
 def check_move(store: str, sku: str, qty: int, kind: str) -> None:
@@ -69,8 +98,7 @@ def receive(engine: Engine, store: str, sku: str, qty: int) -> int:
     """A delivery: raise the level by `qty`; returns the new level."""
     check_move(store, sku, qty, "receive")
     with Session(engine) as session, session.begin():
-        move = StockMove(store=store, sku=sku, delta=qty, reason="receive", at=now())
-        apply_moves(session, [move])
+        apply_moves(session, [_move(store, sku, qty, "receive")])
         return int(session.scalars(select(Stock.level).filter_by(store=store, sku=sku)).one())
 
 
@@ -82,9 +110,12 @@ def count(engine: Engine, store: str, sku: str, level: int) -> int:
             select(Stock).filter_by(store=store, sku=sku).with_for_update()
         ).scalar_one_or_none()
         delta = level - (row.level if row else 0)
-        move = StockMove(store=store, sku=sku, delta=delta, reason="count", at=now())
-        apply_moves(session, [move])
+        apply_moves(session, [_move(store, sku, delta, "count")])
         return level
+
+
+def _move(store: str, sku: str, delta: int, reason: str) -> dict[str, Any]:
+    return {"store": store, "sku": sku, "delta": delta, "reason": reason, "ref": None, "at": now()}
 
 
 @dataclass(frozen=True)
@@ -147,21 +178,3 @@ def mark_sent(engine: Engine, versions: Iterable[tuple[str, str, int]]) -> None:
                 .where(Stock.store == store, Stock.sku == sku, Stock.published_version < version)
                 .values(published_version=version)
             )
-
-
-def moves_for_record(record: Mapping[str, Any], at: str) -> list[StockMove]:
-    """A sale lowers each line's SKU by its quantity; a refund puts it back (its
-    quantities are negative in the record, as the till writes them)."""
-    if record.get("kind") not in ("sale", "refund"):
-        return []
-    return [
-        StockMove(
-            store=record["store"],
-            sku=line["sku"],
-            delta=-int(line["qty"]),
-            reason=record["kind"],
-            ref=record["sale_id"],
-            at=at,
-        )
-        for line in record["lines"]
-    ]
