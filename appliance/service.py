@@ -160,6 +160,23 @@ def _printer_for(cfg: Config, simulate: bool) -> Printer:
     return open_printer(spec)
 
 
+async def stop_tasks(tasks: list[asyncio.Task[None]], patience: float = 10.0) -> None:
+    """Cancel the component loops and wait for them, asking again while any lingers:
+    Python 3.11's `asyncio.wait_for` can swallow a cancel that lands as its inner wait
+    finishes (fixed in 3.12), which would leave a loop running and a stop hanging."""
+    pending = {t for t in tasks if not t.done()}
+    deadline = time.monotonic() + patience
+    while pending and time.monotonic() < deadline:
+        for t in pending:
+            t.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    for t in pending:
+        log.error("component did not stop", extra={"component": t.get_name()})
+    for t in tasks:
+        if t.done() and not t.cancelled() and t.exception() is not None:
+            log.error("component failed", extra={"component": t.get_name()}, exc_info=t.exception())
+
+
 async def supervise(
     name: str, run: Callable[[], Awaitable[None]], emit: Callable[[Event], None]
 ) -> None:
@@ -307,11 +324,7 @@ async def open_unit(
                 unit.mqtt.stop()
                 await asyncio.wait([t for t in tasks if t.get_name() == "mqtt"], timeout=3.0)
             await controller.settle()
-            for t in tasks:
-                t.cancel()
-            for t in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await t
+            await stop_tasks(tasks)
             if scanner is not None:
                 scanner.stop()
             if sim_scanner is not None:

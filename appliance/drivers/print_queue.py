@@ -210,6 +210,8 @@ class PrintQueue(Generic[J]):
         (out / f"{stem}.txt").write_text(receipt.to_text(), encoding="utf-8")
 
     async def _sleep(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()

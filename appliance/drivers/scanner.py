@@ -290,8 +290,10 @@ class Scanner:
                 log.exception("scan handler failed on %s", result.code)
 
     async def _pause(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._stop.wait()
 
     def _set_state(self, state: ScannerState) -> None:
         self._state = state

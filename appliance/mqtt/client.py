@@ -329,8 +329,10 @@ class MqttLink:
         # Full jitter: a shop's worth of units reconnecting after a broker restart spread out.
         ceiling = min(self.backoff_max, self.backoff_min * 2 ** max(failures - 1, 0))
         delay = random.uniform(self.backoff_min, max(ceiling, self.backoff_min))
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._stopping.wait()
 
     async def _session(self, client: aiomqtt.Client) -> None:
         for topic in (self.topics.ack, self.topics.loyalty_response, *self.topics.commands):
@@ -435,5 +437,7 @@ class MqttLink:
         while True:
             await client.publish(self.topics.telemetry, m.encode(self.telemetry()), qos=0)
             self._telemetry_now.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._telemetry_now.wait(), self.telemetry_interval)
+                async with asyncio.timeout(self.telemetry_interval):
+                    await self._telemetry_now.wait()
