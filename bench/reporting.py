@@ -163,8 +163,7 @@ async def _until(check: Callable[[], bool], timeout: float, what: str, step: flo
 
 
 async def stop_collector(task: asyncio.Task[None]) -> None:
-    """Cancel `Collector.run`, again if need be: a cancel that lands while aiomqtt is
-    disconnecting comes back as an MqttError, which its reconnect loop swallows."""
+    """Cancel `Collector.run` (once is enough since it checks `cancelling()`; say so if not)."""
     for attempt in range(1, 11):
         task.cancel()
         done, _ = await asyncio.wait([task], timeout=2)
@@ -348,8 +347,17 @@ def stored_sales(db_url: str) -> int:
         engine.dispose()
 
 
-def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float, float]:
-    """(spawn to empty outbox, READY to empty outbox) in seconds, on a fresh broker."""
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float, float, float]:
+    """(spawn to empty outbox, READY to empty outbox) in seconds, on a fresh broker, and the
+    collector's peak RSS in MB."""
     data = work / f"drain-{name}"
     shutil.copytree(filled, data)
     broker = Broker(NODELAY_CONF)
@@ -357,7 +365,7 @@ def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float,
         cfg = work / f"drain-{name}.toml"
         cfg.write_text(unit_config(data, "till-01", "s001", broker.url))
         n = outbox_depth(data / "journal.db")
-        with collector_process(db_url, broker.url, work / f"collector-{name}.log"):
+        with collector_process(db_url, broker.url, work / f"collector-{name}.log") as collector:
             path = str(work / f"notify-{name}.sock")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             sock.bind(path)
@@ -391,13 +399,14 @@ def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float,
                 unit.wait(15)
                 sock.close()
                 log.close()
+            rss = peak_rss_mb(collector.pid)
         stored = stored_sales(db_url)
         if stored != n:
             raise RuntimeError(f"the collector stored {stored} of {n} sales")
     finally:
         broker.close()
         shutil.rmtree(data, ignore_errors=True)
-    return done - t0, done - (ready or t0)
+    return done - t0, done - (ready or t0), rss
 
 
 def bench_drain(work: Path, report: Report, n: int) -> None:
@@ -407,18 +416,20 @@ def bench_drain(work: Path, report: Report, n: int) -> None:
         fill(store, n, "s001")
         made = time.perf_counter() - t
     report(f"queue {n:,} sales in the outbox (synchronous=OFF)", f"{made:.1f} s", "set-up only")
-    total, after_ready = drain_once(work, filled, f"sqlite:///{work}/drain.db", "sqlite")
+    total, after_ready, rss = drain_once(work, filled, f"sqlite:///{work}/drain.db", "sqlite")
     report(
         f"drain {n:,} queued sales, collector on SQLite",
         f"{after_ready:.1f} s",
-        f"from READY; {total:.1f} s from spawn; {n / after_ready:,.0f} sales/s",
+        f"from READY; {total:.1f} s from spawn; {n / after_ready:,.0f} sales/s; "
+        f"collector peak RSS {rss:.0f} MB",
     )
     with fresh_database("reporting_bench") as pg_url:
-        total, after_ready = drain_once(work, filled, pg_url, "pg")
+        total, after_ready, rss = drain_once(work, filled, pg_url, "pg")
     report(
         f"drain {n:,} queued sales, collector on PostgreSQL",
         f"{after_ready:.1f} s",
-        f"from READY; {total:.1f} s from spawn; {n / after_ready:,.0f} sales/s",
+        f"from READY; {total:.1f} s from spawn; {n / after_ready:,.0f} sales/s; "
+        f"collector peak RSS {rss:.0f} MB",
     )
 
 
@@ -453,18 +464,27 @@ async def bare_round_trips(url: str, samples: int) -> tuple[list[float], list[fl
             for i in range(samples):
                 t = time.perf_counter()
                 await dev.publish("bench/rt/one", str(i).encode(), qos=1)
-                await anext(sub.messages)
+                await _next(sub, f"bare publish→subscriber {i}")
                 one_hop.append(time.perf_counter() - t)
         task = asyncio.create_task(echo_loop())
         for i in range(samples):
             t = time.perf_counter()
             await dev.publish("bench/rt/out", str(i).encode(), qos=1)
-            await anext(dev.messages)
+            await _next(dev, f"bare publish→echo→subscriber {i}")
             echoed.append(time.perf_counter() - t)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
             await task
     return one_hop, echoed
+
+
+async def _next(client: aiomqtt.Client, what: str) -> None:
+    # Seen in two full runs (not alone): a bare round trip that never came back stalled
+    # the whole bench; fail with where it was instead.
+    try:
+        await asyncio.wait_for(anext(client.messages), 10)
+    except TimeoutError:
+        raise RuntimeError(f"{what}: no message in 10 s") from None
 
 
 class AckClock:
