@@ -37,10 +37,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     setup_logging()
 
     async def main() -> None:
-        task = asyncio.create_task(Collector(engine, settings).run())
+        collector = Collector(engine, settings)
+        task = asyncio.create_task(collector.run())
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, task.cancel)
+            loop.add_signal_handler(sig, collector.stop, task)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

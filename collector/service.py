@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiomqtt
+from paho.mqtt import client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
@@ -47,10 +49,79 @@ LOYALTY_REQUEST = "/loyalty/request"
 LOYALTY_WORKERS = 16  # loyalty requests answered at once (each a short transaction)
 SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps queueing for a stopped collector
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason: the broker speaks MQTT 3.1.1 only
-# QoS 1 messages the broker may have sent us unacknowledged (MQTT 5 Receive Maximum). We
-# acknowledge as _consume takes them, so this bounds what waits in memory; the rest stays
-# queued at the broker (640 MB of RSS was seen draining 100k sales without it).
+# QoS 1 messages the broker may have sent us unacknowledged (MQTT 5 Receive Maximum), and
+# the most BoundedClient lets wait untaken. We acknowledge as _consume takes them, so the
+# rest stays queued at the broker (640 MB of RSS was seen draining 100k sales without it).
 RECEIVE_MAXIMUM = 1024
+# How long a publish waits for its PUBACK, and a subscribe for its SUBACK: for ever. The
+# answer comes behind whatever the broker has already sent us, and a broker that
+# overshoots Receive Maximum can put tens of thousands of sales ahead of it (a 100k drain
+# saw 10 s, and aiomqtt's default timeout ended the session). A dead connection shows
+# where we read instead: in `_consume`'s message iterator, or paho's keepalive.
+PUBACK_WAIT = math.inf
+REPLIES_IN_FLIGHT = 1000  # our QoS 1 publishes awaiting a PUBACK before paho holds more
+
+
+class BoundedClient(aiomqtt.Client):
+    """An aiomqtt client that stops reading its socket when the broker has sent more
+    than `RECEIVE_MAXIMUM` messages that wait untaken, and reads again once `_consume`
+    has taken half of them.
+
+    Receive Maximum alone bounds memory only with a broker that keeps to it: Mosquitto
+    2.0.11 with `max_inflight_messages 0` does not (its log: six PUBLISHes on one PUBACK,
+    20 allowed), and a 100k drain grew the collector to ~810 MB. Not reading pushes back
+    through TCP instead. aiomqtt and paho have no such switch (aiomqtt's bounded queue
+    drops messages). The price: our own PUBACKs wait behind what the broker sent, so
+    nothing that must go on (`_consume`) waits for one."""
+
+    paused = False
+    overrun = False  # the broker has sent more than Receive Maximum (logged once)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: object) -> None:
+        super()._on_message(client, userdata, message)  # type: ignore[arg-type]
+        sock = client.socket()
+        over = self._queue.qsize() > RECEIVE_MAXIMUM
+        if over and not self.paused and sock is not None:
+            self._loop.remove_reader(sock.fileno())
+            self.paused = True
+            if not self.overrun:
+                self.overrun = True
+                log.warning(
+                    "the broker sent more than the Receive Maximum of %d: reading waits "
+                    "until half is taken (Mosquitto: max_inflight_messages must not be 0)",
+                    RECEIVE_MAXIMUM,
+                )
+
+    def _read(self) -> None:
+        # What aiomqtt's own read callback does (in _on_socket_open, not reachable).
+        client = self._client
+        try:
+            while True:
+                client.loop_read()
+                pending = getattr(client.socket(), "pending", None)  # TLS-decrypted bytes
+                if not (pending and pending() > 0):
+                    break
+        except Exception as exc:
+            if not self._disconnected.done():
+                self._disconnected.set_exception(exc)
+
+    def taken(self) -> None:
+        """Called as each message is taken: read again once the backlog has halved (the
+        read callback runs once at once, for bytes TLS already decrypted)."""
+        if self.paused and self._queue.qsize() <= RECEIVE_MAXIMUM // 2:
+            self._resume()
+
+    def _resume(self) -> None:
+        sock = self._client.socket()
+        if self.paused and sock is not None:
+            self.paused = False
+            self._loop.add_reader(sock.fileno(), self._read)
+            self._loop.call_soon(self._read)
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Disconnecting waits for paho to see the socket close, which it sees by reading.
+        self._resume()
+        await super().__aexit__(*exc_info)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -106,6 +177,7 @@ class Collector:
         self._stock_changed = asyncio.Event()
         self._v5: bool | None = None
         self._v311_guessed = False
+        self._stopping = False
 
     async def run(self) -> None:
         """Connect, consume and reconnect until cancelled."""
@@ -113,14 +185,14 @@ class Collector:
             try:
                 await self._session()
             except aiomqtt.MqttCodeError as exc:
-                _stop_if_cancelled()
+                self._stop_if_stopping()
                 if self._v5 is None and exc.rc == UNSUPPORTED_PROTOCOL:
                     log.info("broker refuses MQTT 5; using 3.1.1 without shared subscriptions")
                     self._v5 = False
                     continue
                 log.warning("broker connection lost: %s", exc)
             except aiomqtt.MqttError as exc:
-                _stop_if_cancelled()
+                self._stop_if_stopping()
                 if self._v5 is None and "timed out" in str(exc):
                     # amqtt never answers an MQTT 5 CONNECT that carries properties (a
                     # bare one it refuses with 132): try 3.1.1 before waiting.
@@ -134,27 +206,49 @@ class Collector:
             self.ready.clear()
             await asyncio.sleep(self.settings.reconnect_delay)
 
+    def _stop_if_stopping(self) -> None:
+        if self._stopping:
+            raise asyncio.CancelledError
+        _stop_if_cancelled()
+
+    def stop(self, task: asyncio.Task[None]) -> None:
+        """Stop `task`, which runs `run()` (what SIGTERM does)."""
+        self._stopping = True
+        task.cancel()
+
     async def _session(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        cancels = task.cancelling()
         async with self._client() as client:
-            await self._subscribe(client)
             try:
                 async with asyncio.TaskGroup() as tg:
+                    # A resumed session's backlog comes before the SUBACK: take it while
+                    # subscribing, or a paused BoundedClient would never read the SUBACK.
                     tg.create_task(self._consume(client))
+                    tg.create_task(self._subscribe(client))
                     tg.create_task(self._publish_stock(client))
                     tg.create_task(self._answer_loyalty(client))
             except* aiomqtt.MqttError as group:
+                # Python 3.11's TaskGroup leaves the cancel it sent this task to stop the
+                # body pending when a child fails: run() took that for a SIGTERM and
+                # exited 0 on a lost connection. Undo it unless a stop was asked for.
+                while task.cancelling() > cancels and not self._stopping:
+                    task.uncancel()
                 raise _first(group) from None
 
-    def _client(self) -> aiomqtt.Client:
+    def _client(self) -> BoundedClient:
         s = self.settings
         common: dict[str, object] = {
             "identifier": s.client_id,
             "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             "tls_context": ssl.create_default_context() if s.broker.tls else None,
             "keepalive": 30,
+            # paho's default of 20 would hold the 21st ack until a PUBACK came back.
+            "max_inflight_messages": REPLIES_IN_FLIGHT,
         }
         if self._v5 is False:
-            client = aiomqtt.Client(
+            client = BoundedClient(
                 s.broker.host,
                 s.broker.port,
                 protocol=aiomqtt.ProtocolVersion.V311,
@@ -165,7 +259,7 @@ class Collector:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY
             props.ReceiveMaximum = RECEIVE_MAXIMUM
-            client = aiomqtt.Client(
+            client = BoundedClient(
                 s.broker.host,
                 s.broker.port,
                 protocol=aiomqtt.ProtocolVersion.V5,
@@ -185,14 +279,16 @@ class Collector:
         self.shared = False
         if self._v5:
             topics = [f"$share/{SHARE_GROUP}/{PREFIX}/+/+/{leaf}" for leaf in DEVICE_LEAVES]
-            codes = await client.subscribe([(t, 1) for t in topics])
+            codes = await client.subscribe([(t, 1) for t in topics], timeout=PUBACK_WAIT)
             self.shared = all(_granted(c) for c in codes)
             if not self.shared:
                 log.info("broker refused shared subscriptions; subscribing plainly")
-                await client.unsubscribe(topics)
+                await client.unsubscribe(topics, timeout=PUBACK_WAIT)
         if not self.shared:
-            await client.subscribe([(f"{PREFIX}/+/+/{leaf}", 1) for leaf in DEVICE_LEAVES])
-        await client.subscribe(f"{PREFIX}/+/+/status", 1)
+            await client.subscribe(
+                [(f"{PREFIX}/+/+/{leaf}", 1) for leaf in DEVICE_LEAVES], timeout=PUBACK_WAIT
+            )
+        await client.subscribe(f"{PREFIX}/+/+/status", 1, timeout=PUBACK_WAIT)
         log.info(
             "subscribed as %s (%s)",
             self.settings.client_id,
@@ -201,11 +297,12 @@ class Collector:
         self.ready.set()
         self._stock_changed.set()  # send whatever stock changed while we were away
 
-    async def _consume(self, client: aiomqtt.Client) -> None:
+    async def _consume(self, client: BoundedClient) -> None:
         messages = client.messages
         while True:
             _stop_if_cancelled()
             first = await anext(messages)
+            client.taken()
             _ack(client, first)
             if str(first.topic).endswith(LOYALTY_REQUEST):
                 # A till is waiting on this: no batch window, straight to the answerers.
@@ -215,6 +312,7 @@ class Collector:
             await asyncio.sleep(self.settings.batch_window)
             while len(messages) and len(batch) < self.settings.batch_size:
                 batch.append(await anext(messages))
+                client.taken()
                 _ack(client, batch[-1])
             incoming = []
             for m in batch:
@@ -226,7 +324,7 @@ class Collector:
             if not incoming:
                 continue
             result = await self._ingest(incoming)
-            await self._send(client, result.publish)
+            _post(client, result.publish)
             if result.stock_changed:
                 self._stock_changed.set()
 
@@ -295,12 +393,25 @@ class Collector:
                 unavailable=True,
             )
         topic = device_topic(store, device, "loyalty/response")
-        await client.publish(topic, encode(response), qos=1)
+        await client.publish(topic, encode(response), qos=1, timeout=PUBACK_WAIT)
 
     @staticmethod
     async def _send(client: aiomqtt.Client, messages: list[Outgoing]) -> None:
         for m in messages:
-            await client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+            await client.publish(
+                m.topic, m.payload, qos=m.qos, retain=m.retain, timeout=PUBACK_WAIT
+            )
+
+
+def _post(client: aiomqtt.Client, messages: list[Outgoing]) -> None:
+    """Publish acks and resend requests without waiting for their PUBACKs, which come
+    behind whatever the broker has sent us: waiting for each in turn held acks back until
+    devices took them for lost and resent everything. paho keeps them in flight; if the
+    connection drops first, the device resends and gets its ack for the duplicates."""
+    for m in messages:
+        info = client._client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            raise aiomqtt.MqttCodeError(info.rc, "could not publish a reply")
 
 
 def _ack(client: aiomqtt.Client, message: aiomqtt.Message) -> None:

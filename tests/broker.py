@@ -53,7 +53,9 @@ class Broker:
             f"persistence_location {self.dir}/\n"
             "autosave_interval 1\n"
             "max_queued_messages 0\n"
-            "max_inflight_messages 0\n"
+            # Not 0 ("no maximum"): with it Mosquitto 2.0.11 ignores the collector's MQTT 5
+            # Receive Maximum (its log shows six PUBLISHes on one PUBACK with 20 allowed).
+            "max_inflight_messages 1024\n"
             # Without it Mosquitto holds its own small packets (a PUBACK, the collector's
             # ack) for the peer's delayed ACK: ~40 ms on every ack, measured in bench/.
             "set_tcp_nodelay true\n"

@@ -222,6 +222,7 @@ def test_broker_restarted_while_selling(unit: Path, broker: Broker, tmp_path: Pa
         reported = [json.loads(x)["sale_id"] for x in out.decode().splitlines() if "sale_id" in x]
         assert len(reported) == 300
         wait_until_equal(db, unit, timeout=60)
+        assert collector.poll() is None, "the collector gave up on the broker"
     finally:
         stop(collector)
 

@@ -82,6 +82,8 @@ class EmbeddedBroker:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
             "max_queued_messages 0\nlog_dest none\n"
+            # Not 0: Mosquitto 2.0.11 then ignores the collector's Receive Maximum.
+            "max_inflight_messages 1024\n"
             # Mosquitto otherwise holds small packets for the peer's delayed ACK (~40 ms).
             "set_tcp_nodelay true\n"
         )
