@@ -72,6 +72,10 @@ def prepare_kivy(cfg: Config, width: int, height: int) -> None:
     KivyConfig.set("graphics", "rotation", str(cfg.display.rotation))
     KivyConfig.set("graphics", "resizable", "0")
     KivyConfig.set("graphics", "maxfps", "60")
+    # No multisampling (Kivy asks for 2x; Mesa's llvmpipe gives 4x): the screens are
+    # axis-aligned rectangles and pre-rendered text, nothing MSAA would smooth, and with
+    # it software GL rasterised every pixel four times and resolved the frame in the swap.
+    KivyConfig.set("graphics", "multisamples", "0")
     KivyConfig.set("kivy", "exit_on_escape", "0")
     # No multitouch emulation dots from the mouse; a real panel's touch comes via mtdev/evdev.
     KivyConfig.set("input", "mouse", "mouse,disable_multitouch")
