@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kivy.graphics import BindTexture, Color, Rectangle
+from kivy.graphics import BindTexture, BorderImage, Callback, Color, Rectangle
+from kivy.graphics.opengl import GL_BLEND, glDisable, glEnable
 from kivy.graphics.scissor_instructions import ScissorPop, ScissorPush
 from kivy.graphics.stencil_instructions import StencilPop, StencilPush, StencilUnUse, StencilUse
 from kivy.uix.boxlayout import BoxLayout
@@ -42,11 +43,32 @@ class Scale:
         return px * self.factor
 
 
+def _blend_on(*_: Any) -> None:
+    glEnable(GL_BLEND)
+
+
+def opaque_while(is_opaque: Callable[[], bool]) -> tuple[Callback, Callback]:
+    """Two instructions to put around an opaque fill: blending off between them.
+
+    Kivy blends everything it draws; for an opaque fill the result is the same without,
+    and software GL (Mesa's llvmpipe) then writes the pixels instead of reading each one
+    back to mix it. `is_opaque` is asked at every frame (a colour can change).
+    """
+
+    def off(*_: Any) -> None:
+        if is_opaque():
+            glDisable(GL_BLEND)
+
+    return Callback(off), Callback(_blend_on)
+
+
 def paint(widget: Any, rgba: RGBA) -> None:
     """A solid background that follows the widget's size and position."""
-    with widget.canvas.before:
-        color = Color(*rgba)
-        rect = Rectangle(pos=widget.pos, size=widget.size)
+    color = Color(*rgba)
+    rect = Rectangle(pos=widget.pos, size=widget.size)
+    off, on = opaque_while(lambda: color.a >= 1)
+    for instruction in (off, color, rect, on):
+        widget.canvas.before.add(instruction)
     widget._bg_color = color
 
     def follow(w: Any, _value: Any) -> None:
@@ -57,6 +79,28 @@ def paint(widget: Any, rgba: RGBA) -> None:
 
 def recolour(widget: Any, rgba: RGBA) -> None:
     widget._bg_color.rgba = rgba
+
+
+def flat_background(button: Any) -> None:
+    """A button's flat background (no image) drawn without blending: see `opaque_while`.
+
+    Kivy's rule draws it as Color and BorderImage at the start of the button's canvas.
+    """
+    kids = [k for k in button.canvas.children if not isinstance(k, BindTexture)]
+    at = next((i for i, k in enumerate(kids) if isinstance(k, BorderImage)), -1)
+    if at < 1 or not isinstance(kids[at - 1], Color):
+        return  # not the rule we know: leave it blended
+    color, image = kids[at - 1], kids[at]
+
+    def flat() -> bool:
+        source = button.disabled_image if button.disabled else button.state_image
+        return not source and button.background_color[3] >= 1
+
+    off, on = opaque_while(flat)
+    children = button.canvas.children
+    # (a BorderImage's BindTexture sits just before it in the canvas)
+    button.canvas.insert(children.index(image) + 1, on)
+    button.canvas.insert(children.index(color), off)
 
 
 class Panel(BoxLayout):
@@ -135,6 +179,7 @@ class Key(Button):
             **kw,
         )
         self.bind(width=lambda w, width: setattr(w, "text_size", (width * 0.94, None)))
+        flat_background(self)
         if action is not None:
             self.bind(on_release=lambda *_: action())
 

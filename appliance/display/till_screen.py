@@ -32,6 +32,7 @@ from appliance.display.kit import (
     Panel,
     Scale,
     Text,
+    flat_background,
     recolour,
 )
 from appliance.display.models import quick_cash
@@ -640,6 +641,7 @@ class BasketRow(ToggleButton):
             background_normal="",
             background_down="",
         )
+        flat_background(self)
         self.till = till
         self.number = 0
         self.shown: tuple[TillLine, bool] | None = None
