@@ -103,6 +103,45 @@ def flat_background(button: Any) -> None:
     button.canvas.insert(children.index(color), off)
 
 
+def ink_only(label: Any) -> None:
+    """Draw only the part of a label's texture that holds its text.
+
+    A label's texture is as wide as its box (`text_size`, so that it can shorten and
+    align its text), mostly transparent pixels that Kivy's rule blends on every frame.
+    This replaces the rule's Rectangle (the text, last on the canvas) with one
+    drawing just the columns with text in them, in the same place, pixel for pixel.
+    """
+    rule = label.canvas.children[-1] if label.canvas.children else None
+    if not isinstance(rule, Rectangle):
+        return  # not the rule we know: leave it whole
+    ink = Rectangle()
+    label.canvas.remove(rule)  # (it takes its BindTexture with it)
+    label.canvas.add(ink)  # (and `add` puts one before it; `insert` gets them backwards)
+
+    def place(*_: Any) -> None:
+        texture = label.texture
+        if texture is None:
+            ink.texture, ink.size = None, (0, 0)
+            return
+        tw, th = texture.size
+        x0, w = 0, tw
+        # The laid out text's own width (padding included), and 2 pixels each side
+        # for glyphs reaching past their advance.
+        used = int(label._label._internal_size[0]) + 4
+        if used < tw and label.halign in ("left", "center", "right"):
+            w = used
+            x0 = {"left": 0, "center": (tw - used) // 2, "right": tw - used}[label.halign]
+        ink.texture = texture.get_region(x0, 0, w, th) if w < tw else texture
+        ink.size = (w, th)
+        # Where the rule put it: centred (`center_x` may not have caught up with a
+        # new size yet when `size` is dispatched).
+        cx, cy = label.x + label.width / 2.0, label.y + label.height / 2.0
+        ink.pos = (int(cx - tw / 2.0) + x0, int(cy - th / 2.0))
+
+    label.bind(texture=place, pos=place, size=place)
+    place()
+
+
 class Panel(BoxLayout):
     """A BoxLayout with a background colour.
 
@@ -152,6 +191,7 @@ class Text(Label):
             self.bind(size=lambda w, s: setattr(w, "text_size", s))
         if bg is not None:
             paint(self, bg)
+        ink_only(self)
 
 
 class Key(Button):
@@ -180,6 +220,7 @@ class Key(Button):
         )
         self.bind(width=lambda w, width: setattr(w, "text_size", (width * 0.94, None)))
         flat_background(self)
+        ink_only(self)
         if action is not None:
             self.bind(on_release=lambda *_: action())
 

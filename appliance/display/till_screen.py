@@ -33,6 +33,7 @@ from appliance.display.kit import (
     Scale,
     Text,
     flat_background,
+    ink_only,
     recolour,
 )
 from appliance.display.models import quick_cash
@@ -642,6 +643,7 @@ class BasketRow(ToggleButton):
             background_down="",
         )
         flat_background(self)
+        ink_only(self)
         self.till = till
         self.number = 0
         self.shown: tuple[TillLine, bool] | None = None
