@@ -4,5 +4,5 @@ import sys
 
 from collector.cli import main
 
-if __name__ == "__main__":  # not again in a worker process (collector.links)
+if __name__ == "__main__":  # importing it (a multiprocessing child, a tool) runs nothing
     sys.exit(main())
