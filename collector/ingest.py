@@ -475,8 +475,10 @@ def _insert_many(
         order = [keys.index(k) for k in compiled.positiontup or ()] if compiled.positional else None
         cached = _INSERTS[(dialect.name, table.name)] = (str(compiled), order)
     sql, order = cached
-    if order is not None:
-        params: list[Any] = [tuple(row[i] for i in order) for row in rows]
+    if order == list(range(len(keys))):
+        params: list[Any] = rows  # positional, in our order already (SQLite)
+    elif order is not None:
+        params = [tuple(row[i] for i in order) for row in rows]
     else:
         params = [dict(zip(keys, row, strict=True)) for row in rows]
     conn.exec_driver_sql(sql, params)

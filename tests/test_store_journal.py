@@ -15,6 +15,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from appliance.errors import BadInput
 from appliance.store import (
@@ -27,6 +29,7 @@ from appliance.store import (
     StoreFileError,
     VerifyResult,
     canonical_json,
+    chain,
     record_hash,
     verify_chain,
 )
@@ -608,3 +611,37 @@ def test_a_failing_migration_leaves_the_previous_version(
     monkeypatch.undo()
     with Store.open(data_dir, "till-01") as s:
         assert s.verify().ok
+
+
+# -- the collector's fast hash check ------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**62), 2**62) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), _json_values, max_size=8))
+def test_the_fast_hash_is_the_canonical_hash_for_strings_and_integers(
+    record: dict[str, Any],
+) -> None:
+    assert chain._fast_record_hash(record) == chain.record_hash(record)
+
+
+@given(
+    st.dictionaries(
+        st.text(),
+        _json_values | st.floats(allow_nan=False, allow_infinity=False),
+        max_size=8,
+    )
+)
+def test_hash_matches_whatever_the_fast_path_spells_differently(record: dict[str, Any]) -> None:
+    digest = chain.record_hash(record)
+    assert chain.hash_matches(record, digest)
+    assert not chain.hash_matches(record, "0" * 64)
+
+
+def test_a_real_record_takes_the_fast_path(store: Store) -> None:
+    record = store.append(draft(1), False)
+    assert chain._fast_record_hash(record) == record["hash"]

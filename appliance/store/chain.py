@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -33,6 +34,28 @@ def record_hash(record: Mapping[str, Any]) -> str:
     """Hex SHA-256 of the record's canonical JSON without `hash` and `sig`."""
     body = {k: v for k, v in record.items() if k not in ("hash", "sig")}
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+_sorted = msgspec.json.Encoder(order="sorted")
+
+
+def _fast_record_hash(record: Mapping[str, Any]) -> str:
+    """`record_hash` with msgspec's sorted compact encoding: the same bytes as
+    `canonical_json` for the records units write (strings and integers), four times
+    faster. Floats and odd escapes may be spelt differently, so a mismatch is only ever
+    a reason to ask `record_hash`, never a verdict."""
+    body = {k: v for k, v in record.items() if k not in ("hash", "sig")}
+    return hashlib.sha256(_sorted.encode(body)).hexdigest()
+
+
+def hash_matches(record: Mapping[str, Any], digest: str) -> bool:
+    """Whether `digest` is the record's hash (fast path first, see `_fast_record_hash`)."""
+    try:
+        if _fast_record_hash(record) == digest:
+            return True
+    except (TypeError, msgspec.EncodeError):
+        pass
+    return record_hash(record) == digest
 
 
 def sign_hash(key: Ed25519PrivateKey, hash_hex: str) -> str:
@@ -106,7 +129,7 @@ class ChainChecker:
             return "hash or sig is missing"
         if record.get("prev_hash") != self.prev_hash:
             return "prev_hash does not match the previous record's hash: the chain is broken here"
-        if record_hash(record) != digest:
+        if not hash_matches(record, digest):
             return "hash does not match the record's content: the record was altered"
         try:
             self._key.verify(digest.encode("ascii"), bytes.fromhex(sig))
