@@ -61,13 +61,6 @@ def prepare_kivy(cfg: Config, width: int, height: int) -> None:
     os.environ.setdefault("KCFG_KIVY_LOG_LEVEL", "warning")
     os.environ.setdefault("KIVY_NO_CONFIG", "1")
     os.environ.setdefault("KIVY_HOME", str(cfg.data_dir / "kivy"))
-    if (os.cpu_count() or 1) <= 2:
-        # Only read by Mesa's software GL (llvmpipe; the Pi's V3D ignores it): with two
-        # cores its rasteriser threads have none to themselves (the service, X and the
-        # rest share them), and handing each frame's few milliseconds to them and back
-        # cost more than it saved: on the 2-core bench machine, scan to frame shown p99
-        # 15-16 ms drawn in the calling thread against 18-22 ms with two threads.
-        os.environ.setdefault("LP_NUM_THREADS", "0")
     from kivy.config import Config as KivyConfig
     from kivy.logger import Logger
 
