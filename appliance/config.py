@@ -100,6 +100,9 @@ class DisplaySection(msgspec.Struct, forbid_unknown_fields=True):
     font: str = ""  # a TTF with € £ and accents; DejaVu Sans when empty
     favourites: list[str] = msgspec.field(default_factory=list)  # SKUs, in order
     kiosk_timeout: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # A touch keyboard docked at the bottom when a text field (search, receipt number,
+    # kiosk enrolment) is touched; off where a real keyboard is plugged in.
+    onscreen_keyboard: bool = True
 
 
 class StaffMember(msgspec.Struct, forbid_unknown_fields=True):

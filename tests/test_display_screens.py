@@ -418,3 +418,42 @@ async def test_a_scan_is_drawn_at_once_in_rows_that_are_reused(
         await h.scan(YAOURT)
         row = till.basket.rows[0]
         assert abs(row.to_window(*row.pos)[1] + row.height - top) <= 1
+
+
+async def test_a_long_category_pages_and_search_has_a_touch_keyboard(
+    x_display: str, tmp_path: Path
+) -> None:
+    """25 pens in one category: the grid shows ten at a time with "More ›" and "‹ Back",
+    every pen reachable by touch; touching the search field docks a keyboard."""
+    cfg = make_config(tmp_path, '[display]\nlocale = "fr_FR"\n')
+    pens = "\n".join(f"P{n:02d},,Pen {n:02d},1.00,20,Pens,10" for n in range(1, 26))
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        csv = demo_catalog_text().rstrip("\n") + "\n" + pens + "\n"
+        store.catalog.replace(parse_catalog_csv(csv, 2, "demo.csv"))
+    async with screens_running(cfg, ["till"]) as h:
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        await h.press("Pens")
+        seen: list[str] = []
+        for page in (1, 2, 3):
+            names = [t.split("\n")[0] for t in h.shown() if t.startswith("Pen ")]
+            assert len(names) == (10 if page < 3 else 5)
+            seen += names
+            if page < 3:
+                assert f"More ›\n{page}/3" in h.shown()
+                await h.press("More ›")
+        assert sorted(seen) == [f"Pen {n:02d}" for n in range(1, 26)]  # each once
+        assert not any(t.startswith("More ›") for t in h.shown())
+        await h.press("‹ Back")
+        await h.press("Pen 20")
+        assert [ln.name for ln in h.unit.till.view().lines] == ["Pen 20"]
+
+        from kivy.core.window import Window
+        from kivy.uix.textinput import TextInput
+        from kivy.uix.vkeyboard import VKeyboard
+
+        field = next(w for w in h.screens.till.walk() if isinstance(w, TextInput))
+        assert not any(isinstance(w, VKeyboard) for w in Window.children)
+        field.focus = True
+        await h.settle()
+        assert any(isinstance(w, VKeyboard) for w in Window.children)

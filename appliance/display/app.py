@@ -77,6 +77,7 @@ def prepare_kivy(cfg: Config, width: int, height: int) -> None:
     # it software GL rasterised every pixel four times and resolved the frame in the swap.
     KivyConfig.set("graphics", "multisamples", "0")
     KivyConfig.set("kivy", "exit_on_escape", "0")
+    KivyConfig.set("kivy", "keyboard_mode", "dock" if cfg.display.onscreen_keyboard else "system")
     # No multitouch emulation dots from the mouse; a real panel's touch comes via mtdev/evdev.
     KivyConfig.set("input", "mouse", "mouse,disable_multitouch")
 

@@ -46,7 +46,8 @@ from appliance.sales.till import TillLine, TillView
 
 FAVOURITES = "★ Favourites"
 NO_SALE_REASONS = ("Change for a customer", "Float check", "Wrong tender corrected", "Other")
-MAX_GRID = 24
+MAX_GRID = 240  # items a category or search can list (in pages of GRID_PAGE)
+GRID_PAGE = 12  # keys in the grid; with more items, 10 and "‹ Back" / "More ›"
 
 
 class TillScreen(BoxLayout):
@@ -64,6 +65,7 @@ class TillScreen(BoxLayout):
         self.login_staff: str | None = None
         self.category = FAVOURITES if favourites else ""
         self.search = ""
+        self.page = 0  # of the product grid
         self.selected: int | None = None
         self.finished: dict[str, Any] | None = None
         self.refund_record: dict[str, Any] | None = None
@@ -287,7 +289,11 @@ class TillScreen(BoxLayout):
         tabs.add_widget(row)
         left.add_widget(tabs)
         grid = GridLayout(cols=3, spacing=s(4))
-        for item in self._items()[:12]:
+        items = self._items()
+        per_page = GRID_PAGE if len(items) <= GRID_PAGE else GRID_PAGE - 2
+        pages = max(1, -(-len(items) // per_page))
+        self.page = min(self.page, pages - 1)
+        for item in items[self.page * per_page : (self.page + 1) * per_page]:
             grid.add_widget(
                 Key(
                     f"{item.name}\n{self._m(item.price)}",
@@ -296,8 +302,19 @@ class TillScreen(BoxLayout):
                     bg=(0.20, 0.30, 0.42, 1),
                 )
             )
-        for _ in range(12 - len(grid.children)):
+        for _ in range(per_page - len(grid.children)):
             grid.add_widget(BoxLayout())
+        if pages > 1:
+            grey = (0.45, 0.47, 0.52, 1)
+            if self.page > 0:
+                grid.add_widget(Key("‹ Back", partial(self._page, -1), size_px=s(13), bg=grey))
+            else:
+                grid.add_widget(BoxLayout())
+            if self.page < pages - 1:
+                more = f"More ›\n{self.page + 1}/{pages}"
+                grid.add_widget(Key(more, partial(self._page, 1), size_px=s(13), bg=grey))
+            else:
+                grid.add_widget(BoxLayout())
         left.add_widget(grid)
         root.add_widget(left)
         self.basket = BasketColumn(self, size_hint_x=0.42)
@@ -306,11 +323,15 @@ class TillScreen(BoxLayout):
         return root
 
     def _search(self, text: str) -> None:
-        self.search = text.strip()
+        self.search, self.page = text.strip(), 0
         self.show("sell")
 
     def _category(self, cat: str) -> None:
-        self.category, self.search = cat, ""
+        self.category, self.search, self.page = cat, "", 0
+        self.show("sell")
+
+    def _page(self, step: int) -> None:
+        self.page = max(0, self.page + step)
         self.show("sell")
 
     def _select(self, number: int) -> None:
