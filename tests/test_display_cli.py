@@ -64,6 +64,55 @@ def test_snapshot_renders_the_customer_screen_at_the_configured_size(
     assert r.returncode == 2 or r.stdout == ""
 
 
+def test_snapshot_of_a_panel_mounted_on_its_side_with_the_shops_logo(
+    till_config: Path, tmp_path: Path
+) -> None:
+    """`rotation = 90`: the customer display lays out for 480×800 and turns it onto the
+    800×480 panel (the banner a strip down the left edge, not across the top); between
+    customers it shows `logo`, which turns with it (a wide logo stands tall)."""
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (400, 200), (220, 30, 30)).save(logo)
+    cfg = tmp_path / "side.toml"
+    data = till_config.parent / "data"
+    cfg.write_text(
+        config_text(data, f'[display]\nrotation = 90\nlocale = "fr_FR"\nlogo = "{logo}"\n')
+    )
+    scenario = tmp_path / "s.jsonl"
+    scenario.write_text(SCENARIO)
+    shots = {}
+    env_display = os.environ.pop("DISPLAY", None)
+    try:
+        for name, extra in (("idle", []), ("sale", ["--scenario", str(scenario)])):
+            shots[name] = tmp_path / f"{name}.png"
+            r = run_cli(
+                "display", "snapshot", "--config", str(cfg), "--screen", "customer",
+                *extra, "--out", str(shots[name]),
+            )  # fmt: skip
+            assert r.returncode == 0, r.stderr
+    finally:
+        if env_display is not None:
+            os.environ["DISPLAY"] = env_display
+    idle = Image.open(shots["idle"]).convert("RGB")
+    assert idle.size == (800, 480)
+    red = [
+        (x, y)
+        for x in range(0, 800, 2)
+        for y in range(0, 480, 2)
+        if (p := idle.getpixel((x, y)))[0] > 180 and p[1] < 80 and p[2] < 80
+    ]
+    assert len(red) > 1000, "the logo is on the idle screen"
+    xs, ys = [x for x, _ in red], [y for _, y in red]
+    assert max(ys) - min(ys) > 1.5 * (max(xs) - min(xs)), "the 2:1 logo turned upright"
+    sale = Image.open(shots["sale"]).convert("RGB")
+
+    def blue(box: tuple[int, int, int, int]) -> bool:
+        r_, _g, b_ = sale.crop(box).resize((1, 1)).getpixel((0, 0))
+        return bool(b_ > r_ + 40)
+
+    assert blue((8, 60, 28, 420)), "the banner runs down the left edge"
+    assert not blue((100, 4, 700, 28)), "and not across the top"
+
+
 def test_snapshot_refuses_bad_input(till_config: Path, tmp_path: Path) -> None:
     r = run_cli(
         "display", "snapshot", "--config", str(till_config), "--screen", "lobby",
