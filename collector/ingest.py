@@ -457,7 +457,8 @@ _LINE_KEYS = (
     "tax_rate",
 )
 _TENDER_KEYS = ("sale", "type", "amount")
-_INSERTS: dict[tuple[str, str], tuple[str, list[int] | None]] = {}
+# (dialect, table) -> the INSERT's SQL and how a row becomes its parameters
+_INSERTS: dict[tuple[str, str], tuple[str, Callable[[tuple[Any, ...]], Any] | None]] = {}
 
 
 def _insert_many(
@@ -472,13 +473,14 @@ def _insert_many(
     cached = _INSERTS.get((dialect.name, table.name))
     if cached is None:
         compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
-        order = [keys.index(k) for k in compiled.positiontup or ()] if compiled.positional else None
-        cached = _INSERTS[(dialect.name, table.name)] = (str(compiled), order)
-    sql, order = cached
-    if order == list(range(len(keys))):
-        params: list[Any] = rows  # positional, in our order already (SQLite)
-    elif order is not None:
-        params = [tuple(row[i] for i in order) for row in rows]
-    else:
-        params = [dict(zip(keys, row, strict=True)) for row in rows]
-    conn.exec_driver_sql(sql, params)
+        convert: Callable[[tuple[Any, ...]], Any] | None
+        if not compiled.positional:  # psycopg: %(name)s
+            convert = lambda row: dict(zip(keys, row, strict=True))  # noqa: E731
+        elif list(compiled.positiontup or ()) == list(keys):  # SQLite: ?, in our order
+            convert = None
+        else:
+            order = [keys.index(k) for k in compiled.positiontup or ()]
+            convert = lambda row: tuple(row[i] for i in order)  # noqa: E731
+        cached = _INSERTS[(dialect.name, table.name)] = (str(compiled), convert)
+    sql, convert = cached
+    conn.exec_driver_sql(sql, rows if convert is None else [convert(row) for row in rows])

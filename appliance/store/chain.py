@@ -30,10 +30,13 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _hashed_part(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k not in ("hash", "sig")}
+
+
 def record_hash(record: Mapping[str, Any]) -> str:
     """Hex SHA-256 of the record's canonical JSON without `hash` and `sig`."""
-    body = {k: v for k, v in record.items() if k not in ("hash", "sig")}
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(_hashed_part(record)).encode("utf-8")).hexdigest()
 
 
 _sorted = msgspec.json.Encoder(order="sorted")
@@ -44,8 +47,7 @@ def _fast_record_hash(record: Mapping[str, Any]) -> str:
     `canonical_json` for the records units write (strings and integers), four times
     faster. Floats and odd escapes may be spelt differently, so a mismatch is only ever
     a reason to ask `record_hash`, never a verdict."""
-    body = {k: v for k, v in record.items() if k not in ("hash", "sig")}
-    return hashlib.sha256(_sorted.encode(body)).hexdigest()
+    return hashlib.sha256(_sorted.encode(_hashed_part(record))).hexdigest()
 
 
 def hash_matches(record: Mapping[str, Any], digest: str) -> bool:
