@@ -1,0 +1,232 @@
+"""One ingest batch against a real SQLite and PostgreSQL: how a device's run of records is
+vouched for (links and hashes each, the newest signature for the run), what happens when
+that signature or a record in the run is bad, and the PostgreSQL COPY path when the
+server refuses a value or the connection is lost mid-batch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from appliance.mqtt.messages import Status, device_topic, encode
+from appliance.store import Store
+from collector import ingest as ingest_module
+from collector.db import open_database
+from collector.ingest import BatchResult, Incoming, Ingestor
+from collector.models import Base, DeadLetter, Device, Sale, SaleLine
+from tests.pg import fresh_database
+from tests.test_collector_ingest import draft
+
+DEVICE, STORE = "till-09", "s001"
+WRONG_SIG = "ab" * 64  # well-formed, not this device's signature of anything
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('batches')}/collector.db"
+    else:
+        with fresh_database("collector_batches") as url:
+            yield url
+
+
+def _emptied(url: str) -> Engine:
+    eng = open_database(url)
+    with eng.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != "collector_meta":
+                conn.execute(table.delete())
+    return eng
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = _emptied(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    with fresh_database("collector_copy") as url:
+        eng = _emptied(url)
+        yield eng
+        eng.dispose()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(tmp_path / DEVICE, DEVICE) as s:
+        yield s
+
+
+def registered(engine: Engine, store: Store) -> Ingestor:
+    """An ingestor that has seen the unit's birth message (so its key is known)."""
+    ingestor = Ingestor(engine)
+    birth = encode(Status(state="online", version="1", pubkey=store.public_key_pem()))
+    ingestor.ingest([Incoming(device_topic(STORE, DEVICE, "status"), birth)])
+    return ingestor
+
+
+def records(store: Store, count: int, **extra: Any) -> list[dict[str, Any]]:
+    start = store.last_seq()
+    return [
+        store.append(draft(start + i, DEVICE, STORE, **extra), False) for i in range(1, count + 1)
+    ]
+
+
+def batch(recs: list[dict[str, Any]]) -> list[Incoming]:
+    topic = device_topic(STORE, DEVICE, "sales")
+    return [Incoming(topic, json.dumps(r).encode()) for r in recs]
+
+
+def stored(engine: Engine) -> list[int]:
+    with Session(engine) as s:
+        return list(s.scalars(select(Sale.seq).where(Sale.device == DEVICE).order_by(Sale.seq)))
+
+
+def dead(engine: Engine) -> list[str]:
+    with Session(engine) as s:
+        return list(s.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)))
+
+
+def acks(result: BatchResult) -> list[int]:
+    return [json.loads(o.payload)["upto"] for o in result.publish if o.topic.endswith("/ack")]
+
+
+def resends(result: BatchResult) -> list[int]:
+    return [
+        json.loads(o.payload)["args"]["from_seq"]
+        for o in result.publish
+        if o.topic.endswith("/cmd/resend")
+    ]
+
+
+def test_a_good_run_is_taken_whole(engine: Engine, store: Store) -> None:
+    ingestor = registered(engine, store)
+    recs = records(store, 5)
+    # Text that COPY's format must escape (tab, newline, backslash) and non-ASCII.
+    odd = "Tab\there \\N, new\nline \"quoted\" \u00e9\U0001f600"
+    line = dict(recs[0]["lines"][0], name=odd)
+    recs += records(store, 1, lines=[line])
+    result = ingestor.ingest(batch(recs))
+    assert (result.ingested, result.dead, acks(result)) == (6, 0, [6])
+    assert stored(engine) == [1, 2, 3, 4, 5, 6]
+    with Session(engine) as s:
+        dev = s.get(Device, DEVICE)
+        assert dev is not None and (dev.last_seq, dev.last_hash) == (6, recs[-1]["hash"])
+        sale = s.scalars(select(Sale).where(Sale.seq == 6)).one()
+        assert sale.raw == recs[-1] and [li.name for li in sale.lines] == [odd]
+
+
+def test_the_newest_signature_vouches_for_the_run_before_it(engine: Engine, store: Store) -> None:
+    """The trade, on purpose: seq 3's own `sig` is not this device's, but its hash is in
+    seq 4's `prev_hash`, which seq 5's signed hash covers. Every byte of content is
+    the device's, so the run is taken (and seq 3 stored as it was sent)."""
+    ingestor = registered(engine, store)
+    recs = records(store, 5)
+    recs[2] = dict(recs[2], sig=WRONG_SIG)
+    result = ingestor.ingest(batch(recs))
+    assert (result.ingested, result.dead) == (5, 0)
+    assert stored(engine) == [1, 2, 3, 4, 5]
+    with Session(engine) as s:
+        raw = s.scalars(select(Sale.raw).where(Sale.seq == 3)).one()
+        assert raw["sig"] == WRONG_SIG
+    # Alone (the steady state: one sale a batch), a record answers for its own signature.
+    more = records(store, 1)
+    result = ingestor.ingest(batch([dict(more[0], sig=WRONG_SIG)]))
+    assert result.ingested == 0
+    assert dead(engine) == ["seq 6: signature does not verify with this device's public key"]
+
+
+def test_a_bad_newest_signature_takes_the_run_up_to_the_first_bad_one(
+    engine: Engine, store: Store
+) -> None:
+    ingestor = registered(engine, store)
+    recs = records(store, 9)
+    result = ingestor.ingest(batch([*recs[:4], dict(recs[4], sig=WRONG_SIG)]))
+    assert (result.ingested, result.dead, acks(result)) == (4, 1, [4])
+    assert stored(engine) == [1, 2, 3, 4]
+    assert dead(engine) == ["seq 5: signature does not verify with this device's public key"]
+    # Two bad ones: what is before the first goes in, the rest is asked for again.
+    bad = [recs[4], dict(recs[5], sig=WRONG_SIG), recs[6], recs[7], dict(recs[8], sig=WRONG_SIG)]
+    result = ingestor.ingest(batch(bad))
+    assert (result.ingested, acks(result), resends(result)) == (1, [5], [6])
+    assert stored(engine) == [1, 2, 3, 4, 5]
+    assert dead(engine)[-1] == "seq 6: signature does not verify with this device's public key"
+    # The device resends its real records from 6: all in.
+    result = ingestor.ingest(batch(recs[5:]))
+    assert (result.ingested, acks(result)) == (4, [9])
+    assert stored(engine) == list(range(1, 10))
+
+
+def test_an_altered_record_in_a_run_stops_it_there(engine: Engine, store: Store) -> None:
+    ingestor = registered(engine, store)
+    recs = records(store, 5)
+    altered = dict(recs[2], total=1)  # content changed, hash and signature kept
+    result = ingestor.ingest(batch([*recs[:2], altered, *recs[3:]]))
+    assert (result.ingested, acks(result), resends(result)) == (2, [2], [3])
+    assert dead(engine) == [
+        "seq 3: hash does not match the record's content: the record was altered"
+    ]
+    assert stored(engine) == [1, 2]
+
+
+def test_postgresql_refusing_a_value_dead_letters_that_sale_alone(
+    pg_engine: Engine, store: Store
+) -> None:
+    """The sales go in by COPY on PostgreSQL; a value the server refuses (a 65-character
+    sku in a VARCHAR(64)) must still come back as SQLAlchemy's DataError, so only that
+    sale is dead-lettered and the others go in."""
+    ingestor = registered(pg_engine, store)
+    recs = records(store, 3)
+    line = dict(recs[0]["lines"][0], sku="X" * 65)
+    long_sku = records(store, 1, lines=[line])
+    result = ingestor.ingest(batch(recs + long_sku))
+    assert (result.ingested, result.dead) == (3, 1)
+    assert stored(pg_engine) == [1, 2, 3]
+    (reason,) = dead(pg_engine)
+    assert reason.startswith(
+        "the database refused it: value too long for type character varying(64)"
+    )
+
+
+def test_postgresql_lost_mid_copy_is_retried_not_dead_lettered(
+    pg_engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server ends the connection just before the COPY: ingest raises OperationalError
+    (the collector waits and sends the batch again), nothing is stored or dead-lettered,
+    and the same batch then goes in on a new connection."""
+    ingestor = registered(pg_engine, store)
+    recs = records(store, 4)
+    real_copy = ingest_module._copy
+    killed: list[int] = []
+
+    def copy_on_a_dead_connection(conn: Any, *args: Any) -> None:
+        if not killed:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            url = pg_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            with psycopg.connect(url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            killed.append(pid)
+        real_copy(conn, *args)
+
+    monkeypatch.setattr(ingest_module, "_copy", copy_on_a_dead_connection)
+    with pytest.raises(OperationalError):
+        ingestor.ingest(batch(recs))
+    assert killed and stored(pg_engine) == [] and dead(pg_engine) == []
+    result = ingestor.ingest(batch(recs))
+    assert (result.ingested, result.dead, acks(result)) == (4, 0, [4])
+    assert stored(pg_engine) == [1, 2, 3, 4]
+    with Session(pg_engine) as s:
+        assert s.scalar(select(func.count()).select_from(SaleLine)) == 4
