@@ -40,7 +40,7 @@ from appliance.mqtt.messages import (
     Telemetry,
     WireError,
     decode,
-    decode_object,
+    decode_record,
     device_topic,
     encode,
     parse_device_topic,
@@ -233,8 +233,7 @@ class Ingestor:
     # -- sales -----------------------------------------------------------------------
 
     def _parse_sale(self, msg: Incoming, store: str, device: str) -> _Sale:
-        record = decode(msg.payload, SaleRecord, limit=MAX_PAYLOAD)
-        raw = decode_object(msg.payload)
+        record, raw = decode_record(msg.payload, limit=MAX_PAYLOAD)
         if record.device != device:
             raise _Refused(f"payload device {record.device!r} is not the topic's {device!r}")
         if record.store != store:

@@ -225,7 +225,12 @@ class Collector:
                 async with asyncio.TaskGroup() as tg:
                     # A resumed session's backlog comes before the SUBACK: take it while
                     # subscribing, or a paused BoundedClient would never read the SUBACK.
-                    tg.create_task(self._consume(client))
+                    # Taking the next batch goes on while one is stored: the broker only
+                    # sends more as we take (and PUBACK), so taking and storing in turn
+                    # left each idle half the time (measured: 38% of a drain ingesting).
+                    batches: asyncio.Queue[list[Incoming]] = asyncio.Queue(maxsize=1)
+                    tg.create_task(self._consume(client, batches))
+                    tg.create_task(self._store(client, batches))
                     tg.create_task(self._subscribe(client))
                     tg.create_task(self._publish_stock(client))
                     tg.create_task(self._answer_loyalty(client))
@@ -297,7 +302,9 @@ class Collector:
         self.ready.set()
         self._stock_changed.set()  # send whatever stock changed while we were away
 
-    async def _consume(self, client: BoundedClient) -> None:
+    async def _consume(self, client: BoundedClient, batches: asyncio.Queue[list[Incoming]]) -> None:
+        """Take messages as they come, in batches of up to `batch_size` (or what came in
+        `batch_window` after the first), for `_store`; loyalty requests go straight on."""
         messages = client.messages
         while True:
             _stop_if_cancelled()
@@ -321,9 +328,14 @@ class Collector:
                     self._requests.put_nowait(msg)
                 else:
                     incoming.append(msg)
-            if not incoming:
-                continue
-            result = await self._ingest(incoming)
+            if incoming:
+                await batches.put(incoming)
+
+    async def _store(self, client: aiomqtt.Client, batches: asyncio.Queue[list[Incoming]]) -> None:
+        """Ingest the batches in the order they were taken; acks go out after each commit."""
+        while True:
+            _stop_if_cancelled()
+            result = await self._ingest(await batches.get())
             _post(client, result.publish)
             if result.stock_changed:
                 self._stock_changed.set()

@@ -330,3 +330,17 @@ def decode(payload: bytes, kind: type[T], *, limit: int = MAX_PAYLOAD) -> T:
 def decode_object(payload: bytes, *, limit: int = MAX_PAYLOAD) -> dict[str, Any]:
     """A JSON object as a plain dict (for records whose hash covers every key)."""
     return decode(payload, dict, limit=limit)
+
+
+def decode_record(payload: bytes, *, limit: int = MAX_PAYLOAD) -> tuple[SaleRecord, dict[str, Any]]:
+    """A `sales` payload both ways from one JSON parse: validated, and as the plain object
+    its hash covers (every key, extensions too). Parsing it twice was ~10% of the
+    collector's ingest."""
+    raw = decode_object(payload, limit=limit)
+    try:
+        record = msgspec.convert(raw, SaleRecord)
+    except msgspec.ValidationError as e:
+        raise WireError(str(e)) from e
+    if record.schema != SCHEMA:
+        raise WireError(f"schema {record.schema} is not {SCHEMA}")
+    return record, raw
