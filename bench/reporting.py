@@ -355,9 +355,19 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def with_children(pid: int) -> list[int]:
+    """`pid` and the processes it started (the collector's ingest worker)."""
+    found = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
 def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float, float, float]:
     """(spawn to empty outbox, READY to empty outbox) in seconds, on a fresh broker, and the
-    collector's peak RSS in MB."""
+    collector's peak RSS in MB (its main process and its ingest worker, added)."""
     data = work / f"drain-{name}"
     shutil.copytree(filled, data)
     broker = Broker(NODELAY_CONF)
@@ -399,7 +409,7 @@ def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float,
                 unit.wait(15)
                 sock.close()
                 log.close()
-            rss = peak_rss_mb(collector.pid)
+            rss = sum(peak_rss_mb(pid) for pid in with_children(collector.pid))
         stored = stored_sales(db_url)
         if stored != n:
             raise RuntimeError(f"the collector stored {stored} of {n} sales")

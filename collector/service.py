@@ -37,10 +37,11 @@ from appliance.mqtt.messages import (
 )
 from collector import stock
 from collector.errors import CollectorInput
-from collector.ingest import BatchResult, Incoming, Ingestor
+from collector.ingest import BatchResult, Incoming
 from collector.loyalty import Ledger, LoyaltySettings
 from collector.privacy import PrivacySettings
 from collector.stock import Outgoing
+from collector.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
 
 log = logging.getLogger("collector")
 SHARE_GROUP = "collectors"
@@ -153,6 +154,7 @@ class Settings:
     client_id: str = "collector-1"
     batch_size: int = 256
     batch_window: float = 0.005  # seconds to let a batch fill after its first message
+    ingest_process: bool = True  # the ingest in a worker process (collector/worker.py)
     stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
     resend_interval: float = 5.0
     reconnect_delay: float = 1.0
@@ -166,9 +168,7 @@ class Collector:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.ingestor = Ingestor(
-            engine, resend_interval=settings.resend_interval, loyalty=settings.loyalty
-        )
+        self._worker: IngestProcess | IngestThread | None = None
         self.ledger = Ledger(engine, settings.loyalty, privacy=settings.privacy)
         self._requests: asyncio.Queue[Incoming] = asyncio.Queue()
         self.ready = asyncio.Event()  # set once subscribed (tests and logs wait for it)
@@ -181,6 +181,21 @@ class Collector:
 
     async def run(self) -> None:
         """Connect, consume and reconnect until cancelled."""
+        self._worker = self._ingest_worker()
+        try:
+            await self._run()
+        finally:
+            # The worker finishes the batch in hand (its acks are lost with the
+            # connection; the devices resend and get them for the duplicates).
+            self._worker.close()
+
+    def _ingest_worker(self) -> IngestProcess | IngestThread:
+        s, url = self.settings, self.engine.url
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        kind = IngestProcess if s.ingest_process and not in_memory else IngestThread
+        return kind(self.engine, s.resend_interval, s.loyalty)
+
+    async def _run(self) -> None:
         while True:
             try:
                 await self._session()
@@ -343,11 +358,17 @@ class Collector:
     async def _ingest(self, batch: list[Incoming]) -> BatchResult:
         # The broker has PUBACKed these: keep them until the database takes them (no acks
         # go out meanwhile, so if we die here the devices resend).
+        assert self._worker is not None
         while True:
             try:
-                result = await asyncio.to_thread(self.ingestor.ingest, batch)
-            except OperationalError as exc:
-                log.error("database unavailable (%s); retrying the batch", exc.orig)
+                result = await self._worker.ingest(batch)
+            except DatabaseUnavailable as exc:
+                log.error("database unavailable (%s); retrying the batch", exc)
+                await asyncio.sleep(self.settings.reconnect_delay)
+                continue
+            except WorkerLost as exc:
+                self._stop_if_stopping()
+                log.error("%s; starting another and sending it the batch again", exc)
                 await asyncio.sleep(self.settings.reconnect_delay)
                 continue
             self.ingested += result.ingested

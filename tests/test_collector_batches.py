@@ -116,7 +116,7 @@ def test_a_good_run_is_taken_whole(engine: Engine, store: Store) -> None:
     ingestor = registered(engine, store)
     recs = records(store, 5)
     # Text that COPY's format must escape (tab, newline, backslash) and non-ASCII.
-    odd = "Tab\there \\N, new\nline \"quoted\" \u00e9\U0001f600"
+    odd = 'Tab\there \\N, new\nline "quoted" \u00e9\U0001f600'
     line = dict(recs[0]["lines"][0], name=odd)
     recs += records(store, 1, lines=[line])
     result = ingestor.ingest(batch(recs))

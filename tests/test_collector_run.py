@@ -147,7 +147,10 @@ async def test_a_backlog_waits_at_the_broker_not_in_memory(
         return clients[-1]
 
     monkeypatch.setattr(Collector, "_client", keep)
-    settings = Settings(BrokerAddress.parse(broker.url), client_id="bounded", batch_size=8)
+    # The ingest on a thread here, so that slow_ingest (patched in this process) is used.
+    settings = Settings(
+        BrokerAddress.parse(broker.url), client_id="bounded", batch_size=8, ingest_process=False
+    )
     try:
         # The collector's session exists, then it goes away and the sales queue up in it.
         first = Collector(engine, settings)

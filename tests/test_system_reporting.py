@@ -141,8 +141,32 @@ def scenario(path: Path, sales: int, seed: int) -> Path:
     return path
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the collector's ingest worker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
 def test_collector_killed_mid_ingest(unit: Path, broker: Broker, tmp_path: Path) -> None:
-    fill_journal(unit, 3000)
+    """SIGKILL for the collector's main process, three times while it ingests a 4,000-sale
+    backlog: its ingest worker, orphaned, finishes at most what it held and exits; the
+    next collector takes over and ends with exactly the journal."""
+    fill_journal(unit, 4000)
     db = tmp_path / "collector.db"
     appliance = spawn(
         "appliance", "run", "--simulate", "--config", str(unit), log=tmp_path / "a.log"
@@ -161,12 +185,18 @@ def test_collector_killed_mid_ingest(unit: Path, broker: Broker, tmp_path: Path)
             # Let it get into the middle of ingesting, then pull the plug.
             deadline = time.monotonic() + 30
             start = len(collector_ids(db))
-            while time.monotonic() < deadline and len(collector_ids(db)) < start + 200:
-                time.sleep(0.05)
-            time.sleep(random.uniform(0, 0.3))
+            while time.monotonic() < deadline and len(collector_ids(db)) < start + 100:
+                time.sleep(0.02)
+            time.sleep(random.uniform(0, 0.05))
+            workers = children(collector.pid)
             collector.kill()
             collector.wait()
-            assert len(collector_ids(db)) < 3000, "too late: the kill was not mid-ingest"
+            assert workers, "no ingest worker process under the collector"
+            deadline = time.monotonic() + 10
+            while any(running(w) for w in workers) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not any(running(w) for w in workers), "the orphaned worker lives on"
+            assert len(collector_ids(db)) < 4000, "too late: the kill was not mid-ingest"
         collector = spawn(
             "collector",
             "run",

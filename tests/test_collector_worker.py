@@ -1,0 +1,92 @@
+"""The collector's ingest worker process (collector/worker.py), on SQLite and PostgreSQL,
+over a real Mosquitto: killed with a backlog in hand, its logs, and a clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from collector.db import open_database
+from collector.models import Base
+from collector.service import BrokerAddress, Collector, Settings
+from collector.worker import IngestProcess
+from tests.broker import Broker
+from tests.pg import fresh_database
+from tests.test_collector_fleet import exactly_once
+from tests.test_collector_ingest import FakeDevice, client, dead_reasons, until
+from tests.test_system_reporting import running
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('worker')}/collector.db"
+    else:
+        with fresh_database("collector_worker") as url:
+            yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = open_database(database_url)
+    with eng.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != "collector_meta":
+                conn.execute(table.delete())
+    yield eng
+    eng.dispose()
+
+
+async def test_a_killed_worker_is_replaced_and_its_batch_sent_again(
+    engine: Engine, broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    collector = Collector(
+        engine,
+        Settings(BrokerAddress.parse(broker.url), client_id="worker-test", reconnect_delay=0.2),
+    )
+    task = asyncio.create_task(collector.run())
+    dev = FakeDevice(tmp_path, broker, "till-20")
+    dev.append(1500)
+    try:
+        await asyncio.wait_for(collector.ready.wait(), 10)
+        worker = collector._worker
+        assert isinstance(worker, IngestProcess)  # the default, for a database on disk
+        async with client(broker, "till-20") as c:
+            runner = asyncio.create_task(dev.run(c, ack_timeout=3.0))
+            await until(lambda: collector.ingested >= 100, "the backlog being ingested")
+            first = worker.pid
+            assert first is not None and first != os.getpid()
+            os.kill(first, signal.SIGKILL)
+            await until(lambda: dev.acked == 1500, "every sale acked after the worker died")
+            runner.cancel()
+            second = worker.pid
+            assert second is not None and second != first
+            # Its logs come back to this process's loggers (a garbage payload's dead letter).
+            await c.publish(dev.topic("sales"), b"\x00 not json", qos=1)
+            await until(lambda: len(dead_reasons(engine)) == 1, "the dead letter")
+            await until(
+                lambda: any(
+                    r.name == "collector.ingest"
+                    and r.process == second
+                    and "dead letter from" in r.getMessage()
+                    for r in caplog.records
+                ),
+                "the worker's warning in this process's log",
+            )
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    exactly_once(engine, "till-20", 1500)
+    assert any("the ingest worker died" in r.getMessage() for r in caplog.records)
+    # run() stopped the worker on its way out.
+    assert second is not None and not running(second)
