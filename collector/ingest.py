@@ -253,7 +253,7 @@ class Ingestor:
             by_device.setdefault(sale.device, []).append(sale)
         # One lookup for the batch, not one query per sale.
         ids = [sale.record.sale_id for sale in sales]
-        known = set(session.scalars(select(Sale.sale_id).where(Sale.sale_id.in_(ids))))
+        known = set(_stored_ids(session, ids))
         taken: list[_Sale] = []
         # Sorted: collectors lock device rows in one order, so they cannot deadlock.
         for device_id in sorted(by_device):
@@ -350,8 +350,7 @@ class Ingestor:
         # collector's CPU on PostgreSQL, measured); a plain executemany is prepared once.
         _insert_many(session, SALES, _SALE_KEYS, sale_rows)
         wanted = [sale.record.sale_id for sale in taken]
-        query = select(SALES.c.sale_id, SALES.c.id).where(SALES.c.sale_id.in_(wanted))
-        found: dict[str, int] = {sale_id: id_ for sale_id, id_ in session.execute(query)}
+        found = _stored_ids(session, wanted)
         sale_ids = [found[sale_id] for sale_id in wanted]
         lines = [
             (sale_id, n, li.sku, li.name, li.qty, li.unit_price, li.discount, li.total, li.tax_rate)
@@ -469,6 +468,22 @@ class Ingestor:
         session.add(
             Event(device=device, kind=ev.kind[:64], ts=ev.ts[:32], detail=ev.detail, received_at=at)
         )
+
+
+def _stored_ids(session: Session, sale_ids: list[str]) -> dict[str, int]:
+    """The row id of each of `sale_ids` already in `sales`. On PostgreSQL one array
+    parameter (`= ANY(%s)`): an `IN` of 256 bound values was rendered by SQLAlchemy and
+    re-parsed by psycopg every batch, twice a batch (18% of the ingest's CPU, profiled)."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(
+            "SELECT sale_id, id FROM sales WHERE sale_id = ANY(%s)", (sale_ids,)
+        )
+    else:
+        rows = conn.execute(
+            select(SALES.c.sale_id, SALES.c.id).where(SALES.c.sale_id.in_(sale_ids))
+        )
+    return {str(sale_id): int(id_) for sale_id, id_ in rows}
 
 
 _SALE_KEYS = (

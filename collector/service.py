@@ -182,6 +182,7 @@ class Collector:
     async def run(self) -> None:
         """Connect, consume and reconnect until cancelled."""
         self._worker = self._ingest_worker()
+        self._worker.start()
         try:
             await self._run()
         finally:

@@ -62,6 +62,9 @@ class IngestThread:
         except OperationalError as exc:
             raise DatabaseUnavailable(str(exc.orig).strip()) from exc
 
+    def start(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -78,6 +81,11 @@ class IngestProcess:
         self._relay = threading.Thread(target=_relay_logs, args=(self._logs,), daemon=True)
         self._relay.start()
         self._closed = False
+
+    def start(self) -> None:
+        """Start the worker and open its database now, not on the first batch (a spawned
+        interpreter importing SQLAlchemy takes most of a second)."""
+        self._executor().submit(_warm)
 
     @property
     def pid(self) -> int | None:
@@ -166,17 +174,25 @@ def _watch_parent(parent: int) -> None:
     os._exit(0)
 
 
-def _ingest(batch: list[Incoming]) -> BatchResult:
+def _open() -> Ingestor:
     global _ingestor
-    try:
-        if _ingestor is None:
-            from collector.db import open_database
+    if _ingestor is None:
+        from collector.db import open_database
 
-            assert _settings is not None
-            url, resend_interval, loyalty = _settings
-            engine = open_database(url, migrate=False)
-            _ingestor = Ingestor(engine, resend_interval=resend_interval, loyalty=loyalty)
-        return _ingestor.ingest(batch)
+        assert _settings is not None
+        url, resend_interval, loyalty = _settings
+        engine = open_database(url, migrate=False)
+        _ingestor = Ingestor(engine, resend_interval=resend_interval, loyalty=loyalty)
+    return _ingestor
+
+
+def _warm() -> None:
+    _open()  # its result is not sent back: an Ingestor does not pickle
+
+
+def _ingest(batch: list[Incoming]) -> BatchResult:
+    try:
+        return _open().ingest(batch)
     except OperationalError as exc:
         # Raised again as a plain exception: the driver's own may not survive pickling.
         raise DatabaseUnavailable(str(exc.orig).strip()) from None
