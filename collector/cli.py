@@ -32,7 +32,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         batch_size=args.batch,
         loyalty=config.loyalty,
         privacy=config.privacy,
+        tls_ca=args.tls_ca,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
     )
+    settings.tls_context()  # bad TLS files are bad input: exit 2 now, not a retry loop
     engine = open_database(args.db)
     setup_logging()
 
@@ -245,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
     r.add_argument("--id", default="collector-1", help="MQTT client id: fixed per process")
     r.add_argument("--batch", type=int, default=256, help="messages per transaction, at most")
+    r.add_argument("--tls-ca", default="", help="mqtts://: CA of the broker's certificate")
+    r.add_argument("--tls-cert", default="", help="mqtts://: our client certificate (PEM)")
+    r.add_argument("--tls-key", default="", help="mqtts://: its private key (PEM)")
     configured(r)
 
     cu = command("customers", lambda a: usage(cu), "customers and their cards")

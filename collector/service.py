@@ -155,6 +155,26 @@ class Settings:
     batch_size: int = 256
     batch_window: float = 0.005  # seconds to let a batch fill after its first message
     ingest_process: bool = True  # the ingest in a worker process (collector/worker.py)
+    # mqtts://: the CA that signed the broker's certificate (the system's when empty), and
+    # our client certificate and key when the broker asks for one.
+    tls_ca: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS context for an mqtts:// broker; CollectorInput when a file will not load."""
+        if not self.broker.tls:
+            return None
+        try:
+            ctx = ssl.create_default_context(cafile=self.tls_ca or None)
+            if self.tls_cert:
+                ctx.load_cert_chain(self.tls_cert, self.tls_key or None)
+        except (OSError, ssl.SSLError) as exc:
+            raise CollectorInput(
+                f"--tls-ca/--tls-cert/--tls-key: cannot load the TLS files ({exc})"
+            ) from exc
+        return ctx
+
     stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
     resend_interval: float = 5.0
     reconnect_delay: float = 1.0
@@ -263,7 +283,7 @@ class Collector:
         common: dict[str, object] = {
             "identifier": s.client_id,
             "socket_options": [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            "tls_context": ssl.create_default_context() if s.broker.tls else None,
+            "tls_context": s.tls_context(),
             "keepalive": 30,
             # paho's default of 20 would hold the 21st ack until a PUBACK came back.
             "max_inflight_messages": REPLIES_IN_FLIGHT,
