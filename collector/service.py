@@ -160,6 +160,11 @@ class Settings:
     tls_ca: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
+    resend_interval: float = 5.0
+    reconnect_delay: float = 1.0
+    loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS context for an mqtts:// broker; CollectorInput when a file will not load."""
@@ -175,15 +180,9 @@ class Settings:
             ) from exc
         return ctx
 
-    stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
-    resend_interval: float = 5.0
-    reconnect_delay: float = 1.0
-    loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
-    privacy: PrivacySettings = field(default_factory=PrivacySettings)
-
 
 class Collector:
-    """One collector process: the MQTT side around an Ingestor."""
+    """One collector process: the MQTT side, with the ingest in its worker."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine

@@ -37,7 +37,6 @@ from collector.errors import CollectorError
 from collector.ingest import BatchResult, Incoming, Ingestor
 from collector.loyalty import LoyaltySettings
 
-log = logging.getLogger("collector.worker")
 PARENT_CHECK = 1.0  # seconds between the worker's looks at whether its collector lives
 
 
