@@ -10,6 +10,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import Engine
 
@@ -90,3 +91,57 @@ async def test_a_killed_worker_is_replaced_and_its_batch_sent_again(
     assert any("the ingest worker died" in r.getMessage() for r in caplog.records)
     # run() stopped the worker on its way out.
     assert second is not None and not running(second)
+
+
+async def test_database_outage_is_waited_out_nothing_acked_meanwhile(
+    broker: Broker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL stops taking connections (ALLOW_CONNECTIONS false, its sessions ended)
+    while a unit reports: the worker's error crosses back to the collector as 'database
+    unavailable', nothing is acked or dead-lettered, and once the database is back every
+    sale goes in exactly once."""
+    caplog.set_level(logging.INFO)
+    with fresh_database("collector_outage") as url:
+        engine = open_database(url)
+        name = engine.url.database
+        admin = psycopg.connect(
+            engine.url.set(drivername="postgresql", database="postgres").render_as_string(
+                hide_password=False
+            ),
+            autocommit=True,
+        )
+        settings = Settings(
+            BrokerAddress.parse(broker.url), client_id="outage", reconnect_delay=0.2
+        )
+        collector = Collector(engine, settings)
+        task = asyncio.create_task(collector.run())
+        dev = FakeDevice(tmp_path, broker, "till-21")
+        try:
+            await asyncio.wait_for(collector.ready.wait(), 10)
+            async with client(broker, "till-21") as c:
+                dev.append(20)
+                runner = asyncio.create_task(dev.run(c, ack_timeout=2.0))
+                await until(lambda: dev.acked == 20, "the first 20 acked")
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+                dev.append(30)
+                await dev.publish_records(c, after=20)
+                await until(
+                    lambda: any("database unavailable" in r.getMessage() for r in caplog.records),
+                    "the collector waiting for the database",
+                )
+                assert dev.acked == 20  # nothing acked while the database is away
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+                await until(lambda: dev.acked == 50, "all 50 acked once it is back")
+                runner.cancel()
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            admin.close()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        exactly_once(engine, "till-21", 50)
+        assert dead_reasons(engine) == []
+        engine.dispose()
