@@ -317,8 +317,8 @@ class Ingestor:
 
     @staticmethod
     def _insert(session: Session, taken: list[_Sale], at: str) -> None:
-        """The batch's sales, lines and tenders as three executemany INSERTs, straight to
-        the driver (`_insert_many`)."""
+        """The batch's sales, lines and tenders as three bulk writes straight to the
+        driver (`_insert_many`: executemany on SQLite, COPY on PostgreSQL)."""
         sale_rows = []
         for sale in taken:
             r = sale.record
@@ -345,9 +345,9 @@ class Ingestor:
                     at,
                 )
             )
-        # executemany, then the ids in one query: an INSERT … RETURNING of 256 rows is one
+        # The rows, then their ids in one query: an INSERT … RETURNING of 256 rows is one
         # 4,000-parameter statement that psycopg re-parses every batch (9% of the
-        # collector's CPU on PostgreSQL, measured); a plain executemany is prepared once.
+        # collector's CPU on PostgreSQL, measured), and COPY returns nothing.
         _insert_many(session, SALES, _SALE_KEYS, sale_rows)
         wanted = [sale.record.sale_id for sale in taken]
         found = _stored_ids(session, wanted)
