@@ -62,6 +62,29 @@ def add_channel(engine: Engine, name: str) -> str:
     return key
 
 
+def revoke_channel(engine: Engine, name: str) -> str:
+    """Revoke channel `name`: its key is refused from the next request on. Returns when
+    it was revoked (now, or the first time when it already was); the name stays taken."""
+    with Session(engine) as s, s.begin():
+        found = s.scalar(
+            select(LoyaltyChannel).where(LoyaltyChannel.name == name).with_for_update()
+        )
+        if found is None:
+            raise ChannelInput(f"there is no channel {name[:40]!r} (`collector channel list`)")
+        if found.revoked_at is None:
+            found.revoked_at = now()
+        return found.revoked_at
+
+
+def list_channels(engine: Engine) -> list[dict[str, str | None]]:
+    """Every channel, by name: when it was made and, if it was, revoked (never its key)."""
+    with Session(engine) as s:
+        rows = s.scalars(select(LoyaltyChannel).order_by(LoyaltyChannel.name))
+        return [
+            {"name": c.name, "created_at": c.created_at, "revoked_at": c.revoked_at} for c in rows
+        ]
+
+
 class EarnBody(BaseModel):
     """Points on money paid (by the chain's rules and the customer's tier), or outright."""
 

@@ -177,6 +177,27 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_channel_revoke(args: argparse.Namespace) -> int:
+    from collector.api import revoke_channel
+
+    when = revoke_channel(open_database(args.db), args.name)
+    print(f"channel {args.name} revoked at {when}: its key is refused from now on")
+    return 0
+
+
+def cmd_channel_list(args: argparse.Namespace) -> int:
+    from collector.api import list_channels
+
+    channels = list_channels(open_database(args.db))
+    if args.json:
+        print(json.dumps(channels))
+        return 0
+    for c in channels:
+        state = f"revoked {c['revoked_at']}" if c["revoked_at"] else "active"
+        print(f"{c['name']:<32}  made {c['created_at']}  {state}")
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -268,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     ch_sub = ch.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     c = command("add", cmd_channel_add, "a channel; prints its API key once", ch_sub)
     c.add_argument("name", metavar="NAME")
+    c = command("revoke", cmd_channel_revoke, "refuse a channel's key from now on", ch_sub)
+    c.add_argument("name", metavar="NAME")
+    c = command("list", cmd_channel_list, "the channels, active or revoked", ch_sub)
+    c.add_argument("--json", action="store_true")
 
     a = configured(command("api", cmd_api, "serve the loyalty HTTP API"))
     a.add_argument("--host", default="127.0.0.1")

@@ -115,6 +115,35 @@ def test_web_shop_api_with_idempotency_keys(engine: Engine) -> None:
         add_channel(engine, "webshop")
 
 
+def test_a_revoked_channel_key_is_refused(
+    engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    """A leaked web shop key: `collector channel revoke` refuses it from the next request
+    on, the list shows when, and the name stays taken (a new key gets a new name)."""
+    api = TestClient(create_app(engine, Ledger(engine)))
+    key = add_channel(engine, "webshop")
+    url, auth = "/v1/accounts/00000001", {"Authorization": f"Bearer {key}"}
+    assert api.get(url, headers=auth).status_code == 200
+    master = tmp_path / "master.key"
+    r = collector_cli(master, "channel", "revoke", "--db", database_url, "webshop")
+    assert r.returncode == 0 and "revoked" in r.stdout, r.stderr
+    assert api.get(url, headers=auth).status_code == 401
+    again = collector_cli(master, "channel", "revoke", "--db", database_url, "webshop")
+    assert again.returncode == 0 and again.stdout == r.stdout  # revoked once, when it was
+    listed = collector_cli(master, "channel", "list", "--db", database_url, "--json")
+    [shown] = json.loads(listed.stdout)
+    assert shown["name"] == "webshop" and shown["revoked_at"] and key not in listed.stdout
+    unknown = collector_cli(master, "channel", "revoke", "--db", database_url, "shop-2")
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == (
+        "collector: there is no channel 'shop-2' (`collector channel list`)"
+    )
+    with pytest.raises(Exception, match="exists already"):
+        add_channel(engine, "webshop")
+    fresh = add_channel(engine, "webshop-2")
+    assert api.get(url, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
+
+
 def _text_everywhere(engine: Engine) -> str:
     """Every value of every column of every table, as text (bytes as Latin-1)."""
     out: list[str] = []
