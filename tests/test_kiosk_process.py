@@ -9,13 +9,16 @@ earns at the till.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,10 @@ from typing import Any
 import pytest
 
 from appliance.config import load_config
+from appliance.display.loyalty import Enrolment
+from appliance.loyalty import authoriser
 from appliance.sales.barcode import make_loyalty_card
+from appliance.service import open_unit
 from collector.db import open_database
 from collector.loyalty import Ledger, add_months
 from tests.broker import Broker
@@ -63,7 +69,14 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
         till = outlet(tmp_path, broker, "s001", "till-01")
         [sale] = replay(till, sale_events(CARD, 10))  # 10 × 1.45: 14 points
         assert sale["total"] == 1450
-        yield {"broker": broker, "db": db, "url": url, "till": till, "tmp": tmp_path}
+        yield {
+            "broker": broker,
+            "db": db,
+            "url": url,
+            "till": till,
+            "tmp": tmp_path,
+            "collector": collector,
+        }
     finally:
         collector.stop()
         broker.close()
@@ -168,3 +181,47 @@ def test_kiosk_shows_the_collectors_summary_and_enrols(world: dict[str, Any]) ->
         "balance": 2,
         "offline": False,
     }
+
+
+async def test_an_enrolment_the_kiosk_gave_up_on_is_not_made_twice(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The collector stalls (SIGSTOP) while a customer joins: the kiosk gives up and asks
+    them to try again. The collector wakes and makes the account. The same details sent
+    again are the same request: that account comes back, not a second one. Other details
+    are a new customer."""
+    monkeypatch.setattr(authoriser, "ENROL_TIMEOUT", 1.5)
+    proc = world["collector"].proc
+    extra = f'[mqtt]\nurl = "{world["broker"].url}"\n'
+    home = world["tmp"] / "kiosk"
+    home.mkdir()
+    text = config_text(home / "data", extra).replace('id = "till-01"', 'id = "kiosk-01"')
+    (home / "appliance.toml").write_text(text)
+    cfg = load_config(home / "appliance.toml")
+    cfg.loyalty.timeout = 1.0
+    zoe = Enrolment("Zoé", "Lefèvre", "zoe@example.org", consent=True, terms_accepted=True)
+    async with open_unit(cfg, simulate=True) as unit:
+        assert await unit.scanner_connected()  # the service is up, its link too
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            first = await unit.loyalty.enrol(zoe)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        assert not first.ok and "try again" in first.message
+        # Woken, the collector answers the request it was sent (too late for the kiosk).
+        deadline = time.monotonic() + 30
+        while customers(world["db"]) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert customers(world["db"]) == 2  # Anna, and Zoé once
+        again = await unit.loyalty.enrol(zoe)
+        assert again.ok and again.account == "00000002", again
+        assert customers(world["db"]) == 2
+        other = await unit.loyalty.enrol(
+            Enrolment("Zoé", "Lefèvre", "zoe.l@example.org", terms_accepted=True)
+        )
+        assert other.ok and other.account == "00000003"
+
+
+def customers(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("SELECT count(*) FROM customers").fetchone()[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -44,6 +45,10 @@ LINK_POLL = 0.02  # seconds between looks at a link that has not connected yet
 SENDS = 2
 # Enrolment seals personal data and allocates an account: give it longer than a balance.
 ENROL_TIMEOUT = 6.0
+# How long a form that went unanswered keeps its corr: the same details sent again in that
+# time are the same request, so an enrolment the collector made after the kiosk gave up
+# is the one returned, not a second account (the collector's key is `enrol:<device>:<corr>`).
+ENROL_RETRY_WINDOW = 600.0
 
 
 class LoyaltyError(ApplianceError):
@@ -114,6 +119,8 @@ class LoyaltyAuthoriser:
         self._background: set[asyncio.Task[None]] = set()
         self.sent = 0  # publishes, resends included (tests and the bench read it)
         self._seen_online = False
+        # Forms sent but not answered: SHA-256 of their details -> (corr, kept until).
+        self._unanswered: dict[str, tuple[str, float]] = {}
 
     @property
     def online(self) -> bool:
@@ -260,27 +267,34 @@ class LoyaltyAuthoriser:
         with this device as the source). Offline: the form is not kept here (personal
         data waits on no countertop unit); the customer is asked to try again or ask at
         the till."""
-        request = self._request(
-            "enrol",
-            "",
-            enrolment=LoyaltyEnrolment(
-                first_names=form.first_names,
-                surname=form.surname,
-                email=form.email,
-                consent={"email": form.consent},  # the one channel the form asks about
-            ),
+        details = LoyaltyEnrolment(
+            first_names=form.first_names,
+            surname=form.surname,
+            email=form.email,
+            consent={"email": form.consent},  # the one channel the form asks about
+        )
+        # Only a digest of the details is kept, and only while the retry window lasts.
+        fingerprint = hashlib.sha256(encode(details)).hexdigest()
+        now = asyncio.get_running_loop().time()
+        self._unanswered = {k: v for k, v in self._unanswered.items() if v[1] > now}
+        corr = self._unanswered[fingerprint][0] if fingerprint in self._unanswered else None
+        request = LoyaltyRequest(
+            corr=corr or self._new_corr(), op="enrol", account="", enrolment=details
         )
         try:
             r = await self.ask(request, timeout=max(self.timeout, ENROL_TIMEOUT))
         except LoyaltyUnavailable as e:
             log.info("enrolment not answered", extra={"error": str(e)})
+            self._unanswered[fingerprint] = (request.corr, now + ENROL_RETRY_WINDOW)
             return EnrolResult(
                 ok=False,
                 message="We cannot register you right now. Please try again in a moment, "
                 "or ask at the till.",
             )
         except LoyaltyRefused as e:
+            self._unanswered.pop(fingerprint, None)
             return EnrolResult(ok=False, message=f"We could not register you: {e.reason}.")
+        self._unanswered.pop(fingerprint, None)
         if not r.account or not r.card:
             return EnrolResult(ok=False, message="Please ask at the till to join.")
         return EnrolResult(
