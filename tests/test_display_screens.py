@@ -457,3 +457,73 @@ async def test_a_long_category_pages_and_search_has_a_touch_keyboard(
         field.focus = True
         await h.settle()
         assert any(isinstance(w, VKeyboard) for w in Window.children)
+
+
+async def test_category_tabs_that_do_not_fit_have_arrows_and_keep_the_choice_in_view(
+    x_display: str, tmp_path: Path
+) -> None:
+    """Fourteen categories on an 800-pixel till: "‹" and "›" appear at the ends of the
+    tab row and turn it a page at a time (each dimmed at its end); a tab chosen far to
+    the right is still in view after the screen is rebuilt for it."""
+    cfg = make_config(tmp_path, "")
+    extra = "\n".join(f"X{n:02d},,Thing {n:02d},1.00,20,Aisle {n:02d},5" for n in range(1, 11))
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        csv = demo_catalog_text().rstrip("\n") + "\n" + extra + "\n"
+        store.catalog.replace(parse_catalog_csv(csv, 2, "demo.csv"))
+    async with screens_running(cfg, ["till"]) as h:
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        till = h.screens.till
+
+        def bar() -> tuple[Any, Any, Any]:
+            back = next(w for w in till.walk() if getattr(w, "text", None) == "‹")
+            ahead = next(w for w in till.walk() if getattr(w, "text", None) == "›")
+            tabs = next(w for w in back.parent.children if w not in (back, ahead))
+            return back, tabs, ahead
+
+        def in_view(tab: str) -> bool:
+            _, tabs, _ = bar()
+            key = find(tabs, tab, key=True)
+            left = key.to_window(*key.pos)[0]
+            start = tabs.to_window(*tabs.pos)[0]
+            return start - 1 <= left and left + key.width <= start + tabs.width + 1
+
+        back, tabs, ahead = bar()
+        assert back.width > 0 and ahead.width > 0
+        assert back.disabled and not ahead.disabled  # at the start
+        assert not in_view("Aisle 10")
+        ahead.trigger_action(0)
+        await h.settle()
+        back, tabs, ahead = bar()
+        assert tabs.scroll_x > 0 and not back.disabled
+        for _ in range(10):  # to the end of the row
+            if ahead.disabled:
+                break
+            ahead.trigger_action(0)
+            await h.settle()
+        assert ahead.disabled and tabs.scroll_x == 1
+        await h.press("Aisle 10")
+        assert any(t.startswith("Thing 10") for t in h.shown())
+        # Rebuilt for the choice, the row shows the tab chosen, not its start.
+        assert in_view("Aisle 10") and not in_view(next(iter(till.categories())))
+        h.window.screenshot(name=str(tmp_path / "tabs.png"))
+    shot = sorted(tmp_path.glob("tabs*.png"))
+    assert shot, "no screenshot"
+    print("screenshot:", shot[-1])
+
+
+async def test_category_tabs_that_fit_have_no_arrows(x_display: str, tmp_path: Path) -> None:
+    """Two categories fit: no "‹" or "›" in the bar (not even a border's sliver)."""
+    cfg = make_config(tmp_path, "")
+    csv = (
+        "sku,barcode,name,price,tax_rate,category\n"
+        "A1,,Apple,0.50,5.5,Fruit\nB1,,Bread,1.20,5.5,Bakery\n"
+    )
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        store.catalog.replace(parse_catalog_csv(csv, 2, "two.csv"))
+    async with screens_running(cfg, ["till"]) as h:
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        shown = h.shown()
+        assert "Fruit" in shown and "Bakery" in shown
+        assert "‹" not in shown and "›" not in shown

@@ -47,6 +47,7 @@ from appliance.sales.till import TillLine, TillView
 FAVOURITES = "★ Favourites"
 NO_SALE_REASONS = ("Change for a customer", "Float check", "Wrong tender corrected", "Other")
 MAX_GRID = 240  # items a category or search can list (in pages of GRID_PAGE)
+FAINT_INK = (1.0, 1.0, 1.0, 0.3)  # an arrow key's glyph at the end of its row
 GRID_PAGE = 12  # keys in the grid; with more items, 10 and "‹ Back" / "More ›"
 
 
@@ -278,16 +279,7 @@ class TillScreen(BoxLayout):
         )
         search.bind(on_text_validate=lambda w: self._search(w.text))
         left.add_widget(search)
-        tabs = ClipScroll(size_hint_y=None, height=s(36), do_scroll_y=False)
-        row = BoxLayout(size_hint_x=None, spacing=s(3))
-        for cat in self.categories():
-            bg = GO if cat == self.category and not self.search else ACCENT
-            key = Key(cat, partial(self._category, cat), size_px=s(13), bg=bg)
-            key.size_hint_x, key.width = None, s(96)
-            row.add_widget(key)
-        row.width = len(row.children) * s(99)
-        tabs.add_widget(row)
-        left.add_widget(tabs)
+        left.add_widget(self._tab_bar())
         grid = GridLayout(cols=3, spacing=s(4))
         items = self._items()
         per_page = GRID_PAGE if len(items) <= GRID_PAGE else GRID_PAGE - 2
@@ -321,6 +313,71 @@ class TillScreen(BoxLayout):
         self.basket.show(view)
         root.add_widget(self.basket)
         return root
+
+    def _tab_bar(self) -> Any:
+        """The category tabs, one row that scrolls sideways. When they do not all fit,
+        "‹" and "›" keys at its ends say so and turn a page of tabs (each dimmed at its
+        end), and the chosen tab is scrolled into view: the screen is rebuilt on every
+        choice, and a row back at its start hid the tab just chosen."""
+        s, step = self.s, self.s(99)
+        bar = BoxLayout(size_hint_y=None, height=s(36), spacing=s(3))
+        tabs = ClipScroll(do_scroll_y=False)
+        row = BoxLayout(size_hint_x=None, spacing=s(3))
+        chosen = 0
+        for i, cat in enumerate(self.categories()):
+            on = cat == self.category and not self.search
+            chosen = i if on else chosen
+            key = Key(cat, partial(self._category, cat), size_px=s(13), bg=GO if on else ACCENT)
+            key.size_hint_x, key.width = None, s(96)
+            row.add_widget(key)
+        row.width = len(row.children) * step
+        tabs.add_widget(row)
+        grey = (0.45, 0.47, 0.52, 1)
+        # Dimmed at its end: the same flat grey with a faint arrow (not Kivy's grey image).
+        dim: dict[str, Any] = {"background_disabled_normal": "", "disabled_color": FAINT_INK}
+        back = Key("‹", partial(self._turn_tabs, tabs, -1), size_px=s(20), bg=grey, **dim)
+        ahead = Key("›", partial(self._turn_tabs, tabs, 1), size_px=s(20), bg=grey, **dim)
+        for arrow in (back, ahead):
+            arrow.size_hint_x, arrow.width = None, s(30)
+        bar.add_widget(tabs)
+        arrows = 2 * (s(30) + s(3))  # their width with the bar's spacing
+
+        def fit(*_: Any) -> None:
+            # Whether the tabs fit is judged against the room the row has without the
+            # arrows, whichever is showing: showing them never makes the row fit again.
+            # (Out of the bar when not needed: a Button drawn 0 wide still shows its
+            # border slices, and opacity does not hide a background drawn unblended.)
+            shown = back.parent is not None
+            room = tabs.width + (arrows if shown else 0)
+            need = row.width > room + 1
+            if need != shown:
+                if need:
+                    bar.add_widget(back, index=len(bar.children))
+                    bar.add_widget(ahead)
+                else:
+                    bar.remove_widget(back)
+                    bar.remove_widget(ahead)
+                return  # the view's width changes: fit runs again with it
+            if need:
+                over = row.width - tabs.width
+                tabs.scroll_x = min(1.0, max(0.0, (chosen - 0.5) * step / over))
+                turned(tabs, tabs.scroll_x)
+
+        def turned(_w: Any, x: float) -> None:
+            back.disabled = x <= 0.001
+            ahead.disabled = x >= 0.999
+
+        tabs.bind(width=fit, scroll_x=turned)
+        row.bind(width=fit)
+        return bar
+
+    @staticmethod
+    def _turn_tabs(tabs: Any, direction: int) -> None:
+        """A view's width of tabs (less one, so one stays in sight) in `direction`."""
+        over = tabs.children[0].width - tabs.width
+        if over > 0:
+            turn = max(tabs.width - tabs.children[0].children[0].width, 1) / over
+            tabs.scroll_x = min(1.0, max(0.0, tabs.scroll_x + direction * turn))
 
     def _search(self, text: str) -> None:
         self.search, self.page = text.strip(), 0
