@@ -126,6 +126,45 @@ def cmd_staff_hash_pin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_release_build(args: argparse.Namespace) -> int:
+    from appliance import release
+
+    source = Path(args.source) if args.source else Path(__file__).resolve().parent.parent
+    made = release.build(source, args.version, args.key, Path(args.out))
+    print(
+        f"{args.out}: release {made.version} of commit {made.commit[:12]}, "
+        f"{made.files} files, {made.size:,} bytes, signed"
+    )
+    return 0
+
+
+def cmd_release_verify(args: argparse.Namespace) -> int:
+    from appliance import release
+
+    key = release.load_public_key(args.pubkey)
+    try:
+        found = release.verify(Path(args.bundle), key)
+    except release.BundleRejected as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "reason": str(exc)}))
+        else:
+            print(f"{args.bundle}: rejected: {exc}")
+        return 1
+    if args.json:
+        print(
+            json.dumps(
+                {"ok": True, "version": found.version, "commit": found.commit,
+                 "files": found.files, "size": found.size}
+            )
+        )  # fmt: skip
+    else:
+        print(
+            f"{args.bundle}: release {found.version} of commit {found.commit[:12]}, "
+            f"{found.files} files, signature and every file intact"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description="Point-of-sale appliance service and tools.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -193,6 +232,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--screen", required=True, choices=("customer", "till", "kiosk"))
     sp.add_argument("--scenario", metavar="FILE", help="scenario events (JSON Lines) to play first")
     sp.add_argument("--out", required=True, metavar="PNG", help="where to write the picture")
+
+    rl = command("release", lambda a: usage(rl), "signed update bundles of this checkout")
+    rl_sub = rl.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
+    sp = command("build", cmd_release_build, "bundle and sign the committed checkout", rl_sub)
+    sp.add_argument("--version", required=True, metavar="V", help="the release's version")
+    sp.add_argument("--key", required=True, metavar="KEY", help="Ed25519 private key, PEM")
+    sp.add_argument("--out", required=True, metavar="BUNDLE", help="the bundle to write")
+    sp.add_argument("--source", metavar="DIR", help="the git checkout (default: this one)")
+    sp = command("verify", cmd_release_verify, "check a bundle's signature and files", rl_sub)
+    sp.add_argument("--pubkey", required=True, metavar="PUB", help="Ed25519 public key, PEM")
+    sp.add_argument("bundle", metavar="BUNDLE")
+    sp.add_argument("--json", action="store_true", help="machine-readable result")
 
     st = command("staff", lambda a: usage(st), "staff roster tools")
     st_sub = st.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
