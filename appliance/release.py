@@ -119,7 +119,10 @@ def build(source: Path, version: str, key_path: str, out: Path) -> Release:
             continue
         meta, name = line.split(b"\t", 1)
         mode = meta.split()[0].decode()
-        path = name.decode("utf-8")
+        try:
+            path = name.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadInput(f"{name!r}: a tracked file name that is not UTF-8") from None
         if mode not in ("100644", "100755"):
             raise BadInput(f"{path}: git mode {mode} (a link or submodule) cannot be bundled")
         data = (root / path).read_bytes()
@@ -185,9 +188,9 @@ def verify(bundle: Path, public_key: Ed25519PublicKey) -> Release:
     try:
         with tarfile.open(bundle, mode="r:") as tar:
             return _verify(tar, public_key)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise BadInput(f"{bundle}: cannot read it ({exc.strerror})") from exc
     except (tarfile.TarError, EOFError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise BadInput(f"{bundle}: no such file") from exc
         raise BundleRejected(f"not a whole bundle (a tar file): {exc}") from exc
 
 

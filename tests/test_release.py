@@ -181,7 +181,8 @@ def test_bad_keys_versions_and_checkouts_are_bad_input(repo: Path, tmp_path: Pat
         (build(repo, ec_key, out), "not Ed25519"),
         (build(tmp_path, key, out), "not a git checkout"),
         (verify(out, key), "not a public key in PEM"),
-        (verify(tmp_path / "none.bundle", pub), "no such file"),
+        (verify(tmp_path / "none.bundle", pub), "cannot read it"),
+        (verify(tmp_path, pub), "cannot read it"),
     ]
     for r, why in checks:
         assert r.returncode == 2, (why, r.stdout, r.stderr)
