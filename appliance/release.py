@@ -135,6 +135,8 @@ def build(source: Path, version: str, key_path: str, out: Path) -> Release:
             }
         )
         contents[path] = data
+    if not entries:
+        raise BadInput(f"{root}: git tracks no files here; nothing to release")
     entries.sort(key=lambda e: str(e["path"]))
     created = _iso(when)
     manifest = _canonical(
@@ -161,6 +163,7 @@ def build(source: Path, version: str, key_path: str, out: Path) -> Release:
             for e in entries:
                 path = str(e["path"])
                 _add(tar, FILES + path, contents[path], int(str(e["mode"])), when)
+        os.chmod(tmp, 0o644)  # a bundle is not secret (mkstemp made it 0600)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
