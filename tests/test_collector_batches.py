@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the database fixtures are imported from test_collector_ingest
 """One ingest batch against a real SQLite and PostgreSQL: how a device's run of records is
 vouched for (links and hashes each, the newest signature for the run), what happens when
 that signature or a record in the run is bad, and the PostgreSQL COPY path when the
@@ -19,47 +20,19 @@ from sqlalchemy.orm import Session
 from appliance.mqtt.messages import Status, device_topic, encode
 from appliance.store import Store
 from collector import ingest as ingest_module
-from collector.db import open_database
 from collector.ingest import BatchResult, Incoming, Ingestor
-from collector.models import Base, DeadLetter, Device, Sale, SaleLine
+from collector.models import DeadLetter, Device, Sale, SaleLine
 from tests.pg import fresh_database
-from tests.test_collector_ingest import draft
+from tests.test_collector_ingest import database_url, draft, emptied, engine  # noqa: F401
 
 DEVICE, STORE = "till-09", "s001"
 WRONG_SIG = "ab" * 64  # well-formed, not this device's signature of anything
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('batches')}/collector.db"
-    else:
-        with fresh_database("collector_batches") as url:
-            yield url
-
-
-def _emptied(url: str) -> Engine:
-    eng = open_database(url)
-    with eng.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "collector_meta":
-                conn.execute(table.delete())
-    return eng
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = _emptied(database_url)
-    yield eng
-    eng.dispose()
-
-
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
     with fresh_database("collector_copy") as url:
-        eng = _emptied(url)
+        eng = emptied(url)
         yield eng
         eng.dispose()
 

@@ -130,14 +130,21 @@ def database_url(
             yield url
 
 
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """The module's database, emptied for each test."""
-    eng = open_database(database_url)
+def emptied(url: str) -> Engine:
+    """An engine on `url` with every table but the schema's own emptied."""
+    eng = open_database(url)
     with eng.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             if table.name != "collector_meta":
                 conn.execute(table.delete())
+    return eng
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """The module's database, emptied for each test (modules that import this fixture
+    get a database of their own: it is module-scoped)."""
+    eng = emptied(database_url)
     yield eng
     eng.dispose()
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the database fixtures are imported from test_collector_ingest
 """The collector's ingest worker process (collector/worker.py), on SQLite and PostgreSQL,
 over a real Mosquitto: killed with a backlog in hand, its logs, and a clean stop."""
 
@@ -7,7 +8,6 @@ import asyncio
 import logging
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -15,36 +15,20 @@ import pytest
 from sqlalchemy import Engine
 
 from collector.db import open_database
-from collector.models import Base
 from collector.service import BrokerAddress, Collector, Settings
 from collector.worker import IngestProcess
 from tests.broker import Broker
 from tests.pg import fresh_database
 from tests.test_collector_fleet import exactly_once
-from tests.test_collector_ingest import FakeDevice, client, dead_reasons, until
+from tests.test_collector_ingest import (  # noqa: F401 - the database fixtures
+    FakeDevice,
+    client,
+    database_url,
+    dead_reasons,
+    engine,
+    until,
+)
 from tests.test_system_reporting import running
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('worker')}/collector.db"
-    else:
-        with fresh_database("collector_worker") as url:
-            yield url
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    eng = open_database(database_url)
-    with eng.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name != "collector_meta":
-                conn.execute(table.delete())
-    yield eng
-    eng.dispose()
 
 
 async def test_a_killed_worker_is_replaced_and_its_batch_sent_again(
