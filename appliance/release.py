@@ -23,6 +23,7 @@ ship (tarfile, cryptography).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 import json
@@ -40,6 +41,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from appliance.errors import BadInput
+from appliance.store import chain
+from appliance.store.errors import StoreFileError
 
 MANIFEST, SIGNATURE, FILES = "manifest.json", "manifest.sig", "files/"
 KIND = "appliance-release"
@@ -92,14 +95,13 @@ def load_private_key(path: str) -> Ed25519PrivateKey:
 
 def load_public_key(path: str) -> Ed25519PublicKey:
     try:
-        key = serialization.load_pem_public_key(Path(path).read_bytes())
+        pem = Path(path).read_text(encoding="ascii", errors="replace")
     except OSError as exc:
         raise BadInput(f"{path}: cannot read the public key ({exc.strerror})") from exc
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise BadInput(f"{path}: not a public key in PEM") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise BadInput(f"{path}: the public key is {type(key).__name__}, not Ed25519")
-    return key
+    try:
+        return chain.load_public_key(pem)
+    except StoreFileError as exc:
+        raise BadInput(f"{path}: {exc}") from exc
 
 
 def build(source: Path, version: str, key_path: str, out: Path) -> Release:
@@ -180,8 +182,6 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int, when: int) -> 
 
 
 def _iso(epoch: int) -> str:
-    import datetime as dt
-
     return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -53,6 +53,7 @@ from collector.models import Device, Sale
 from collector.service import BrokerAddress, Collector, Settings
 from tests.broker import Broker
 from tests.pg import fresh_database
+from tests.procs import children
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 64  # QoS 1 messages in flight: the unit's default `[mqtt] window`
@@ -355,16 +356,6 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def with_children(pid: int) -> list[int]:
-    """`pid` and the processes it started (the collector's ingest worker)."""
-    found = [pid]
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return found
-
-
 def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float, float, float]:
     """(spawn to empty outbox, READY to empty outbox) in seconds, on a fresh broker, and the
     collector's peak RSS in MB (its main process and its ingest worker, added)."""
@@ -409,7 +400,7 @@ def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float,
                 unit.wait(15)
                 sock.close()
                 log.close()
-            rss = sum(peak_rss_mb(pid) for pid in with_children(collector.pid))
+            rss = sum(peak_rss_mb(pid) for pid in [collector.pid, *children(collector.pid)])
         stored = stored_sales(db_url)
         if stored != n:
             raise RuntimeError(f"the collector stored {stored} of {n} sales")

@@ -19,6 +19,7 @@ from collector.service import BrokerAddress, Collector, Settings
 from collector.worker import IngestProcess
 from tests.broker import Broker
 from tests.pg import fresh_database
+from tests.procs import running
 from tests.test_collector_fleet import exactly_once
 from tests.test_collector_ingest import (  # noqa: F401 - the database fixtures
     FakeDevice,
@@ -28,7 +29,6 @@ from tests.test_collector_ingest import (  # noqa: F401 - the database fixtures
     engine,
     until,
 )
-from tests.test_system_reporting import running
 
 
 async def test_a_killed_worker_is_replaced_and_its_batch_sent_again(

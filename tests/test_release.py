@@ -180,7 +180,7 @@ def test_bad_keys_versions_and_checkouts_are_bad_input(repo: Path, tmp_path: Pat
         (build(repo, key, out, version="one"), "is not like 1.2.3"),
         (build(repo, ec_key, out), "not Ed25519"),
         (build(tmp_path, key, out), "not a git checkout"),
-        (verify(out, key), "not a public key in PEM"),
+        (verify(out, key), "not a readable public key in PEM"),
         (verify(tmp_path / "none.bundle", pub), "cannot read it"),
         (verify(tmp_path, pub), "cannot read it"),
     ]

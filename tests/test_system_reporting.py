@@ -22,6 +22,7 @@ from appliance.config import load_config
 from appliance.store import Store
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
+from tests.procs import children, running
 
 
 def spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
@@ -139,27 +140,6 @@ def scenario(path: Path, sales: int, seed: int) -> Path:
         events.append({"op": "tender", "type": "card", "ref": f"T{n}"})
     path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
     return path
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (the collector's ingest worker)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_collector_killed_mid_ingest(unit: Path, broker: Broker, tmp_path: Path) -> None:
