@@ -11,9 +11,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from appliance import __version__
-from appliance.commandline import OneLineParser, run, usage
 from appliance.config import Config, load_config
-from appliance.errors import BadInput, read_input
+from protocol.commandline import OneLineParser, read_input, run, usage
+from protocol.errors import BadInput
+from protocol.logs import setup_logging
 
 PROG = "appliance"
 
@@ -30,7 +31,7 @@ def _journal_path(cfg: Config) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from appliance.service import run_service, setup_logging
+    from appliance.service import run_service
 
     cfg = _config(args)
     setup_logging()
@@ -39,7 +40,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from appliance.replay import load_scenario, replay
-    from appliance.service import setup_logging
 
     cfg = _config(args)
     events = load_scenario(args.scenario)
@@ -74,8 +74,9 @@ def cmd_journal_export(args: argparse.Namespace) -> int:
     _journal_path(cfg)
     out = sys.stdout
     with Store.open(cfg.data_dir, cfg.device.id) as store:
-        for record in store.records():
-            out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        # The stored text: canonical JSON, every key as hashed and signed.
+        for _, text in store.texts():
+            out.write(text + "\n")
     out.flush()
     return 0
 

@@ -13,8 +13,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from appliance.errors import BadInput, read_input
-from appliance.sales.money import exponent as currency_exponent
+from protocol.commandline import read_input
+from protocol.errors import BadInput
+from protocol.money import exponent as currency_exponent
 
 _ID = r"^[a-z0-9-]{1,32}$"
 Ident = Annotated[str, msgspec.Meta(pattern=_ID)]

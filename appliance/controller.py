@@ -15,14 +15,15 @@ from typing import Any
 
 from appliance.drivers.drawer import Drawer
 from appliance.drivers.scanner import Scan
-from appliance.errors import ApplianceError, BadInput
 from appliance.events import Event, EventSink
 from appliance.loyalty.authoriser import LoyaltyAuthoriser, LoyaltyRefused, LoyaltyUnavailable
 from appliance.sales.catalog import Catalog
-from appliance.sales.money import parse_major
 from appliance.sales.reports import shift_report
 from appliance.sales.till import Rejected, Till, TillLoyalty, TillSettings
 from appliance.store import DuplicateSaleError, Store, StoreError
+from protocol.errors import BadInput, Error
+from protocol.money import parse_major
+from protocol.record import Draft, Record, ShiftReport
 
 log = logging.getLogger("appliance.controller")
 
@@ -32,7 +33,7 @@ class Outcome:
     """What one operation did: a committed record, a rejection, or neither (basket change)."""
 
     op: str
-    record: dict[str, Any] | None = None
+    record: Record | None = None
     rejected: str | None = None
     detail: Any = None
 
@@ -40,13 +41,13 @@ class Outcome:
         """The JSON line `appliance replay` prints for this outcome, if any."""
         if self.rejected is not None:
             return {"rejected": self.op, "reason": self.rejected}
-        if self.record is not None and self.record["kind"] in ("sale", "refund"):
+        if self.record is not None and self.record.kind in ("sale", "refund"):
             r = self.record
             return {
-                "sale_id": r["sale_id"],
-                "receipt_no": r["receipt_no"],
-                "total": r["total"],
-                "change": r["change"],
+                "sale_id": r.sale_id,
+                "receipt_no": r.receipt_no,
+                "total": r.total,
+                "change": r.change,
             }
         return None
 
@@ -100,7 +101,7 @@ class Controller:
         self._lock = asyncio.Lock()
         self._kicks: set[asyncio.Task[None]] = set()
         # Completed sales the store could not take yet, with their drawer kick, in order.
-        self._unsaved: list[tuple[dict[str, Any], str | None]] = []
+        self._unsaved: list[tuple[Draft, str | None]] = []
         # Asks the collector about cards and points; None: always the offline rules.
         self.loyalty = loyalty
         # The last scan still being worked on (a card waits for its balance): later scans
@@ -234,22 +235,22 @@ class Controller:
             self.till.settings, self._pending_settings = self._pending_settings, None
         return True
 
-    def _count_stock(self, record: dict[str, Any]) -> None:
+    def _count_stock(self, record: Record) -> None:
         # Stock is advisory: counted after the sale is durable, never blocking it. A crash
         # between the two miscounts one sale until the next stock command.
         deltas: dict[str, int] = {}
-        for line in record.get("lines") or ():
-            deltas[line["sku"]] = deltas.get(line["sku"], 0) - int(line["qty"])
+        for line in record.lines:
+            deltas[line.sku] = deltas.get(line.sku, 0) - line.qty
         if not deltas:
             return
         try:
             levels = self.store.catalog.adjust_stock(deltas)
-        except ApplianceError as e:
-            log.warning("stock not counted", extra={"seq": record["seq"], "error": str(e)})
+        except Error as e:
+            log.warning("stock not counted", extra={"seq": record.seq, "error": str(e)})
             return
         for sku, level in levels.items():
             if deltas[sku] < 0 and level <= 0 < level - deltas[sku]:
-                name = next(li["name"] for li in record["lines"] if li["sku"] == sku)
+                name = next(li.name for li in record.lines if li.sku == sku)
                 self._emit(Event("stock.out", {"sku": sku, "name": name}))
                 self.stock_out[sku] = name
             elif level > 0:
@@ -298,7 +299,7 @@ class Controller:
                 return await self._refund(ev)
             case "no_sale":
                 draft = till.no_sale(str(ev.get("reason", "")))
-                return await self._commit(op, draft, kick=f"no sale: {draft.get('reason')}")
+                return await self._commit(op, draft, kick=f"no sale: {draft.reason}")
             case "shift_close":
                 draft = till.shift_close(self.store.since_last_shift_close())
                 return await self._commit(op, draft)
@@ -353,12 +354,12 @@ class Controller:
         draft = self.till.tender(kind, amount, _opt_str(ev.get("ref")))
         if draft is None:
             return Outcome("tender")
-        cash = any(t["type"] == "cash" and t["amount"] for t in draft["tenders"])
+        cash = any(t.type == "cash" and t.amount for t in draft.tenders)
         outcome = await self._commit("tender", draft, kick="cash sale" if cash else None)
-        part = draft.get("loyalty") or {}
-        if part.get("reservation") and self.loyalty is not None:
+        part = draft.loyalty
+        if part is not None and part.reservation and self.loyalty is not None:
             # The hold now waits for the record (which may queue in the outbox a while).
-            self.loyalty.commit_later(part["account"], part["reservation"], draft["sale_id"])
+            self.loyalty.commit_later(part.account, part.reservation, draft.sale_id)
         return outcome
 
     async def _refund(self, ev: Mapping[str, Any]) -> Outcome:
@@ -369,33 +370,33 @@ class Controller:
         original = self.store.by_receipt_no(receipt_no)
         if original is None:
             raise BadInput(f"no receipt {receipt_no!r} in this till's journal")
-        draft = self.till.refund(original, lines, self.store.refunded_lines(original["sale_id"]))
-        cash = any(t["type"] == "cash" and t["amount"] for t in draft["tenders"])
+        draft = self.till.refund(original, lines, self.store.refunded_lines(original.sale_id))
+        cash = any(t.type == "cash" and t.amount for t in draft.tenders)
         return await self._commit("refund", draft, kick="cash refund" if cash else None)
 
-    async def _commit(self, op: str, draft: dict[str, Any], kick: str | None = None) -> Outcome:
+    async def _commit(self, op: str, draft: Draft, kick: str | None = None) -> Outcome:
         # The till has closed the sale and the customer has paid: the draft must reach the
         # journal. If the store fails (disk full, I/O error) it waits here, in order, and
         # every later commit (and `retry_unsaved`) tries again first.
         self._unsaved.append((draft, kick))
         saved = self.retry_unsaved()
-        if draft["sale_id"] not in saved:
+        if draft.sale_id not in saved:
             return Outcome(
                 op,
                 rejected="the sale is complete but NOT yet saved (the journal cannot be "
                 "written); it is kept and saved as soon as the store recovers",
                 detail={"unsaved": len(self._unsaved)},
             )
-        return Outcome(op, record=saved[draft["sale_id"]])
+        return Outcome(op, record=saved[draft.sale_id])
 
     @property
     def unsaved(self) -> int:
         """Completed sales waiting for the store (a screen shows this as a fault)."""
         return len(self._unsaved)
 
-    def retry_unsaved(self) -> dict[str, dict[str, Any]]:
+    def retry_unsaved(self) -> dict[str, Record]:
         """Write what waits for the store, oldest first; the records saved, by sale_id."""
-        saved: dict[str, dict[str, Any]] = {}
+        saved: dict[str, Record] = {}
         while self._unsaved:
             draft, kick = self._unsaved[0]
             try:
@@ -404,32 +405,32 @@ class Controller:
                 self._unsaved.pop(0)  # it did get in (an earlier try): nothing twice
                 continue
             except StoreError as e:
-                log.error("sale not saved", extra={"sale_id": draft["sale_id"], "error": str(e)})
+                log.error("sale not saved", extra={"sale_id": draft.sale_id, "error": str(e)})
                 self._emit(Event("store.fault", {"error": str(e), "unsaved": len(self._unsaved)}))
                 break
             self._unsaved.pop(0)
-            saved[draft["sale_id"]] = record
+            saved[draft.sale_id] = record
             self._after_commit(record, kick)
         return saved
 
-    def _after_commit(self, record: dict[str, Any], kick: str | None) -> None:
+    def _after_commit(self, record: Record, kick: str | None) -> None:
         # The record is durable; everything after it is best effort and must never lose
         # or repeat the sale.
-        self._emit(Event("sale.committed", {"seq": record["seq"], "kind": record["kind"]}))
+        self._emit(Event("sale.committed", {"seq": record.seq, "kind": record.kind}))
         self._wake_printer()
         self._wake_outbox()
-        if record["kind"] in ("sale", "refund"):
+        if record.kind in ("sale", "refund"):
             self._count_stock(record)
         if kick is not None:
             # The pulse takes a fifth of a second: the till takes the next scan meanwhile.
-            task = asyncio.create_task(self._kick(kick, record["seq"]))
+            task = asyncio.create_task(self._kick(kick, record.seq))
             self._kicks.add(task)
             task.add_done_callback(self._kicks.discard)
 
     async def _kick(self, reason: str, seq: int) -> None:
         try:
             await self.drawer.kick(reason)
-        except ApplianceError as e:  # DrawerError or worse: seen and shown, never fatal
+        except Error as e:  # DrawerError or worse: seen and shown, never fatal
             self._emit(Event("drawer.fault", {"reason": str(e), "seq": seq}))
 
     async def settle(self) -> None:
@@ -439,7 +440,7 @@ class Controller:
         if self._kicks:
             await asyncio.gather(*self._kicks, return_exceptions=True)
 
-    def x_report(self) -> dict[str, Any]:
+    def x_report(self) -> ShiftReport:
         """The running shift's figures (X report): read-only."""
         return shift_report(self.store.since_last_shift_close(), self.exponent)
 

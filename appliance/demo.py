@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import shutil
@@ -26,16 +25,17 @@ from rich.table import Table
 
 from appliance.config import Config, parse_config
 from appliance.controller import Outcome
-from appliance.errors import BadInput
 from appliance.mqtt.broker import EmbeddedBroker
 from appliance.replay import scan_through_scanner
-from appliance.sales.barcode import make_loyalty_card
 from appliance.sales.catalog import Item, parse_catalog_csv
-from appliance.sales.money import format_minor
 from appliance.sales.reports import format_report
 from appliance.sales.staff import hash_pin
 from appliance.service import Unit, open_unit
 from appliance.store import Store
+from protocol.cards import make_loyalty_card
+from protocol.errors import BadInput
+from protocol.money import format_minor
+from protocol.record import Record, StaffTotals
 
 MARKER = ".appliance-demo"
 STAFF = [
@@ -105,7 +105,7 @@ class Day:
     unit: Unit
     rng: random.Random
     items: list[Item]
-    completed: list[dict[str, Any]] = field(default_factory=list)
+    completed: list[Record] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     # What each card earned today: customers only spend points they have.
     points: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -119,9 +119,9 @@ class Day:
             self.rejected.append((op, outcome.rejected))
         if outcome.record is not None:
             self.completed.append(outcome.record)
-            loyalty = outcome.record.get("loyalty")
-            if loyalty:
-                self.points[loyalty["account"]] += loyalty["earned"] - loyalty["redeemed"]
+            loyalty = outcome.record.loyalty
+            if loyalty is not None:
+                self.points[loyalty.account] += loyalty.earned - loyalty.redeemed
         return outcome
 
     async def sale(self, n: int) -> None:
@@ -173,10 +173,10 @@ async def _trading_day(unit: Unit, out: Path, seed: int) -> Day:
     await asyncio.sleep(0.1)
     await day.do("scan", code="4006381333932")
     # The customer from receipt 3 brings back the first line: a supervisor approves.
-    sales = [r for r in day.completed if r["kind"] == "sale"]
-    await day.do("refund", receipt_no=sales[2]["receipt_no"], lines=[1])  # refused: a cashier
+    sales = [r for r in day.completed if r.kind == "sale"]
+    await day.do("refund", receipt_no=sales[2].receipt_no, lines=[1])  # refused: a cashier
     await day.do("approve", staff=SUPERVISOR[0], pin=SUPERVISOR[1])
-    await day.do("refund", receipt_no=sales[2]["receipt_no"], lines=[1])
+    await day.do("refund", receipt_no=sales[2].receipt_no, lines=[1])
     await day.do("approve", staff=SUPERVISOR[0], pin=SUPERVISOR[1])
     await day.do("no_sale", reason="change for the bakery float")
     (out / "x-report.txt").write_text(
@@ -189,26 +189,26 @@ async def _trading_day(unit: Unit, out: Path, seed: int) -> Day:
     await day.do("logout")
     await day.do("login", staff="marie", pin="9999")
     close = await day.do("shift_close")
-    if close.record is not None:
+    if close.record is not None and close.record.report is not None:
         (out / "z-report.txt").write_text(
-            format_report(close.record["report"], "Z REPORT", unit.cfg.exponent)
+            format_report(close.record.report, "Z REPORT", unit.cfg.exponent)
         )
     await day.do("logout")
     await unit.drain_printer(timeout=30.0)
     return day
 
 
-def _sales_report(records: list[dict[str, Any]], exponent: int) -> str:
+def _sales_report(records: list[Record], exponent: int) -> str:
     by_product: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     by_staff: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in records:
-        if r["kind"] not in ("sale", "refund"):
+        if r.kind not in ("sale", "refund"):
             continue
-        by_staff[r["staff"]][0] += 1
-        by_staff[r["staff"]][1] += r["total"]
-        for line in r["lines"]:
-            by_product[line["name"]][0] += line["qty"]
-            by_product[line["name"]][1] += line["total"]
+        by_staff[r.staff][0] += 1
+        by_staff[r.staff][1] += r.total
+        for line in r.lines:
+            by_product[line.name][0] += line.qty
+            by_product[line.name][1] += line.total
     rows = ["SALES BY PRODUCT", f"{'product':<32}{'qty':>5}{'total':>10}"]
     for name, (qty, total) in sorted(by_product.items(), key=lambda kv: -kv[1][1]):
         rows.append(f"{name[:32]:<32}{qty:>5}{format_minor(total, exponent):>10}")
@@ -232,7 +232,8 @@ def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
 
 async def _demo(out: Path, seed: int) -> int:
     from collector.db import open_database
-    from collector.service import BrokerAddress, Collector, Settings
+    from collector.service import Collector, Settings
+    from protocol.broker import BrokerAddress
 
     async with EmbeddedBroker() as broker:
         (out / "appliance.toml").write_text(demo_config(out, broker.url))
@@ -260,9 +261,9 @@ async def _demo(out: Path, seed: int) -> int:
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         records = list(store.records())
         verified = store.verify()
-    with (out / "journal.jsonl").open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n")
+        with (out / "journal.jsonl").open("w", encoding="utf-8") as f:
+            for _, text in store.texts():
+                f.write(text + "\n")
     (out / "sales-report.txt").write_text(_sales_report(records, cfg.exponent))
     receipts = cfg.data_dir / "receipts"
     if receipts.exists():
@@ -273,13 +274,13 @@ async def _demo(out: Path, seed: int) -> int:
     return 0 if verified.ok and delivered and agree else 1
 
 
-def _collector_report(out: Path, engine: Any, records: list[dict[str, Any]], exp: int) -> bool:
+def _collector_report(out: Path, engine: Any, records: list[Record], exp: int) -> bool:
     """The collector's sales by assistant beside the till's Z report; True when they agree."""
     from collector.reports import render_sales, sales_report
 
     rows = sales_report(engine, "assistant")
-    closes = [r for r in records if r["kind"] == "shift_close"]
-    z_staff = {s["staff"]: s for s in closes[-1]["report"]["staff"]} if closes else {}
+    closes = [r.report for r in records if r.kind == "shift_close" and r.report is not None]
+    z_staff = {s.staff: s for s in closes[-1].staff} if closes else {}
     lines = [
         "TILL Z REPORT vs COLLECTOR, by assistant",
         f"{'assistant':<12}{'till sales':>11}{'till total':>12}{'coll. sales':>12}"
@@ -287,11 +288,11 @@ def _collector_report(out: Path, engine: Any, records: list[dict[str, Any]], exp
     ]
     agree = len(rows) == len(z_staff)
     for row in rows:
-        z = z_staff.get(row.group, {"sales": 0, "refunds": 0, "total": 0})
-        ok = z["sales"] - z["refunds"] == row.sales and z["total"] == row.total
+        z = z_staff.get(row.group, StaffTotals(staff=row.group, sales=0, refunds=0, total=0))
+        ok = z.sales - z.refunds == row.sales and z.total == row.total
         agree = agree and ok
         lines.append(
-            f"{row.group:<12}{z['sales'] - z['refunds']:>11}{format_minor(z['total'], exp):>12}"
+            f"{row.group:<12}{z.sales - z.refunds:>11}{format_minor(z.total, exp):>12}"
             f"{row.sales:>12}{format_minor(row.total, exp):>12}  {'yes' if ok else 'NO'}"
         )
     text = "\n".join(lines) + "\n\n"
@@ -304,7 +305,7 @@ def _collector_report(out: Path, engine: Any, records: list[dict[str, Any]], exp
 
 def _summary(
     out: Path,
-    records: list[dict[str, Any]],
+    records: list[Record],
     day: Day,
     ok: bool,
     exp: int,
@@ -315,8 +316,8 @@ def _summary(
     console = Console()
     kinds: dict[str, int] = defaultdict(int)
     for r in records:
-        kinds[r["kind"]] += 1
-    net = sum(r["total"] for r in records if r["kind"] in ("sale", "refund"))
+        kinds[r.kind] += 1
+    net = sum(r.total for r in records if r.kind in ("sale", "refund"))
     t = Table(title="Demo trading day: Épicerie du Marché, till-01")
     t.add_column("what")
     t.add_column("value", justify="right")

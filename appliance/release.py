@@ -27,11 +27,9 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import re
 import subprocess
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -40,9 +38,9 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from appliance.errors import BadInput
-from appliance.store import chain
-from appliance.store.errors import StoreFileError
+from appliance.store.files import write_atomic
+from protocol import chain
+from protocol.errors import BadInput
 
 MANIFEST, SIGNATURE, FILES = "manifest.json", "manifest.sig", "files/"
 KIND = "appliance-release"
@@ -100,7 +98,7 @@ def load_public_key(path: str) -> Ed25519PublicKey:
         raise BadInput(f"{path}: cannot read the public key ({exc.strerror})") from exc
     try:
         return chain.load_public_key(pem)
-    except StoreFileError as exc:
+    except chain.PublicKeyError as exc:
         raise BadInput(f"{path}: {exc}") from exc
 
 
@@ -154,22 +152,17 @@ def build(source: Path, version: str, key_path: str, out: Path) -> Release:
     signature = key.sign(manifest).hex().encode()
     if not out.parent.is_dir():
         raise BadInput(f"--out {out}: {out.parent} is not a directory")
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    bundle = io.BytesIO()
+    with tarfile.open(fileobj=bundle, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add(tar, MANIFEST, manifest, 0o644, when)
+        _add(tar, SIGNATURE, signature, 0o644, when)
+        for e in entries:
+            path = str(e["path"])
+            _add(tar, FILES + path, contents[path], int(str(e["mode"])), when)
     try:
-        with (
-            os.fdopen(fd, "wb") as f,
-            tarfile.open(fileobj=f, mode="w", format=tarfile.PAX_FORMAT) as tar,
-        ):
-            _add(tar, MANIFEST, manifest, 0o644, when)
-            _add(tar, SIGNATURE, signature, 0o644, when)
-            for e in entries:
-                path = str(e["path"])
-                _add(tar, FILES + path, contents[path], int(str(e["mode"])), when)
-        os.chmod(tmp, 0o644)  # a bundle is not secret (mkstemp made it 0600)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(out, bundle.getvalue(), mode=0o644)  # a bundle is not secret
+    except OSError as exc:
+        raise BadInput(f"--out {out}: cannot write the bundle ({exc.strerror})") from exc
     return Release(version, commit, len(entries), sum(int(str(e["size"])) for e in entries))
 
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from appliance.config import Config
 from appliance.controller import Outcome
-from appliance.errors import BadInput, read_input
 from appliance.service import Unit, open_unit
+from protocol.commandline import read_input
+from protocol.errors import BadInput
 
 OPS = frozenset(
     {

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,10 +25,10 @@ from appliance.controller import Controller
 from appliance.drivers.drawer import Drawer, SimDrawer
 from appliance.drivers.print_queue import PrintQueue
 from appliance.drivers.printer import Printer, SimPrinter, open_printer
-from appliance.drivers.receipt import Receipt, ReceiptHeader
 from appliance.drivers.scanner import Scan, Scanner, SimScanner
 from appliance.events import Event
 from appliance.loyalty.authoriser import LoyaltyAuthoriser
+from appliance.receipt.layout import Receipt, ReceiptHeader
 from appliance.sales.catalog import Catalog
 from appliance.sales.staff import Roster
 from appliance.sales.till import Till, TillSettings
@@ -41,32 +39,6 @@ if TYPE_CHECKING:
     from appliance.mqtt.publisher import OutboxPublisher
 
 log = logging.getLogger("appliance.service")
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line (journald keeps it as is; tools can parse it)."""
-
-    _skip = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        out.update({k: v for k, v in record.__dict__.items() if k not in self._skip})
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str, ensure_ascii=False)
-
-
-def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("APPLIANCE_LOG_LEVEL", level))
 
 
 def till_settings(cfg: Config) -> TillSettings:

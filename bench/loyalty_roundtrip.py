@@ -38,8 +38,8 @@ from typing import Any
 import aiomqtt
 
 from appliance.loyalty.authoriser import LoyaltyAuthoriser
-from appliance.mqtt.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
-from appliance.sales.barcode import make_loyalty_card
+from protocol.cards import make_loyalty_card
+from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from tests.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,16 +41,20 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import msgspec
 from sqlalchemy import create_engine, func, select
 
 from appliance.config import parse_config
-from appliance.mqtt import messages as m
 from appliance.service import Unit, open_unit
 from appliance.store import Store
 from bench.till import ms, p99, sale_draft
 from collector.db import open_database
 from collector.models import Device, Sale
-from collector.service import BrokerAddress, Collector, Settings
+from collector.service import Collector, Settings
+from protocol import messages as m
+from protocol.broker import BrokerAddress
+from protocol.record import Draft
+from protocol.timestamps import utc_stamp
 from tests.broker import Broker
 from tests.pg import fresh_database
 from tests.procs import children
@@ -66,9 +70,9 @@ NODELAY_CONF = "set_tcp_nodelay true"
 Report = Callable[[str, str, str], None]
 
 
-def draft_for(i: int, device: str, store: str) -> dict[str, Any]:
+def draft_for(i: int, device: str, store: str) -> Draft:
     """The till bench's three-line cash sale, as `device` of `store` would journal it."""
-    return sale_draft(i) | {"device": device, "store": store}
+    return msgspec.structs.replace(sale_draft(i), device=device, store=store)
 
 
 def fill(store: Store, n: int, store_id: str) -> None:
@@ -86,9 +90,12 @@ def fill(store: Store, n: int, store_id: str) -> None:
 
 def status_birth(store: Store, store_id: str) -> bytes:
     """The retained `status` online message a unit sends, carrying its public key."""
-    ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     status = m.Status(
-        state="online", version="bench", ts=ts, pubkey=store.public_key_pem(), store=store_id
+        state="online",
+        version="bench",
+        ts=utc_stamp(),
+        pubkey=store.public_key_pem(),
+        store=store_id,
     )
     return m.encode(status)
 
@@ -259,7 +266,7 @@ def bench_ingest(work: Path, report: Report, n: int) -> None:
         made = time.perf_counter() - t
         payloads = work / "payloads.jsonl"
         # Exactly what the unit's publisher puts on the wire.
-        payloads.write_bytes(b"\n".join(m.encode(r) for r in store.records()))
+        payloads.write_bytes(b"\n".join(text.encode() for _, text in store.texts()))
         birth = (m.device_topic(store_id, device, "status"), status_birth(store, store_id))
     report(f"make {n:,} signed records (synchronous=OFF)", f"{made:.1f} s", "set-up only")
     sales_topic = m.device_topic(store_id, device, "sales")
@@ -560,7 +567,7 @@ async def run_units(
             draft = draft_for(rng.randrange(10**9), unit.cfg.device.id, unit.cfg.device.store)
             # As the controller commits: append on the loop, then wake the publisher.
             record = unit.store.append(draft, print_receipt=False)
-            clock.sold(i, record["seq"], time.perf_counter())
+            clock.sold(i, record.seq, time.perf_counter())
             assert unit.publisher is not None
             unit.publisher.wake()
 

@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import parse_config
-from appliance.sales.barcode import ean_check_digit
 from appliance.sales.catalog import Item
 from appliance.service import open_unit
 from appliance.store import Store
+from protocol.cards import ean_check_digit
+from protocol.record import Draft, convert
+from protocol.timestamps import utc_stamp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,8 +60,13 @@ def make_items(n: int) -> list[Item]:
     return items
 
 
-def sale_draft(i: int) -> dict[str, Any]:
+def sale_draft(i: int) -> Draft:
     """A typical three-line sale, as the till produces it."""
+    return convert(sale_dict(i), Draft)
+
+
+def sale_dict(i: int) -> dict[str, Any]:
+    """`sale_draft` as its plain JSON object."""
     lines = [
         {
             "sku": f"SKU{j:06d}",
@@ -82,7 +89,7 @@ def sale_draft(i: int) -> dict[str, Any]:
         "store": "s001",
         "region": "north",
         "staff": "ana",
-        "ts": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "ts": utc_stamp(),
         "currency": "EUR",
         "lines": lines,
         "total": total,
@@ -142,14 +149,14 @@ def tinydb_insert_p99(path: Path, prefilled: int, n: int) -> float:
     """TinyDB holding the same sales: each insert rewrites the whole file."""
     from tinydb import TinyDB
 
-    records = {str(i + 1): sale_draft(i) for i in range(prefilled)}
+    records = {str(i + 1): sale_dict(i) for i in range(prefilled)}
     path.write_text(json.dumps({"_default": records}))
     db = TinyDB(path)
     samples = []
     try:
         for i in range(n):
             t = time.perf_counter()
-            db.insert(sale_draft(prefilled + i))
+            db.insert(sale_dict(prefilled + i))
             samples.append(time.perf_counter() - t)
     finally:
         db.close()

@@ -26,7 +26,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from collector.db import now
 from collector.errors import CollectorInput
 from collector.loyalty import (
     MAX_POINTS,
@@ -36,6 +35,7 @@ from collector.loyalty import (
     LoyaltyRefused,
 )
 from collector.models import LoyaltyChannel
+from protocol.timestamps import utc_stamp
 
 _NAME = re.compile(r"^[a-z0-9-]{1,32}$")
 _IDEM = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -56,7 +56,7 @@ def add_channel(engine: Engine, name: str) -> str:
     key = f"{name}.{secrets.token_urlsafe(32)}"
     try:
         with Session(engine) as s, s.begin():
-            s.add(LoyaltyChannel(name=name, key_hash=_digest(key), created_at=now()))
+            s.add(LoyaltyChannel(name=name, key_hash=_digest(key), created_at=utc_stamp()))
     except IntegrityError as exc:
         raise ChannelInput(f"channel {name} exists already; pick another name") from exc
     return key
@@ -72,7 +72,7 @@ def revoke_channel(engine: Engine, name: str) -> str:
         if found is None:
             raise ChannelInput(f"there is no channel {name[:40]!r} (`collector channel list`)")
         if found.revoked_at is None:
-            found.revoked_at = now()
+            found.revoked_at = utc_stamp()
         return found.revoked_at
 
 

@@ -11,23 +11,24 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from appliance.commandline import OneLineParser, run, usage
 from collector.db import DEFAULT_URL, open_database
 from collector.errors import CollectorInput
+from protocol.commandline import OneLineParser, run, usage
+from protocol.logs import setup_logging
 
 PROG = "collector"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from appliance.service import setup_logging
     from collector.loyalty import load_config
-    from collector.service import BrokerAddress, Collector, Settings
+    from collector.service import Collector, Settings
+    from protocol.broker import BrokerAddress
 
     if args.batch < 1:
         raise CollectorInput(f"--batch {args.batch}: must be at least 1")
     config = load_config(args.config)
     settings = Settings(
-        BrokerAddress.parse(args.broker),
+        BrokerAddress.parse(args.broker, "--broker"),
         client_id=args.id,
         batch_size=args.batch,
         loyalty=config.loyalty,
@@ -38,7 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     settings.tls_context()  # bad TLS files are bad input: exit 2 now, not a retry loop
     engine = open_database(args.db)
-    setup_logging()
+    setup_logging(env="COLLECTOR_LOG_LEVEL")
 
     async def main() -> None:
         collector = Collector(engine, settings)
@@ -201,7 +202,6 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from appliance.service import setup_logging
     from collector.api import create_app
     from collector.loyalty import Ledger, load_config
 
@@ -209,7 +209,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise CollectorInput(f"--port {args.port}: not a TCP port")
     engine = open_database(args.db)
-    setup_logging()
+    setup_logging(env="COLLECTOR_LOG_LEVEL")
     app = create_app(engine, Ledger(engine, config.loyalty, privacy=config.privacy))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

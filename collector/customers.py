@@ -19,15 +19,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from appliance.errors import read_input
-from appliance.mqtt.messages import LoyaltyEnrolment
-from appliance.sales.barcode import make_loyalty_card
-from collector.db import now
 from collector.errors import CollectorInput
-from collector.loyalty import ACCOUNT, Book, Ledger, iso, last_purchases
+from collector.loyalty import ACCOUNT, Book, Ledger, last_purchases
 from collector.models import Customer, LoyaltyAccount, LoyaltyCard, LoyaltyEntry
 from collector.privacy import Vault, consents, record_consent
 from collector.stock import upsert_insert
+from protocol.cards import make_loyalty_card
+from protocol.commandline import read_input
+from protocol.messages import LoyaltyEnrolment
+from protocol.timestamps import utc_stamp
 
 COLUMNS = ("account", "surname", "first_names", "email", "phone", "consent")
 REQUIRED = COLUMNS[:3]
@@ -110,7 +110,7 @@ def import_customers(engine: Engine, vault: Vault, rows: list[CustomerRow], sour
     """Load checked rows (parse_csv) in one transaction: new customers made, known ones
     replaced, consent changes recorded with `source`, a first card for each."""
     source = source[:128]
-    at = now()
+    at = utc_stamp()
     with Session(engine) as s, s.begin():
         for r in rows:
             vault.write(
@@ -142,7 +142,7 @@ def issue_card(engine: Engine, ledger: Ledger, account: str) -> str:
     """A replacement card (next issue number); every older issue is blocked from now."""
     if not ACCOUNT.match(account):
         raise CustomerInput(f"account {account[:20]!r} is not 8 digits")
-    at = now()
+    at = utc_stamp()
     with Session(engine) as s, s.begin():
         book = Book(s, ledger.settings, ledger.clock())
         acct = book.lock(account)
@@ -242,7 +242,7 @@ def enrol(
     consent given per channel (time and `source`), and a first card. Once per `key`:
     a repeated key returns the customer it made."""
     check_enrolment(form)
-    source, when = source[:128], iso(at)
+    source, when = source[:128], utc_stamp(at)
     again = _enrolled(engine, key)
     if again is not None:
         return again

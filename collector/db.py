@@ -8,7 +8,6 @@ transaction; a newer one is refused. Steps are plain SQLAlchemy DDL, written per
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -47,11 +46,6 @@ DEFAULT_URL = "sqlite:///collector.db"
 MIGRATIONS: list[tuple[int, Callable[[Connection], None]]] = []  # filled at the end of this file
 # Any fixed number: every collector process takes this lock while it creates or migrates.
 _SCHEMA_LOCK = 7_210_001
-
-
-def now() -> str:
-    """UTC now as the devices write it (milliseconds, `Z`)."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def open_database(url: str, *, migrate: bool = True) -> Engine:

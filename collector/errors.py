@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from appliance.errors import ApplianceError, BadInput
+from protocol.errors import BadInput, Error
 
 
-class CollectorError(ApplianceError):
+class CollectorError(Error):
     """The collector could not do what was asked; the message says why and what to do."""
 
 

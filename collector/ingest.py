@@ -1,7 +1,7 @@
 """Verified, idempotent ingest: a batch of MQTT messages becomes one database transaction.
 
 Per device, in seq order: `seq <= last` is a duplicate (re-acked); `seq == last + 1` must
-link to the last hash and hash to its content (appliance.store.chain), and the device's
+link to the last hash and hash to its content (protocol.chain), and the device's
 signature must vouch for it before it is inserted: its own, or that of the newest record
 of its device in the batch, whose hash covers it through the chain (`_Walk`);
 `seq > last + 1` is a gap (nothing inserted, a `cmd/resend` from `last + 1`). The
@@ -30,12 +30,15 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import (
+from collector.loyalty import LoyaltySettings, apply_record
+from collector.models import Base, DeadLetter, Device, Event, Sale, SaleLine, SaleTender
+from collector.stock import Outgoing, stock_moves, upsert_insert
+from protocol.chain import GENESIS_HASH, ChainChecker, PublicKeyError, load_public_key
+from protocol.messages import (
     MAX_PAYLOAD,
     Ack,
     Command,
     DeviceEvent,
-    SaleRecord,
     Status,
     Telemetry,
     WireError,
@@ -45,13 +48,8 @@ from appliance.mqtt.messages import (
     encode,
     parse_device_topic,
 )
-from appliance.store.chain import ChainChecker, load_public_key
-from appliance.store.db import GENESIS_HASH
-from appliance.store.errors import StoreFileError
-from collector.db import now
-from collector.loyalty import LoyaltySettings, apply_record
-from collector.models import Base, DeadLetter, Device, Event, Sale, SaleLine, SaleTender
-from collector.stock import Outgoing, stock_moves, upsert_insert
+from protocol.record import Record
+from protocol.timestamps import utc_stamp
 
 if TYPE_CHECKING:
     import psycopg
@@ -92,7 +90,7 @@ class _Sale:
     msg: Incoming
     store: str
     device: str
-    record: SaleRecord
+    record: Record
     raw: dict[str, Any]
 
 
@@ -197,7 +195,7 @@ class Ingestor:
     ) -> BatchResult:
         result = BatchResult()
         refused = list(dead or [])
-        at = now()
+        at = utc_stamp()
         with Session(self.engine) as session, session.begin():
             sales: list[_Sale] = []
             for msg in batch:
@@ -298,7 +296,7 @@ class Ingestor:
                 )
         if taken:
             self._insert(session, taken, at)
-            result.stock_changed = stock_moves(session, [s.raw for s in taken], at)
+            result.stock_changed = stock_moves(session, [s.record for s in taken], at)
 
     @staticmethod
     def _stored_hashes(
@@ -426,7 +424,7 @@ class Ingestor:
             return
         try:
             load_public_key(status.pubkey)
-        except StoreFileError as exc:
+        except PublicKeyError as exc:
             refused.append((msg, f"status pubkey: {exc}"))
             return
         if dev.public_key is None:

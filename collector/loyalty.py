@@ -27,17 +27,6 @@ import msgspec
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from appliance.errors import read_input
-from appliance.mqtt.messages import (
-    LoyaltyExpiry,
-    LoyaltyPurchase,
-    LoyaltyRequest,
-    LoyaltyResponse,
-    LoyaltyReward,
-    SaleRecord,
-)
-from appliance.sales.barcode import loyalty_card
-from appliance.sales.money import exponent
 from collector.errors import CollectorError, CollectorInput
 from collector.models import (
     LoyaltyAccount,
@@ -49,6 +38,18 @@ from collector.models import (
 )
 from collector.privacy import PrivacySettings, Vault
 from collector.stock import upsert_insert
+from protocol.cards import loyalty_card
+from protocol.commandline import read_input
+from protocol.messages import (
+    LoyaltyExpiry,
+    LoyaltyPurchase,
+    LoyaltyRequest,
+    LoyaltyResponse,
+    LoyaltyReward,
+)
+from protocol.money import exponent
+from protocol.record import Record
+from protocol.timestamps import utc_stamp
 
 log = logging.getLogger("collector.loyalty")
 ACCOUNT = re.compile(r"^[0-9]{8}$")
@@ -187,11 +188,6 @@ def load_config(path: str | None) -> CollectorConfig:
 # -- time -------------------------------------------------------------------------------------
 
 
-def iso(t: dt.datetime) -> str:
-    """The devices' timestamp form (UTC, milliseconds, `Z`): such strings sort as times."""
-    return t.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def parse_iso(text: str) -> dt.datetime | None:
     try:
         t = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -277,7 +273,7 @@ class Book:
         self.session = session
         self.settings = settings
         self.at = at
-        self.now = iso(at)
+        self.now = utc_stamp(at)
 
     def lock(self, account: str) -> LoyaltyAccount:
         """The account's row, made if new, locked for this transaction; due lots expired."""
@@ -309,7 +305,7 @@ class Book:
         return int(total or 0)
 
     def spend_12m(self, account: str) -> int:
-        since = iso(add_months(self.at, -12))
+        since = utc_stamp(add_months(self.at, -12))
         total = self.session.scalar(
             select(func.coalesce(func.sum(LoyaltyEntry.spend), 0)).where(
                 LoyaltyEntry.account == account, LoyaltyEntry.at > since
@@ -356,13 +352,13 @@ class Book:
         acct.overdrawn -= cover
         earned = parse_iso(since) or self.at
         months = self.settings.expiry_months
-        expires = iso(add_months(earned, months)) if months else None
+        expires = utc_stamp(add_months(earned, months)) if months else None
         lot = LoyaltyLot(
             entry=entry.id,
             account=acct.account,
             points=points,
             remaining=points - cover,
-            earned_at=iso(earned),
+            earned_at=utc_stamp(earned),
             expires_at=expires,
             source=entry.source,
         )
@@ -539,7 +535,7 @@ class Book:
             sale_id=sale_id,
             state="held",
             created_at=self.now,
-            expires_at=iso(self.at + dt.timedelta(seconds=ttl)),
+            expires_at=utc_stamp(self.at + dt.timedelta(seconds=ttl)),
         )
         self.session.add(r)
         return _hold(r)
@@ -563,14 +559,14 @@ class Book:
         r = self._reservation(rid)
         if r.state != "held" or r.expires_at <= self.now:
             raise LoyaltyRefused(f"reservation {rid} is {_state(r, self.now)}, not held")
-        r.expires_at = iso(self.at + dt.timedelta(seconds=ttl))
+        r.expires_at = utc_stamp(self.at + dt.timedelta(seconds=ttl))
         if sale_id:
             r.sale_id = sale_id
         return _hold(r)
 
     # -- a journal record ---------------------------------------------------------------------
 
-    def apply_record(self, record: SaleRecord) -> None:
+    def apply_record(self, record: Record) -> None:
         """Settle a sale's or refund's loyalty part. Never raises on content: the sale is
         a fact already (maybe made offline), so it is recorded, overdrawing if it must."""
         lo = record.loyalty
@@ -584,7 +580,7 @@ class Book:
         else:
             self._refund(record)
 
-    def _sale(self, record: SaleRecord) -> None:
+    def _sale(self, record: Record) -> None:
         lo = record.loyalty
         assert lo is not None
         account, sid = lo.account, record.sale_id
@@ -638,7 +634,7 @@ class Book:
             },
         )
 
-    def _hold_for(self, record: SaleRecord) -> LoyaltyReservation | None:
+    def _hold_for(self, record: Record) -> LoyaltyReservation | None:
         lo = record.loyalty
         assert lo is not None
         rid = lo.reservation
@@ -649,7 +645,7 @@ class Book:
             select(LoyaltyReservation).where(where, LoyaltyReservation.state == "held")
         )
 
-    def _refund(self, record: SaleRecord) -> None:
+    def _refund(self, record: Record) -> None:
         lo = record.loyalty
         assert lo is not None
         account, sid, orig = lo.account, record.sale_id, record.refund_of or ""
@@ -749,7 +745,7 @@ class Ledger:
         """The stored balance and active holds: a primary-key read, whatever the ledger's
         size (a write only when a lot has fallen due for expiry)."""
         check_account(account)
-        now = iso(self.clock())
+        now = utc_stamp(self.clock())
         with Session(self.engine) as session:
             acct = session.get(LoyaltyAccount, account)
             due = acct is not None and acct.next_expiry is not None and acct.next_expiry <= now
@@ -867,7 +863,7 @@ class Ledger:
 
     def expire_all(self) -> int:
         """Expire every lot that has fallen due (a nightly sweep; reads expire lazily too)."""
-        now = iso(self.clock())
+        now = utc_stamp(self.clock())
         with Session(self.engine) as session:
             due = list(
                 session.scalars(
@@ -954,8 +950,8 @@ class Ledger:
                 .where(
                     LoyaltyLot.account == account,
                     LoyaltyLot.remaining > 0,
-                    LoyaltyLot.expires_at > iso(at),
-                    LoyaltyLot.expires_at <= iso(at + EXPIRY_NOTICE),
+                    LoyaltyLot.expires_at > utc_stamp(at),
+                    LoyaltyLot.expires_at <= utc_stamp(at + EXPIRY_NOTICE),
                 )
                 .order_by(LoyaltyLot.expires_at)
             ):
@@ -1038,7 +1034,7 @@ def _check_issue(account: str, asked: int | None, current: int) -> None:
         )
 
 
-def apply_record(session: Session, record: SaleRecord, settings: LoyaltySettings) -> None:
+def apply_record(session: Session, record: Record, settings: LoyaltySettings) -> None:
     """The ingest's hook: settle `record`'s loyalty part in the sale's own transaction."""
     Book(session, settings, dt.datetime.now(dt.UTC)).apply_record(record)
 

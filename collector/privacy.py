@@ -27,7 +27,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from collector.db import now
 from collector.errors import CollectorError, CollectorInput
 from collector.models import (
     Consent,
@@ -40,6 +39,7 @@ from collector.models import (
     LoyaltyReservation,
     Sale,
 )
+from protocol.timestamps import utc_stamp
 
 MASTER_KEY_ENV = "COLLECTOR_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "COLLECTOR_MASTER_KEY_FILE"
@@ -118,7 +118,7 @@ class Vault:
             key = AESGCM.generate_key(bit_length=256)
             nonce = secrets.token_bytes(_NONCE)
             wrapped = nonce + self._master.encrypt(nonce, key, b"customer-key:" + account.encode())
-            session.add(CustomerKey(account=account, wrapped=wrapped, created_at=now()))
+            session.add(CustomerKey(account=account, wrapped=wrapped, created_at=utc_stamp()))
             return AESGCM(key)
         try:
             nonce, body = row.wrapped[:_NONCE], row.wrapped[_NONCE:]
@@ -138,7 +138,7 @@ class Vault:
         plain = json.dumps({k: data.get(k) or "" for k in PERSONAL}).encode()
         sealed = nonce + key.encrypt(nonce, plain, account.encode())
         row = session.get(Customer, account)
-        at = now()
+        at = utc_stamp()
         if row is None:
             session.add(
                 Customer(
@@ -199,7 +199,7 @@ def export(engine: Engine, vault: Vault, account: str) -> dict[str, Any]:
 
         return {
             "account": account,
-            "exported_at": now(),
+            "exported_at": utc_stamp(),
             "personal": person,
             "consents": consents(s, account),
             "cards": rows(LoyaltyCard, LoyaltyCard.issue),

@@ -15,9 +15,9 @@ from rich.table import Table
 from sqlalchemy import Engine, case, distinct, func, select
 from sqlalchemy.orm import Session
 
-from appliance.sales.money import exponent, format_minor
 from collector.errors import CollectorInput
 from collector.models import Device, Sale, SaleLine
+from protocol.money import exponent, format_minor
 
 DIMENSIONS = ("customer", "assistant", "region", "store", "product", "day")
 FORMATS = ("table", "csv", "json")

@@ -16,7 +16,6 @@ import math
 import socket
 import ssl
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import aiomqtt
 from paho.mqtt import client as mqtt
@@ -25,7 +24,15 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from appliance.mqtt.messages import (
+from collector import stock
+from collector.errors import CollectorInput
+from collector.ingest import BatchResult, Incoming
+from collector.loyalty import Ledger, LoyaltySettings
+from collector.privacy import PrivacySettings
+from collector.stock import Outgoing
+from collector.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
+from protocol.broker import BrokerAddress, TlsFilesError, tls_context
+from protocol.messages import (
     PREFIX,
     LoyaltyRequest,
     LoyaltyResponse,
@@ -35,13 +42,6 @@ from appliance.mqtt.messages import (
     encode,
     parse_device_topic,
 )
-from collector import stock
-from collector.errors import CollectorInput
-from collector.ingest import BatchResult, Incoming
-from collector.loyalty import Ledger, LoyaltySettings
-from collector.privacy import PrivacySettings
-from collector.stock import Outgoing
-from collector.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
 
 log = logging.getLogger("collector")
 SHARE_GROUP = "collectors"
@@ -125,27 +125,6 @@ class BoundedClient(aiomqtt.Client):
         await super().__aexit__(*exc_info)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    """Where the broker is: `mqtt://host:port` or `mqtts://host:port`."""
-
-    host: str
-    port: int
-    tls: bool
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise CollectorInput(f"--broker {url!r}: {exc}") from exc
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise CollectorInput(f"--broker {url!r} is not mqtt://HOST[:PORT] or mqtts://…")
-        tls = parts.scheme == "mqtts"
-        return cls(parts.hostname, port or (8883 if tls else 1883), tls)
-
-
 @dataclass
 class Settings:
     """What `collector run` was asked to do."""
@@ -171,14 +150,9 @@ class Settings:
         if not self.broker.tls:
             return None
         try:
-            ctx = ssl.create_default_context(cafile=self.tls_ca or None)
-            if self.tls_cert:
-                ctx.load_cert_chain(self.tls_cert, self.tls_key or None)
-        except (OSError, ssl.SSLError) as exc:
-            raise CollectorInput(
-                f"--tls-ca/--tls-cert/--tls-key: cannot load the TLS files ({exc})"
-            ) from exc
-        return ctx
+            return tls_context(self.tls_ca, self.tls_cert, self.tls_key)
+        except TlsFilesError as exc:
+            raise CollectorInput(f"--tls-ca/--tls-cert/--tls-key: {exc}") from exc
 
 
 class Collector:

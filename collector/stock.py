@@ -4,7 +4,7 @@ and counts, and sent to the store's units (`cmd/stock`) after each change."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +12,11 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import Command, StockArgs, StockLevel, encode, store_cmd_topic
-from collector.db import now
 from collector.errors import CollectorInput
 from collector.models import Base, Stock, StockMove
+from protocol.messages import Command, StockArgs, StockLevel, encode, store_cmd_topic
+from protocol.record import Record
+from protocol.timestamps import utc_stamp
 
 Key = tuple[str, str]  # (store, sku)
 MOVES = Base.metadata.tables[StockMove.__tablename__]
@@ -63,19 +64,19 @@ def apply_moves(session: Session, moves: list[dict[str, Any]]) -> None:
         )
 
 
-def stock_moves(session: Session, records: Iterable[Mapping[str, Any]], at: str) -> bool:
+def stock_moves(session: Session, records: Iterable[Record], at: str) -> bool:
     """A batch's sales lower each line's SKU by its quantity; refunds put it back (their
     quantities are negative in the record, as the till writes them). One move per (store,
     sku, reason) per batch, without a `ref`: the sale lines say which sale took what, and
     a row per line was a third of the rows the ingest wrote. True when a level moved."""
     summed: dict[tuple[str, str, str], int] = {}
     for record in records:
-        kind = record.get("kind")
+        kind = record.kind
         if kind not in ("sale", "refund"):
             continue
-        for line in record["lines"]:
-            key = (record["store"], line["sku"], kind)
-            summed[key] = summed.get(key, 0) - int(line["qty"])
+        for line in record.lines:
+            key = (record.store, line.sku, kind)
+            summed[key] = summed.get(key, 0) - line.qty
     moves = [
         {"store": store, "sku": sku, "delta": delta, "reason": reason, "ref": None, "at": at}
         for (store, sku, reason), delta in summed.items()
@@ -115,7 +116,14 @@ def count(engine: Engine, store: str, sku: str, level: int) -> int:
 
 
 def _move(store: str, sku: str, delta: int, reason: str) -> dict[str, Any]:
-    return {"store": store, "sku": sku, "delta": delta, "reason": reason, "ref": None, "at": now()}
+    return {
+        "store": store,
+        "sku": sku,
+        "delta": delta,
+        "reason": reason,
+        "ref": None,
+        "at": utc_stamp(),
+    }
 
 
 @dataclass(frozen=True)

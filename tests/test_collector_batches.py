@@ -17,11 +17,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import Status, device_topic, encode
 from appliance.store import Store
 from collector import ingest as ingest_module
 from collector.ingest import BatchResult, Incoming, Ingestor
 from collector.models import DeadLetter, Device, Sale, SaleLine
+from protocol.messages import Status, device_topic, encode
+from protocol.record import plain
 from tests.pg import fresh_database
 from tests.test_collector_ingest import database_url, draft, emptied, engine  # noqa: F401
 
@@ -54,7 +55,8 @@ def registered(engine: Engine, store: Store) -> Ingestor:
 def records(store: Store, count: int, **extra: Any) -> list[dict[str, Any]]:
     start = store.last_seq()
     return [
-        store.append(draft(start + i, DEVICE, STORE, **extra), False) for i in range(1, count + 1)
+        plain(store.append(draft(start + i, DEVICE, STORE, **extra), False))
+        for i in range(1, count + 1)
     ]
 
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from collector.db import open_database
 from collector.models import Sale
-from collector.service import BrokerAddress, Collector, Settings
+from collector.service import Collector, Settings
+from protocol.broker import BrokerAddress
 from tests.broker import Broker
 from tests.conftest import ROOT
 from tests.pg import fresh_database

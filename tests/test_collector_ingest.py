@@ -16,47 +16,52 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import Status, device_topic, encode
 from appliance.store import Store
 from collector.db import open_database
 from collector.models import Base, DeadLetter, Device, Sale, Stock
-from collector.service import BrokerAddress, Collector, Settings
+from collector.service import Collector, Settings
+from protocol.broker import BrokerAddress
+from protocol.messages import Status, device_topic, encode
+from protocol.record import Draft, convert, plain
 from tests.broker import Broker
 from tests.pg import fresh_database
 
 
-def draft(n: int, device: str, store: str = "s001", **extra: Any) -> dict[str, Any]:
+def draft(n: int, device: str, store: str = "s001", **extra: Any) -> Draft:
     """A journal draft as the till makes one (no seq, receipt_no, hashes)."""
-    return {
-        "schema": 1,
-        "sale_id": str(uuid.uuid4()),
-        "kind": "sale",
-        "device": device,
-        "store": store,
-        "region": "north",
-        "staff": "ana",
-        "ts": f"2026-11-23T10:00:{n % 60:02d}.000Z",
-        "currency": "EUR",
-        "lines": [
-            {
-                "sku": "A1",
-                "barcode": "4006381333931",
-                "name": "Café crème",
-                "qty": 1,
-                "unit_price": 250,
-                "discount": 0,
-                "total": 250,
-                "tax_rate": "20",
-            }
-        ],
-        "total": 250,
-        "tax": [{"rate": "20", "base": 208, "tax": 42}],
-        "tenders": [{"type": "cash", "amount": 500}],
-        "change": 250,
-        "loyalty": None,
-        "refund_of": None,
-        **extra,
-    }
+    return convert(
+        {
+            "schema": 1,
+            "sale_id": str(uuid.uuid4()),
+            "kind": "sale",
+            "device": device,
+            "store": store,
+            "region": "north",
+            "staff": "ana",
+            "ts": f"2026-11-23T10:00:{n % 60:02d}.000Z",
+            "currency": "EUR",
+            "lines": [
+                {
+                    "sku": "A1",
+                    "barcode": "4006381333931",
+                    "name": "Café crème",
+                    "qty": 1,
+                    "unit_price": 250,
+                    "discount": 0,
+                    "total": 250,
+                    "tax_rate": "20",
+                }
+            ],
+            "total": 250,
+            "tax": [{"rate": "20", "base": 208, "tax": 42}],
+            "tenders": [{"type": "cash", "amount": 500}],
+            "change": 250,
+            "loyalty": None,
+            "refund_of": None,
+            **extra,
+        },
+        Draft,
+    )
 
 
 class FakeDevice:
@@ -76,9 +81,10 @@ class FakeDevice:
         return device_topic(self.store_id, self.device, leaf)
 
     def append(self, count: int, **extra: Any) -> list[dict[str, Any]]:
+        """`count` more signed records, as the plain JSON objects they are on the wire."""
         start = self.store.last_seq()
         return [
-            self.store.append(draft(start + i, self.device, self.store_id, **extra), False)
+            plain(self.store.append(draft(start + i, self.device, self.store_id, **extra), False))
             for i in range(1, count + 1)
         ]
 
@@ -87,8 +93,8 @@ class FakeDevice:
         return encode(Status(state="online", version="1.2.3", pubkey=key, region="north"))
 
     async def publish_records(self, client: aiomqtt.Client, after: int = 0) -> None:
-        for record in self.store.records(after=after):
-            await client.publish(self.topic("sales"), json.dumps(record).encode(), qos=1)
+        for _, text in self.store.texts(after=after):
+            await client.publish(self.topic("sales"), text.encode(), qos=1)
 
     async def run(self, client: aiomqtt.Client, ack_timeout: float = 2.0) -> None:
         """Listen for acks and resend commands; resend after `ack_timeout` without progress."""

@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import Status, Telemetry, device_topic, encode
 from appliance.store import Store
 from collector.cli import main
 from collector.ingest import Incoming, Ingestor
 from collector.models import StockMove
+from protocol.messages import Status, Telemetry, device_topic, encode
+from protocol.record import Draft
 from tests.conftest import ROOT
 from tests.test_collector_ingest import database_url, draft, engine  # noqa: F401 - fixtures
 
@@ -38,7 +39,7 @@ def line(sku: str, qty: int, price: int) -> dict[str, Any]:
 
 def sale(
     device: str, store: str, region: str, staff: str, day: str, lines: list[Any], **kw: Any
-) -> dict[str, Any]:
+) -> Draft:
     total = sum(li["total"] for li in lines)
     return draft(
         1,
@@ -85,7 +86,7 @@ def trading(engine: Engine, tmp_path: Path) -> Engine:
             "2026-11-24",
             [line("B2", -1, 100)],  # a refund, as the till records it: negative
             kind="refund",
-            refund_of=first["sale_id"],
+            refund_of=first.sale_id,
             loyalty=loyalty("00000001"),
         )
     )
@@ -100,8 +101,8 @@ def trading(engine: Engine, tmp_path: Path) -> Engine:
             )
         )
         msgs += [
-            Incoming(device_topic(store, st.device_id, "sales"), json.dumps(r).encode())
-            for r in st.records()
+            Incoming(device_topic(store, st.device_id, "sales"), text.encode())
+            for _, text in st.texts()
         ]
     telemetry = Telemetry(
         ts="2026-11-24T12:00:00.000Z",

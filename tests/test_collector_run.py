@@ -18,12 +18,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import device_topic
 from collector import service
 from collector.db import open_database
 from collector.ingest import BatchResult, Incoming, Ingestor
 from collector.models import Sale
-from collector.service import BrokerAddress, Collector, Settings
+from collector.service import Collector, Settings
+from protocol.broker import BrokerAddress
+from protocol.messages import device_topic
 from tests.broker import Broker
 from tests.conftest import ROOT
 from tests.test_collector_fleet import exactly_once
@@ -231,12 +232,13 @@ def test_two_copies_of_a_seq_in_one_batch(engine: Engine, tmp_path: Path) -> Non
     """The first is stored; the same record again is a duplicate, a different one with
     that seq a dead letter (inserts wait for the batch's end, so this is checked apart)."""
     from appliance.store import Store
+    from protocol.record import plain
     from tests.test_collector_ingest import draft
 
     a = Store.open(tmp_path / "a", "till-03")
     b = Store.open(tmp_path / "b", "till-03")  # same device id, another key: a forgery
-    first = a.append(draft(1, "till-03"), False)
-    other = b.append(draft(2, "till-03"), False)
+    first = plain(a.append(draft(1, "till-03"), False))
+    other = plain(b.append(draft(2, "till-03"), False))
     topic = device_topic("s001", "till-03", "sales")
     birth = Incoming(
         device_topic("s001", "till-03", "status"),

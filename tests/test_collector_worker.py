@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import Engine
 
 from collector.db import open_database
-from collector.service import BrokerAddress, Collector, Settings
+from collector.service import Collector, Settings
 from collector.worker import IngestProcess
+from protocol.broker import BrokerAddress
 from tests.broker import Broker
 from tests.pg import fresh_database
 from tests.procs import running

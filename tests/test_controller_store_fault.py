@@ -11,6 +11,7 @@ import pytest
 from appliance.config import load_config
 from appliance.service import open_unit
 from appliance.store import Store, StoreError
+from protocol.record import Record
 
 
 async def test_a_sale_waits_for_a_failing_store_and_is_saved_in_order(
@@ -24,7 +25,7 @@ async def test_a_sale_waits_for_a_failing_store_and_is_saved_in_order(
         real_append = Store.append
         failing = True
 
-        def append(self: Store, draft: Any, print_receipt: bool = True) -> dict[str, Any]:
+        def append(self: Store, draft: Any, print_receipt: bool = True) -> Record:
             if failing:
                 raise StoreError("disk I/O error (simulated: the SD card is full)")
             return real_append(self, draft, print_receipt)
@@ -42,8 +43,8 @@ async def test_a_sale_waits_for_a_failing_store_and_is_saved_in_order(
         third = await c.handle({"op": "key", "sku": "A1"})
         assert third.rejected is None and c.unsaved == 0
         done = await c.handle({"op": "tender", "type": "card", "ref": "T3"})
-        assert done.record is not None and done.record["seq"] == 3
+        assert done.record is not None and done.record.seq == 3
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         records = list(store.records())
-        assert [r["tenders"][0]["ref"] for r in records] == ["T1", "T2", "T3"]
+        assert [r.tenders[0].ref for r in records] == ["T1", "T2", "T3"]
         assert store.verify().ok

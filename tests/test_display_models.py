@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from appliance.display.formatting import LocaleError, MoneyText
-from appliance.display.loyalty import CustomerSummary, Enrolment, OfflineLoyalty
 from appliance.display.models import CustomerModel, KioskSession, quick_cash
 from appliance.display.status import network_light, printer_light, scanner_light, worst
+from appliance.loyalty.customers import CustomerSummary, Enrolment, OfflineLoyalty
 from appliance.sales.till import TillLine, TillLoyalty, TillView
+from tests.records import sale
 
 
 def view(state: str = "idle", lines: int = 0, loyalty: TillLoyalty | None = None) -> TillView:
@@ -53,8 +54,8 @@ def test_customer_display_thanks_then_forgets_the_customer() -> None:
     basket = model.frame(view("open", 2, card), now=0)
     assert basket.phase == "basket" and basket.customer is not None
     assert basket.customer.first_name == "Zoé" and basket.total == 200
-    record = {"kind": "sale", "total": 200, "change": 300, "tenders": [{"amount": 500}],
-              "loyalty": {"earned": 2}}  # fmt: skip
+    loyalty = {"account": "00000001", "earned": 2, "redeemed": 0, "balance": None, "offline": True}
+    record = sale(total=200, change=300, tenders=[{"type": "cash", "amount": 500}], loyalty=loyalty)
     model.sale_finished(record, now=1)
     thanks = model.frame(view(), now=2)
     assert (thanks.phase, thanks.change, thanks.earned) == ("thanks", 300, 2)
@@ -66,7 +67,7 @@ def test_customer_display_thanks_then_forgets_the_customer() -> None:
 
 def test_a_new_item_ends_the_thank_you_at_once() -> None:
     model = CustomerModel()
-    model.sale_finished({"kind": "sale", "total": 1, "change": 0, "tenders": []}, now=0)
+    model.sale_finished(sale(total=1, change=0, tenders=[]), now=0)
     assert model.frame(view("open", 1), now=1).phase == "basket"
     assert model.frame(view(), now=2).phase == "idle"
 

@@ -17,7 +17,7 @@ from PIL import Image
 from appliance.config import Config, parse_config
 from appliance.demo import demo_catalog_text
 from appliance.display import DisplayError
-from appliance.display.loyalty import (
+from appliance.loyalty.customers import (
     CustomerSummary,
     Enrolment,
     EnrolResult,
@@ -220,7 +220,7 @@ async def test_a_sale_on_the_till_shows_on_both_screens(x_display: str, tmp_path
         assert h.screens.till.panel == "change"
         assert "3,85\xa0€" in h.shown()
         sale = h.unit.store.by_seq(h.unit.store.last_seq())
-        assert sale is not None and sale["total"] == 615 and sale["change"] == 385
+        assert sale is not None and sale.total == 615 and sale.change == 385
         assert h.screens.customer.frame.phase == "thanks"
         assert "Your change  3,85\xa0€" in texts(h.screens.customer)
         image = h.picture()
@@ -286,22 +286,22 @@ async def test_refund_by_receipt_number_and_no_sale(x_display: str, tmp_path: Pa
 
         # a keyboard-wedge scanner types the receipt's barcode into the field, then Enter
         field = next(w for w in h.screens.till.walk() if isinstance(w, TextInput))
-        field.text = sale["receipt_no"]
+        field.text = sale.receipt_no
         field.dispatch("on_text_validate")
         await h.settle()
-        assert f"Receipt {sale['receipt_no']}  ·  2,30\xa0€" in h.shown()
+        assert f"Receipt {sale.receipt_no}  ·  2,30\xa0€" in h.shown()
         await h.press("2. 1 × Croissant")
         await h.press("Refund lines 2")
         refund = h.unit.store.by_seq(h.unit.store.last_seq())
-        assert refund is not None and refund["kind"] == "refund" and refund["total"] == -110
+        assert refund is not None and refund.kind == "refund" and refund.total == -110
         assert "Give back to the customer" in h.shown() and "1,10\xa0€" in h.shown()
         await h.press("Next customer")
         await h.press("More")
         await h.press("No sale")
         await h.press("Float check")
         record = h.unit.store.by_seq(h.unit.store.last_seq())
-        assert record is not None and record["kind"] == "no_sale"
-        assert record["reason"] == "Float check"
+        assert record is not None and record.kind == "no_sale"
+        assert record.reason == "Float check"
         await h.press("More")
         await h.press("X report")
         assert any("X REPORT" in t for t in h.shown())

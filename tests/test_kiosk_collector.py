@@ -13,12 +13,13 @@ import uuid
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import LoyaltyEnrolment, LoyaltyRequest, LoyaltyResponse
-from appliance.sales.barcode import make_loyalty_card
 from collector.customers import CustomerRow, import_customers, issue_card
-from collector.loyalty import Ledger, LoyaltySettings, add_months, iso
+from collector.loyalty import Ledger, LoyaltySettings, add_months
 from collector.models import Consent, Device, Sale
 from collector.privacy import Vault, consents
+from protocol.cards import make_loyalty_card
+from protocol.messages import LoyaltyEnrolment, LoyaltyRequest, LoyaltyResponse
+from protocol.timestamps import utc_stamp
 from tests.test_collector_ingest import database_url, engine  # noqa: F401
 
 T0 = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)
@@ -37,7 +38,7 @@ def seed_sales(engine: Engine, account: str, n: int) -> list[str]:
         s.add(Device(id="till-01", store="s001", first_seen="", last_seen="", last_hash="0"))
         for i in range(n):
             sid = f"sale-{i}"
-            ts = iso(T0 - dt.timedelta(days=n - i))
+            ts = utc_stamp(T0 - dt.timedelta(days=n - i))
             s.add(
                 Sale(
                     sale_id=sid, device="till-01", seq=i + 1, kind="sale", receipt_no=str(i),
@@ -73,7 +74,7 @@ def test_summary_lists_purchases_rewards_and_expiring_points(engine: Engine) -> 
         (1002, 102, "s001"),
         (1001, 101, "s002"),
     ]
-    assert r.purchases[0].date == iso(T0 - dt.timedelta(days=1))[:10]
+    assert r.purchases[0].date == utc_stamp(T0 - dt.timedelta(days=1))[:10]
     # What 735 points afford (the dearest), then what is worth saving for.
     assert [(w.points, w.title) for w in r.rewards] == [
         (600, "A breakfast box"),
@@ -81,7 +82,7 @@ def test_summary_lists_purchases_rewards_and_expiring_points(engine: Engine) -> 
         (3000, "A picnic hamper"),
     ]
     expires = add_months(then, 24)
-    assert [(e.points, e.on) for e in r.expiring] == [(120, iso(expires)[:10])]
+    assert [(e.points, e.on) for e in r.expiring] == [(120, utc_stamp(expires)[:10])]
     # A replaced card no longer opens the account's summary.
     issue_card(engine, ledger, ANNA)
     old = ask(ledger, "summary", card=make_loyalty_card(ANNA, 0))
@@ -130,7 +131,7 @@ def test_enrol_makes_a_sealed_customer_once_per_request(engine: Engine) -> None:
         assert [(c["channel"], c["granted"], c["source"]) for c in given] == [
             ("email", True, "kiosk:kiosk-01")
         ]
-        assert given[0]["at"] == iso(T0)
+        assert given[0]["at"] == utc_stamp(T0)
         assert s.scalar(select(Consent.id).where(Consent.account == "00000008")) is not None
     # The card works: a balance with the holder's name.
     balance = ask(ledger, "balance", account="00000008", card=first.card)

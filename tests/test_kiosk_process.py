@@ -26,12 +26,12 @@ from typing import Any
 import pytest
 
 from appliance.config import load_config
-from appliance.display.loyalty import Enrolment
 from appliance.loyalty import authoriser
-from appliance.sales.barcode import make_loyalty_card
+from appliance.loyalty.customers import Enrolment
 from appliance.service import open_unit
 from collector.db import open_database
 from collector.loyalty import Ledger, add_months
+from protocol.cards import make_loyalty_card
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text
 from tests.test_display_screens import screens_running

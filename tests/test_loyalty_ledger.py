@@ -15,16 +15,17 @@ import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
-from appliance.mqtt.messages import SaleRecord, decode, encode
 from collector.loyalty import (
     Ledger,
     LoyaltyRefused,
     LoyaltySettings,
     Tier,
     apply_record,
-    iso,
 )
 from collector.models import LoyaltyAllocation, LoyaltyEntry, LoyaltyLot
+from protocol.messages import decode, encode
+from protocol.record import Record
+from protocol.timestamps import utc_stamp
 from tests.test_collector_ingest import database_url, engine  # noqa: F401
 
 T0 = dt.datetime(2026, 1, 10, 9, 0, tzinfo=dt.UTC)
@@ -52,7 +53,7 @@ def record(
     refund_of: str | None = None,
     currency: str = "EUR",
     ts: str = "2026-01-10T09:00:00.000Z",
-) -> SaleRecord:
+) -> Record:
     tenders = [{"type": "cash", "amount": total - redeemed}]
     if redeemed:
         tenders.append({"type": "points", "amount": redeemed})
@@ -86,10 +87,10 @@ def record(
         "hash": "0" * 64,
         "sig": "0" * 128,
     }
-    return decode(encode(raw), SaleRecord)
+    return decode(encode(raw), Record)
 
 
-def ingest(engine: Engine, rec: SaleRecord, settings: LoyaltySettings | None = None) -> None:
+def ingest(engine: Engine, rec: Record, settings: LoyaltySettings | None = None) -> None:
     with Session(engine) as s, s.begin():
         apply_record(s, rec, settings or LoyaltySettings())
 
@@ -269,4 +270,4 @@ def test_balance_read_is_the_stored_row(engine: Engine) -> None:
     with Session(engine) as s:
         last = s.scalars(select(LoyaltyEntry).order_by(LoyaltyEntry.id.desc())).first()
     assert last is not None and last.balance == ledger.balance("00000001").balance == 20
-    assert iso(T0) == "2026-01-10T09:00:00.000Z"
+    assert utc_stamp(T0) == "2026-01-10T09:00:00.000Z"

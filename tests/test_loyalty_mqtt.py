@@ -6,7 +6,6 @@ duplicated sale messages, a blocked card."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,11 @@ from typing import Any
 import aiomqtt
 from sqlalchemy import Engine
 
-from appliance.mqtt.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
-from appliance.sales.barcode import make_loyalty_card
 from collector.customers import issue_card
 from collector.loyalty import Ledger
 from collector.service import Collector
+from protocol.cards import make_loyalty_card
+from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from tests.broker import Broker
 from tests.test_collector_ingest import (  # noqa: F401
     FakeDevice,
@@ -107,8 +106,8 @@ async def test_earn_in_one_outlet_redeem_in_another_with_a_race_and_duplicates(
         await ts.ask("commit", reservation=won.reservation, sale_id="s-1")
         south.append(1, **loyalty_sale(5_000, redeemed=150, reservation=won.reservation))
         await until(lambda: south.acked == 1, "the south sale acked")
-        for record in south.store.records():
-            await cs.publish(south.topic("sales"), json.dumps(record).encode(), qos=1)
+        for _, text in south.store.texts():
+            await cs.publish(south.topic("sales"), text.encode(), qos=1)
         acks = len(south.acks)
         await until(lambda: len(south.acks) > acks, "the duplicate re-acked")
         # 200 - 150 + floor(48.50) once, however often the record came.

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from appliance.mqtt import messages as m
 from appliance.service import open_unit
+from protocol import messages as m
 from tests.broker import Broker
 from tests.test_mqtt_link import collector, load, mqtt_config, sell
 
@@ -165,4 +165,4 @@ async def test_garbage_oversized_and_forged_commands_change_nothing(
         results = [t for t, _, _ in c.messages if t.endswith("/result")]
         assert len(results) == 15  # the three without a readable corr got no answer
         assert catalog_items(unit) == catalog
-        assert (await sell(unit, 1))[0]["seq"] == 1
+        assert (await sell(unit, 1))[0].seq == 1

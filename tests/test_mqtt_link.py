@@ -16,10 +16,12 @@ import pytest
 
 from appliance.config import Config, parse_config
 from appliance.demo import demo_catalog_text
-from appliance.mqtt import messages as m
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.service import Unit, open_unit
-from appliance.store import Store, verify_chain
+from appliance.store import Store
+from protocol import messages as m
+from protocol.chain import verify_chain
+from protocol.record import Record, plain
 from tests.broker import Broker, free_port
 from tests.conftest import config_text
 
@@ -100,7 +102,7 @@ async def collector(url: str, client_id: str = "test-collector") -> AsyncIterato
                 await task
 
 
-async def sell(unit: Unit, n: int) -> list[dict[str, Any]]:
+async def sell(unit: Unit, n: int) -> list[Record]:
     """n committed cash sales through the controller; their records."""
     records = []
     await unit.controller.handle({"op": "login", "staff": "ana"})
@@ -132,18 +134,18 @@ async def test_records_arrive_in_order_and_leave_the_outbox_only_on_ack(
         await c.wait(lambda: len(c.seqs()) >= 12)
         assert c.seqs()[:12] == list(range(1, 13))
         got = {r["seq"]: r for r in c.on("sales")}
-        assert all(got[r["seq"]] == r for r in records)  # byte for byte the signed record
+        assert all(got[r.seq] == plain(r) for r in records)  # every key of the signed record
         assert verify_chain(c.on("sales")[:12], unit.store.public_key_pem()).ok
         assert unit.store.outbox.depth() == 12  # sent is not stored: nothing goes yet
         await c.ack(5)
         await c.wait(lambda: unit.store.outbox.depth() == 7)
-        assert [r["seq"] for r in unit.store.outbox.pending()] == list(range(6, 13))
+        assert [r.seq for r in unit.store.outbox.pending()] == list(range(6, 13))
         await c.ack(3)  # a stale ack changes nothing
         await c.ack(10**9)  # nor can an ack drop what the journal does not have yet
         await c.wait(lambda: unit.store.outbox.depth() == 0)
         assert unit.publisher is not None and unit.publisher.acked == 12
         more = await sell(unit, 1)
-        await c.wait(lambda: more[0]["seq"] in c.seqs())
+        await c.wait(lambda: more[0].seq in c.seqs())
         assert unit.store.outbox.depth() == 1
 
 
@@ -261,8 +263,8 @@ async def test_falls_back_to_mqtt_3_when_the_broker_refuses_5(
 
 
 def test_a_bad_broker_url_is_bad_input(tmp_path: Path) -> None:
-    from appliance.mqtt.client import BrokerUrlError, parse_broker_url
+    from protocol.broker import BrokerAddress, BrokerUrlError
 
     with pytest.raises(BrokerUrlError, match=r"mqtt\.url"):
-        parse_broker_url("http://example")
-    assert parse_broker_url("mqtts://u:p@h").port == 8883
+        BrokerAddress.parse("http://example", "mqtt.url")
+    assert BrokerAddress.parse("mqtts://u:p@h").port == 8883

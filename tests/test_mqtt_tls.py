@@ -29,7 +29,8 @@ from appliance.service import open_unit
 from appliance.store import Store
 from collector.db import open_database
 from collector.models import Sale
-from collector.service import BrokerAddress, Collector, Settings
+from collector.service import Collector, Settings
+from protocol.broker import BrokerAddress
 from tests.broker import Broker, free_port
 from tests.conftest import ROOT, config_text
 from tests.test_mqtt_link import sell, until

@@ -13,9 +13,10 @@ import pytest
 
 from appliance.drivers.print_queue import PrintQueue
 from appliance.drivers.printer import SimPrinter
-from appliance.drivers.receipt import TORN_NOTICE, Receipt
 from appliance.errors import ApplianceError
 from appliance.events import Event
+from appliance.receipt import escpos
+from appliance.receipt.layout import TORN_NOTICE, Receipt
 from tests.test_receipt import HEADER, sale_record
 
 CUT = b"\x1dV\x00"
@@ -62,7 +63,7 @@ def render(job: Job) -> Receipt:
 
 
 def receipt_bytes(seq: int, copy: bool = False) -> bytes:
-    return Receipt.from_record(RECORDS[seq], HEADER, 2, copy=copy).to_escpos()
+    return escpos.render(Receipt.from_record(RECORDS[seq], HEADER, 2, copy=copy))
 
 
 @dataclass

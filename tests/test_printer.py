@@ -21,7 +21,7 @@ from appliance.drivers.printer import (
     open_printer,
     parse_spec,
 )
-from appliance.errors import BadInput
+from protocol.errors import BadInput
 
 RECEIPT = b"\x1b@hello receipt\n" * 8
 
@@ -76,17 +76,6 @@ def test_bad_spec_is_bad_input_naming_it(spec: str) -> None:
     message = str(info.value)
     assert f'printer "{spec}"' in message
     assert "\n" not in message
-
-
-def test_simulate_picks_the_twin(tmp_path: Path) -> None:
-    sim = open_printer(f"file:{tmp_path / 'p.bin'}", simulate=True)
-    assert isinstance(sim, SimPrinter) and sim.path == tmp_path / "p.bin"
-    sim = open_printer("usb:04b8:0202", simulate=True, sim_path=tmp_path / "q.bin")
-    assert isinstance(sim, SimPrinter) and sim.path == tmp_path / "q.bin"
-    with pytest.raises(BadInput, match="sim_path"):
-        open_printer("usb:04b8:0202", simulate=True)
-    with pytest.raises(BadInput):
-        open_printer("usb:nope", simulate=True, sim_path=tmp_path / "q.bin")
 
 
 async def test_dummy_keeps_the_bytes() -> None:

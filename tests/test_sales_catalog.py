@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from appliance.demo import demo_catalog_text
-from appliance.sales.barcode import make_loyalty_card
 from appliance.sales.catalog import Catalog, CatalogError, Item, parse_catalog_csv
+from protocol.cards import make_loyalty_card
 
 HEADER = "sku,barcode,name,price,tax_rate,category,stock\n"
 ROW_A = "A1,4006381333931,Stabilo point 88,1.45,20,Stationery,50\n"
@@ -141,7 +141,7 @@ def test_catalog_refuses_duplicates() -> None:
 
 
 def test_large_catalog_builds_and_finds() -> None:
-    from appliance.sales.barcode import ean_check_digit
+    from protocol.cards import ean_check_digit
 
     items = []
     for n in range(50_000):

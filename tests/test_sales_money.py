@@ -7,8 +7,8 @@ from fractions import Fraction
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec import to_builtins
 
-from appliance.sales.money import round_half_up
 from appliance.sales.pricing import (
     LineInput,
     PricingError,
@@ -22,6 +22,7 @@ from appliance.sales.pricing import (
     tax_by_rate,
     tax_row,
 )
+from protocol.money import round_half_up
 
 RATES = ["0", "2.1", "5.5", "7", "10", "19", "20", "25"]
 percents = st.one_of(
@@ -55,7 +56,7 @@ def test_three_rates_basket_discount_prices_include_tax() -> None:
     assert [p.basket_share for p in priced.lines] == [123, 62, 80]
     assert [p.total for p in priced.lines] == [1112, 558, 719]
     # 1112 × 20/120 = 185.33 -> 185; 558 × 5.5/105.5 = 29.09 -> 29
-    assert list(priced.tax) == [
+    assert list(to_builtins(priced.tax)) == [
         {"rate": "0", "base": 719, "tax": 0},
         {"rate": "5.5", "base": 529, "tax": 29},
         {"rate": "20", "base": 927, "tax": 185},
@@ -67,7 +68,7 @@ def test_three_rates_basket_discount_prices_include_tax() -> None:
 def test_three_rates_basket_discount_prices_exclude_tax() -> None:
     priced = price_basket(_example_lines(), Fraction(10), prices_include_tax=False)
     # 1112 × 20 % = 222.4 -> 222; 558 × 5.5 % = 30.69 -> 31
-    assert [(r["rate"], r["base"], r["tax"]) for r in priced.tax] == [
+    assert [(r.rate, r.base, r.tax) for r in priced.tax] == [
         ("0", 719, 0),
         ("5.5", 558, 31),
         ("20", 1112, 222),
@@ -81,8 +82,8 @@ def test_halves_round_away_from_zero() -> None:
     assert line_discount(-125, 1, Fraction(10)) == -13
     assert basket_discount(25, Fraction(10)) == 3  # 2.5
     assert round_half_up(Fraction(-5, 2)) == -3
-    assert tax_row("20", 3, True) == {"rate": "20", "base": 2, "tax": 1}  # 3/6 = 0.5
-    assert tax_row("20", -3, True) == {"rate": "20", "base": -2, "tax": -1}
+    assert to_builtins(tax_row("20", 3, True)) == {"rate": "20", "base": 2, "tax": 1}  # 3/6 = 0.5
+    assert to_builtins(tax_row("20", -3, True)) == {"rate": "20", "base": -2, "tax": -1}
     assert rate_tax(5, "10", False) == 1  # 0.5
     assert cash_due(1025, 5) == 1025
     assert cash_due(1022, 5) == 1020
@@ -113,8 +114,8 @@ def test_percent_refused(bad: object) -> None:
 
 def test_tax_rows_sorted_numerically() -> None:
     rows = tax_by_rate([("20", 100), ("5.5", 100), ("10", 50), ("20", 20)], False)
-    assert [r["rate"] for r in rows] == ["5.5", "10", "20"]
-    assert rows[2] == {"rate": "20", "base": 120, "tax": 24}
+    assert [r.rate for r in rows] == ["5.5", "10", "20"]
+    assert to_builtins(rows[2]) == {"rate": "20", "base": 120, "tax": 24}
 
 
 # -- properties ------------------------------------------------------------------------------
@@ -152,12 +153,10 @@ def test_tax_included_base_plus_tax_is_gross_per_rate(
     priced = price_basket(basket, pct, prices_include_tax=True)
     for row in priced.tax:
         gross = sum(
-            p.total
-            for li, p in zip(basket, priced.lines, strict=True)
-            if li.tax_rate == row["rate"]
+            p.total for li, p in zip(basket, priced.lines, strict=True) if li.tax_rate == row.rate
         )
-        assert row["base"] + row["tax"] == gross
-        assert row["tax"] == rate_tax(gross, row["rate"], True)
+        assert row.base + row.tax == gross
+        assert row.tax == rate_tax(gross, row.rate, True)
     assert priced.total == sum(p.total for p in priced.lines)
 
 
@@ -165,8 +164,8 @@ def test_tax_included_base_plus_tax_is_gross_per_rate(
 def test_tax_excluded_total_is_net_plus_tax(basket: list[LineInput], pct: Fraction | None) -> None:
     priced = price_basket(basket, pct, prices_include_tax=False)
     net = sum(p.total for p in priced.lines)
-    assert sum(r["base"] for r in priced.tax) == net
-    assert priced.total == net + sum(r["tax"] for r in priced.tax)
+    assert sum(r.base for r in priced.tax) == net
+    assert priced.total == net + sum(r.tax for r in priced.tax)
 
 
 @given(st.integers(-(10**9), 10**9), st.sampled_from([1, 2, 5, 10, 25, 100]))

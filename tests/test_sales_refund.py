@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec import to_builtins
 
 from appliance.sales.till import Rejected, Till, TillSettings
+from protocol.record import Draft, Record
+from tests.records import record_of
 from tests.test_sales_till import CHF, EUR, cashier_till, make_till, open_till
 
 
-def _sale(till: Till) -> dict[str, Any]:
+def _sale(till: Till) -> Record:
     """Pen, 3 baguettes at 10 % off, 5 % off the basket; 1.00 in points, the rest cash."""
     till.scan_item("4006381333931")
     till.key("B1", 3)
@@ -24,45 +27,45 @@ def _sale(till: Till) -> dict[str, Any]:
     till.redeem(100)
     draft = till.tender("cash", 1000)
     assert draft is not None
-    return {**draft, "receipt_no": "s001-till-01-000007"}
+    return record_of(draft, 7)
 
 
 def test_refund_worked_example() -> None:
     till = open_till()
     sale = _sale(till)
     # lines: pen 1.45 - 0.07 = 1.38 (20 %), bread 3.60 - 0.36 - 0.16 = 3.08 (5.5 %)
-    assert [li["total"] for li in sale["lines"]] == [138, 308]
-    assert sale["total"] == 446 and sale["loyalty"]["earned"] == 3
+    assert [li.total for li in sale.lines] == [138, 308]
+    assert sale.total == 446 and sale.loyalty.earned == 3
     refund = till.refund(sale, [2], set())
-    assert refund["kind"] == "refund" and refund["refund_of"] == sale["sale_id"]
-    assert refund["original_receipt_no"] == "s001-till-01-000007"
-    assert refund["refund_lines"] == [2]
-    assert refund["lines"] == [
+    assert refund.kind == "refund" and refund.refund_of == sale.sale_id
+    assert refund.original_receipt_no == "s001-till-01-000007"
+    assert refund.refund_lines == [2]
+    assert to_builtins(refund.lines) == [
         {"sku": "B1", "barcode": "3760123450010", "name": "Baguette", "qty": -3,
          "unit_price": 120, "discount": -52, "total": -308, "tax_rate": "5.5"},
     ]  # fmt: skip
-    assert refund["total"] == -308
-    assert refund["tax"] == [{"rate": "5.5", "base": -292, "tax": -16}]
+    assert refund.total == -308
+    assert to_builtins(refund.tax) == [{"rate": "5.5", "base": -292, "tax": -16}]
     # points back in proportion: floor(100 × 308 / 446) = 69; the rest in cash
-    assert refund["tenders"] == [
+    assert to_builtins(refund.tenders) == [
         {"type": "points", "amount": -69, "points": -69},
         {"type": "cash", "amount": -239},
     ]
-    assert refund["loyalty"] == {
+    assert to_builtins(refund.loyalty) == {
         "account": "00000001",
         "earned": -2,  # floor(3 × 308 / 446) = 2
         "redeemed": -69,
         "balance": None,
         "offline": True,
     }
-    assert refund["change"] == 0 and refund["rounding"] == 0
+    assert refund.change == 0 and refund.rounding == 0
     rest = till.refund(sale, [1], {2})
-    assert rest["total"] == -138
-    assert rest["tenders"] == [
+    assert rest.total == -138
+    assert to_builtins(rest.tenders) == [
         {"type": "points", "amount": -31, "points": -31},
         {"type": "cash", "amount": -107},
     ]
-    assert rest["loyalty"]["earned"] == -1 and rest["loyalty"]["redeemed"] == -31
+    assert rest.loyalty.earned == -1 and rest.loyalty.redeemed == -31
 
 
 def test_refund_goes_back_to_the_card_before_cash() -> None:
@@ -72,15 +75,15 @@ def test_refund_goes_back_to_the_card_before_cash() -> None:
     till.tender("cash", 200)
     sale = till.tender("card", ref="T42")  # 7.44
     assert sale is not None
-    refund = till.refund(sale, [1], set())
-    assert refund["tenders"] == [
+    refund = till.refund(record_of(sale), [1], set())
+    assert to_builtins(refund.tenders) == [
         {"type": "card", "amount": -744, "ref": "T42"},
         {"type": "cash", "amount": -55},
     ]
     # 7.99 refunded: 7.44 to the card, 0.55 in cash (0.55 is a multiple of 0.05)
-    assert refund["rounding"] == 0
-    last = till.refund(sale, [2], {1})
-    assert last["tenders"] == [{"type": "cash", "amount": -145}]
+    assert refund.rounding == 0
+    last = till.refund(record_of(sale), [2], {1})
+    assert to_builtins(last.tenders) == [{"type": "cash", "amount": -145}]
 
 
 def test_cash_refund_in_cash_units_and_exact_at_the_end() -> None:
@@ -89,12 +92,14 @@ def test_cash_refund_in_cash_units_and_exact_at_the_end() -> None:
     till.key("B1")  # 1.20
     till.key("W1")  # 7.99 -> total 10.64, paid 10.65 in cash
     sale = till.tender("cash")
-    assert sale is not None and sale["tenders"] == [{"type": "cash", "amount": 1065}]
-    first = till.refund(sale, [3], set())
-    assert first["total"] == -799 and first["tenders"] == [{"type": "cash", "amount": -800}]
-    assert first["rounding"] == -1
-    second = till.refund(sale, [1, 2], {3})
-    assert second["total"] == -265 and second["tenders"] == [{"type": "cash", "amount": -265}]
+    assert sale is not None and to_builtins(sale.tenders) == [{"type": "cash", "amount": 1065}]
+    first = till.refund(record_of(sale), [3], set())
+    assert first.total == -799 and to_builtins(first.tenders) == [{"type": "cash", "amount": -800}]
+    assert first.rounding == -1
+    second = till.refund(record_of(sale), [1, 2], {3})
+    assert second.total == -265 and to_builtins(second.tenders) == [
+        {"type": "cash", "amount": -265}
+    ]
 
 
 def test_refund_refusals_change_nothing() -> None:
@@ -104,7 +109,7 @@ def test_refund_refusals_change_nothing() -> None:
     sale = till.tender("card", ref="T1")
     assert sale is not None
     with pytest.raises(Rejected, match="needs a supervisor") as err:
-        till.refund(sale, [1], set())
+        till.refund(record_of(sale), [1], set())
     assert err.value.op == "refund"
     till.approve("marie", "9999")
     for lines, done, why in (
@@ -115,23 +120,23 @@ def test_refund_refusals_change_nothing() -> None:
         ([1, 2], {2}, "line 2 was refunded already"),
     ):
         with pytest.raises(Rejected, match=why):
-            till.refund(sale, lines, done)
-    refund = till.refund(sale, [2, 1], set())
-    assert refund["approved_by"] == "marie" and refund["refund_lines"] == [1, 2]
-    assert refund["total"] == -sale["total"]
+            till.refund(record_of(sale), lines, done)
+    refund = till.refund(record_of(sale), [2, 1], set())
+    assert refund.approved_by == "marie" and refund.refund_lines == [1, 2]
+    assert refund.total == -sale.total
     till.approve("marie", "9999")
     with pytest.raises(Rejected, match="not a sale"):
-        till.refund({**refund, "receipt_no": "r1"}, [1], set())
+        till.refund(record_of(refund, 8), [1], set())
     till.key("A1")
     with pytest.raises(Rejected, match="sale is open"):
-        till.refund(sale, [1], set())
+        till.refund(record_of(sale), [1], set())
 
 
 CATALOG_SKUS = ["A1", "B1", "W1", "C1"]
 
 
 @st.composite
-def sales(draw: st.DrawFn) -> tuple[TillSettings, dict[str, Any]]:
+def sales(draw: st.DrawFn) -> tuple[TillSettings, Record]:
     cfg = replace(
         draw(st.sampled_from([EUR, CHF])),
         prices_include_tax=draw(st.booleans()),
@@ -152,7 +157,7 @@ def sales(draw: st.DrawFn) -> tuple[TillSettings, dict[str, Any]]:
         due = till.view().due
         if due >= cfg.point_value and draw(st.booleans()):
             till.redeem(draw(st.integers(1, due // cfg.point_value)))
-    sale: dict[str, Any] | None = None
+    sale: Draft | None = None
     while sale is None:
         due = till.view().due
         kind = draw(st.sampled_from(["cash", "card", "part-cash", "part-card"]))
@@ -167,26 +172,26 @@ def sales(draw: st.DrawFn) -> tuple[TillSettings, dict[str, Any]]:
             sale = till.tender("card", ref="TX")
         else:
             sale = till.tender("cash", till.view().cash_due + draw(st.sampled_from([0, 500])))
-    return cfg, {**sale, "receipt_no": "r-1"}
+    return cfg, record_of(sale)
 
 
-def _by_type(records: list[dict[str, Any]]) -> Counter[str]:
+def _by_type(records: Sequence[Draft]) -> Counter[str]:
     c: Counter[str] = Counter()
     for r in records:
-        for t in r["tenders"]:
-            c[t["type"]] += t["amount"]
+        for t in r.tenders:
+            c[t.type] += t.amount
     return c
 
 
 @settings(max_examples=300, deadline=None)
 @given(sales(), st.data())
 def test_refunding_every_line_sums_exactly_to_the_sale(
-    sale_cfg: tuple[TillSettings, dict[str, Any]], data: st.DataObject
+    sale_cfg: tuple[TillSettings, Record], data: st.DataObject
 ) -> None:
     cfg, sale = sale_cfg
     till = make_till(cfg)
     till.login("marie")
-    n = len(sale["lines"])
+    n = len(sale.lines)
     order = data.draw(st.permutations(range(1, n + 1)))
     cuts = sorted(data.draw(st.sets(st.integers(1, max(n - 1, 1)), max_size=n - 1)))
     groups = [order[a:b] for a, b in zip([0, *cuts], [*cuts, n], strict=True) if order[a:b]]
@@ -196,42 +201,42 @@ def test_refunding_every_line_sums_exactly_to_the_sale(
         r = till.refund(sale, list(group), done)
         done |= set(group)
         # every figure of a refund is money going back: never positive
-        assert r["total"] <= 0 and all(t["amount"] <= 0 for t in r["tenders"])
-        assert all(row["tax"] <= 0 and row["base"] <= 0 for row in r["tax"])
-        assert all(li["qty"] < 0 and li["unit_price"] >= 0 for li in r["lines"])
-        assert r["total"] == sum(li["total"] for li in r["lines"]) + (
-            0 if cfg.prices_include_tax else sum(row["tax"] for row in r["tax"])
+        assert r.total <= 0 and all(t.amount <= 0 for t in r.tenders)
+        assert all(row.tax <= 0 and row.base <= 0 for row in r.tax)
+        assert all(li.qty < 0 and li.unit_price >= 0 for li in r.lines)
+        assert r.total == sum(li.total for li in r.lines) + (
+            0 if cfg.prices_include_tax else sum(row.tax for row in r.tax)
         )
-        assert r["rounding"] == sum(t["amount"] for t in r["tenders"]) - r["total"]
+        assert r.rounding == sum(t.amount for t in r.tenders) - r.total
         refunds.append(r)
         # never more than sold: any line already refunded is refused
         again = data.draw(st.sampled_from(sorted(done)))
         with pytest.raises(Rejected, match="refunded already"):
             till.refund(sale, [again], done)
-    assert sum(r["total"] for r in refunds) == -sale["total"]
+    assert sum(r.total for r in refunds) == -sale.total
     taxes: Counter[tuple[str, str]] = Counter()
     for r in refunds:
-        for row in r["tax"]:
-            taxes[(row["rate"], "base")] += row["base"]
-            taxes[(row["rate"], "tax")] += row["tax"]
-    for row in sale["tax"]:
-        assert taxes[(row["rate"], "base")] == -row["base"]
-        assert taxes[(row["rate"], "tax")] == -row["tax"]
+        for row in r.tax:
+            taxes[(row.rate, "base")] += row.base
+            taxes[(row.rate, "tax")] += row.tax
+    for row in sale.tax:
+        assert taxes[(row.rate, "base")] == -row.base
+        assert taxes[(row.rate, "tax")] == -row.tax
     assert _by_type(refunds) == Counter({k: -v for k, v in _by_type([sale]).items() if v})
     cards: Counter[str] = Counter()
-    for t in sale["tenders"]:
-        if t["type"] == "card":
-            cards[t["ref"]] += t["amount"]
+    for t in sale.tenders:
+        if t.type == "card":
+            cards[t.ref] += t.amount
     for r in refunds:
-        for t in r["tenders"]:
-            if t["type"] == "card":
-                cards[t["ref"]] += t["amount"]
+        for t in r.tenders:
+            if t.type == "card":
+                cards[t.ref] += t.amount
     assert all(v == 0 for v in cards.values())
-    assert sum(r["rounding"] for r in refunds) == -sale["rounding"]
-    if sale["loyalty"]:
-        assert sum(r["loyalty"]["earned"] for r in refunds) == -sale["loyalty"]["earned"]
-        assert sum(r["loyalty"]["redeemed"] for r in refunds) == -sale["loyalty"]["redeemed"]
-        points = sum(t.get("points", 0) for r in refunds for t in r["tenders"])
-        assert points == -sale["loyalty"]["redeemed"]
+    assert sum(r.rounding for r in refunds) == -sale.rounding
+    if sale.loyalty:
+        assert sum(r.loyalty.earned for r in refunds) == -sale.loyalty.earned
+        assert sum(r.loyalty.redeemed for r in refunds) == -sale.loyalty.redeemed
+        points = sum(t.points or 0 for r in refunds for t in r.tenders)
+        assert points == -sale.loyalty.redeemed
     else:
-        assert all(r["loyalty"] is None for r in refunds)
+        assert all(r.loyalty is None for r in refunds)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+
+import msgspec
+from msgspec import to_builtins
 
 from appliance.sales.reports import format_report, shift_report
 from appliance.sales.till import Till
+from protocol.record import Draft, Record, ShiftReport
+from tests.records import record_of
 from tests.test_sales_till import make_till
 
 
-def _commit(records: list[dict[str, Any]], draft: dict[str, Any] | None) -> dict[str, Any]:
+def _commit(records: list[Record], draft: Draft | None) -> Record:
     # What the store adds, enough for a report: a receipt number in order.
     assert draft is not None
-    record = {
-        **draft,
-        "seq": len(records) + 1,
-        "receipt_no": f"s001-till-01-{len(records) + 1:06d}",
-    }
+    record = record_of(draft, len(records) + 1)
     records.append(record)
     return record
 
@@ -26,9 +26,9 @@ def _row(label: str, value: str) -> str:
     return label + " " * (42 - len(label) - len(value)) + value
 
 
-def _shift() -> tuple[Till, list[dict[str, Any]]]:
+def _shift() -> tuple[Till, list[Record]]:
     till = make_till()
-    records: list[dict[str, Any]] = []
+    records: list[Record] = []
     till.login("ana")
     till.key("A1")  # 1.45 at 20 %
     till.key("B1", 2)  # 2.40 at 5.5 %
@@ -49,48 +49,51 @@ def _shift() -> tuple[Till, list[dict[str, Any]]]:
 def test_shift_report_figures() -> None:
     _, records = _shift()
     report = shift_report(records, 2)
-    assert report["sales"] == 2 and report["refunds"] == 1 and report["no_sales"] == 1
-    assert report["gross_sales"] == 385 + 719
-    assert report["refunded"] == -719
-    assert report["net"] == 385
-    assert report["discounts"] == 80 - 80
-    assert report["first_receipt_no"] == "s001-till-01-000001"
-    assert report["last_receipt_no"] == "s001-till-01-000004"
-    assert report["tax"] == [
+    assert report.sales == 2 and report.refunds == 1 and report.no_sales == 1
+    assert report.gross_sales == 385 + 719
+    assert report.refunded == -719
+    assert report.net == 385
+    assert report.discounts == 80 - 80
+    assert report.first_receipt_no == "s001-till-01-000001"
+    assert report.last_receipt_no == "s001-till-01-000004"
+    assert to_builtins(report.tax) == [
         {"rate": "0", "base": 0, "tax": 0},
         {"rate": "5.5", "base": 227, "tax": 13},
         {"rate": "20", "base": 121, "tax": 24},
     ]
     # the refund of 7.19: 0.50 points back, 4.69 to the card, 2.00 in cash
-    assert report["tenders"] == [
+    assert to_builtins(report.tenders) == [
         {"type": "cash", "taken": 385 + 200, "refunded": -200, "net": 385},
         {"type": "card", "taken": 469, "refunded": -469, "net": 0},
         {"type": "points", "taken": 50, "refunded": -50, "net": 0},
     ]
-    assert report["expected_cash"] == 385  # 5.00 handed over less 1.15 change, etc.
-    assert report["no_sale_reasons"] == [
+    assert report.expected_cash == 385  # 5.00 handed over less 1.15 change, etc.
+    assert to_builtins(report.no_sale_reasons) == [
         {"staff": "ben", "ts": "2026-11-23T10:00:00.123Z", "reason": "change for the bakery",
          "receipt_no": "s001-till-01-000004"}
     ]  # fmt: skip
-    assert report["staff"] == [
+    assert to_builtins(report.staff) == [
         {"staff": "ana", "sales": 2, "refunds": 0, "total": 385 + 719},
         {"staff": "ben", "sales": 0, "refunds": 1, "total": -719},
     ]
-    assert report["loyalty"] == {"earned": 4 - 4, "redeemed": 50 - 50}
-    assert json.loads(json.dumps(report)) == report  # it travels inside a journal record
+    assert to_builtins(report.loyalty) == {"earned": 4 - 4, "redeemed": 50 - 50}
+    # It travels inside a journal record: its JSON reads back as the same report.
+    assert msgspec.json.decode(msgspec.json.encode(report), type=ShiftReport) == report
+    assert json.loads(msgspec.json.encode(report))["from"] == report.from_
 
 
 def test_empty_shift() -> None:
     report = shift_report([], 2)
-    assert report["sales"] == 0 and report["expected_cash"] == 0 and report["tenders"] == []
-    assert report["first_receipt_no"] is None
+    assert report.sales == 0 and report.expected_cash == 0 and to_builtins(report.tenders) == []
+    assert report.first_receipt_no is None
     text = format_report(report, "X REPORT", 2)
     assert "X REPORT" in text and all(len(line) <= 42 for line in text.splitlines())
 
 
 def test_format_report_fits_42_columns_and_shows_the_figures() -> None:
     _, records = _shift()
-    records[-1]["reason"] = "a very long reason that will not fit on one printed line at all"
+    reason = "a very long reason that will not fit on one printed line at all"
+    records[-1] = msgspec.structs.replace(records[-1], reason=reason)
     text = format_report(shift_report(records, 2), "Z REPORT", 2)
     lines = text.splitlines()
     assert all(len(line) <= 42 for line in lines), [li for li in lines if len(li) > 42]
@@ -103,8 +106,7 @@ def test_format_report_fits_42_columns_and_shows_the_figures() -> None:
 
 
 def test_zero_exponent_currency() -> None:
-    report = shift_report([], 0)
-    report["expected_cash"] = 1500
+    report = msgspec.structs.replace(shift_report([], 0), expected_cash=1500)
     assert _row("Expected cash in drawer", "1500") in format_report(report, "X", 0)
 
 
@@ -112,4 +114,4 @@ def test_z_report_in_shift_close_matches_x_report() -> None:
     till, records = _shift()
     till.login("marie")
     close = till.shift_close(records)
-    assert close["report"] == shift_report(records, 2)
+    assert close.report == shift_report(records, 2)

@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import to_builtins
 
 from appliance.config import StaffMember
-from appliance.sales.barcode import make_loyalty_card
 from appliance.sales.catalog import Catalog, Item
 from appliance.sales.staff import Roster, StaffError, hash_pin, verify_pin
 from appliance.sales.till import Rejected, Till, TillSettings
+from protocol.cards import make_loyalty_card
+from protocol.record import plain
+from tests.records import record_of
 
 PEN = Item("A1", "4006381333931", "Stabilo point 88", 145, "20", "Stationery", 50)
 BREAD = Item("B1", "3760123450010", "Baguette", 120, "5.5", "Bakery")
@@ -127,8 +130,8 @@ def test_restricted_ops_need_a_supervisor_approval_once() -> None:
     till.approve("marie", "9999")
     assert till.view().approval == "marie"
     draft = till.no_sale("  float for the bakery ")
-    assert draft["approved_by"] == "marie" and draft["reason"] == "float for the bakery"
-    assert draft["staff"] == "ana"
+    assert draft.approved_by == "marie" and draft.reason == "float for the bakery"
+    assert draft.staff == "ana"
     assert till.view().approval is None
     with pytest.raises(Rejected, match="needs a supervisor"):
         till.no_sale("again")  # one-shot
@@ -149,7 +152,7 @@ def test_supervisor_needs_no_approval() -> None:
     till = make_till(EUR, ROSTER)
     till.login("marie", "9999")
     draft = till.no_sale("count the float")
-    assert "approved_by" not in draft and draft["staff"] == "marie"
+    assert draft.approved_by is None and draft.staff == "marie"
 
 
 def test_override_price_records_the_approver() -> None:
@@ -161,8 +164,8 @@ def test_override_price_records_the_approver() -> None:
     till.override_price(1, 100)
     draft = till.tender("cash")
     assert draft is not None
-    assert draft["lines"][0]["unit_price"] == 100 and draft["total"] == 100
-    assert draft["approved_by"] == "marie"
+    assert draft.lines[0].unit_price == 100 and draft.total == 100
+    assert draft.approved_by == "marie"
 
 
 # -- basket ----------------------------------------------------------------------------------
@@ -221,11 +224,11 @@ def test_qty_void_and_discounts() -> None:
     draft = till.tender("cash")
     assert draft is not None
     # basket 10 % of 621 = 62.1 -> 62; 261 × 62 / 621 = 26.06, 360 × 62 / 621 = 35.94 -> 26, 36
-    assert [(li["sku"], li["qty"], li["discount"], li["total"]) for li in draft["lines"]] == [
+    assert [(li.sku, li.qty, li.discount, li.total) for li in draft.lines] == [
         ("A1", 2, 29 + 26, 235),
         ("B1", 3, 36, 324),
     ]
-    assert draft["total"] == 559
+    assert draft.total == 559
 
 
 def test_catalog_swap_only_between_sales() -> None:
@@ -246,7 +249,9 @@ def test_cash_sale_draft_is_the_journal_record() -> None:
     assert till.tender("cash", 300) is None  # partial: 3.00 of 3.85
     assert till.view().state == "tendering" and till.view().due == 85
     draft = till.tender("cash", 100)
-    assert draft == {
+    assert draft is not None
+    # The JSON the journal hashes: exactly the CONTRACT's keys and the set extensions.
+    assert plain(draft) == {
         "schema": 1,
         "sale_id": "sale-1",
         "kind": "sale",
@@ -297,7 +302,7 @@ def test_timestamp_is_utc_milliseconds() -> None:
     local = datetime(2026, 11, 23, 11, 30, 5, 999999, tzinfo=timezone(timedelta(hours=1)))
     till = Till(EUR, CATALOG, Roster([]), clock=lambda: local, new_id=lambda: "x")
     till.login("ana")
-    assert till.no_sale("x")["ts"] == "2026-11-23T10:30:05.999Z"
+    assert till.no_sale("x").ts == "2026-11-23T10:30:05.999Z"
 
 
 def test_chf_cash_rounding_worked_example() -> None:
@@ -319,14 +324,14 @@ def test_chf_cash_rounding_worked_example() -> None:
         till.tender("cash", 5002)
     draft = till.tender("cash", 5000)
     assert draft is not None
-    assert [li["total"] for li in draft["lines"]] == [1112, 558, 719]
-    assert draft["tax"] == [
+    assert [li.total for li in draft.lines] == [1112, 558, 719]
+    assert to_builtins(draft.tax) == [
         {"rate": "0", "base": 719, "tax": 0},
         {"rate": "5.5", "base": 529, "tax": 29},
         {"rate": "20", "base": 927, "tax": 185},
     ]
-    assert draft["tenders"] == [{"type": "cash", "amount": 2390}]
-    assert (draft["change"], draft["rounding"], draft["total"]) == (2610, 1, 2389)
+    assert to_builtins(draft.tenders) == [{"type": "cash", "amount": 2390}]
+    assert (draft.change, draft.rounding, draft.total) == (2610, 1, 2389)
 
 
 def test_cash_rounding_down_completes_short_of_the_total() -> None:
@@ -335,7 +340,7 @@ def test_cash_rounding_down_completes_short_of_the_total() -> None:
     till.key("X")
     draft = till.tender("cash")
     assert draft is not None
-    assert draft["tenders"] == [{"type": "cash", "amount": 100}] and draft["rounding"] == -2
+    assert to_builtins(draft.tenders) == [{"type": "cash", "amount": 100}] and draft.rounding == -2
 
 
 def test_prices_excluding_tax() -> None:
@@ -345,8 +350,8 @@ def test_prices_excluding_tax() -> None:
     view = till.view()
     assert (view.subtotal, view.tax, view.total) == (265, 36, 301)
     draft = till.tender("card", ref="T1")
-    assert draft is not None and draft["total"] == 301
-    assert sum(r["base"] for r in draft["tax"]) + sum(r["tax"] for r in draft["tax"]) == 301
+    assert draft is not None and draft.total == 301
+    assert sum(r.base for r in draft.tax) + sum(r.tax for r in draft.tax) == 301
 
 
 def test_card_rules() -> None:
@@ -374,11 +379,11 @@ def test_card_rules() -> None:
         till.key("A1")
     draft = till.tender("card", ref="T2")
     assert draft is not None
-    assert draft["tenders"] == [
+    assert to_builtins(draft.tenders) == [
         {"type": "card", "amount": 500, "ref": "T1"},
         {"type": "card", "amount": 299, "ref": "T2"},
     ]
-    assert draft["change"] == 0
+    assert draft.change == 0
 
 
 def test_cancel_and_logout() -> None:
@@ -416,12 +421,12 @@ def test_loyalty_online_earn_and_redeem() -> None:
     assert till.view().due == 1298
     draft = till.tender("card", ref="T9")
     assert draft is not None
-    assert draft["tenders"] == [
+    assert to_builtins(draft.tenders) == [
         {"type": "points", "amount": 300, "points": 300},
         {"type": "card", "amount": 1298, "ref": "T9"},
     ]
     # paid = 15.98 - 3.00 = 12.98 -> 12 points
-    assert draft["loyalty"] == {
+    assert to_builtins(draft.loyalty) == {
         "account": "00000001",
         "earned": 12,
         "redeemed": 300,
@@ -442,14 +447,14 @@ def test_loyalty_offline_cap_and_points_covering_everything() -> None:
         till.redeem(1)
     draft = till.tender("cash", 10)
     assert draft is not None
-    assert draft["loyalty"] == {
+    assert to_builtins(draft.loyalty) == {
         "account": "00000002",
         "earned": 0,  # 0.05 paid × 2 points per unit
         "redeemed": 14,
         "balance": None,
         "offline": True,
     }
-    assert draft["change"] == 5
+    assert draft.change == 5
 
     till.key("W1", 20)
     till.attach_loyalty("00000002", balance=None, offline=True)
@@ -469,8 +474,8 @@ def test_points_that_cover_the_total_close_with_cash() -> None:
         till.tender("card", ref="T1")
     draft = till.tender("cash")
     assert draft is not None
-    assert draft["tenders"] == [{"type": "points", "amount": 145, "points": 145}]
-    assert draft["change"] == 0 and draft["loyalty"]["earned"] == 0
+    assert to_builtins(draft.tenders) == [{"type": "points", "amount": 145, "points": 145}]
+    assert draft.change == 0 and draft.loyalty.earned == 0
 
 
 def test_shift_close_carries_the_z_report() -> None:
@@ -478,11 +483,10 @@ def test_shift_close_carries_the_z_report() -> None:
     till.key("A1")
     sale = till.tender("cash", 200)
     assert sale is not None
-    sale["receipt_no"] = "s001-till-01-000001"
-    draft = till.shift_close([sale])
-    assert draft["kind"] == "shift_close" and draft["lines"] == [] and draft["total"] == 0
-    assert draft["tenders"] == [] and draft["change"] == 0 and draft["loyalty"] is None
-    assert draft["report"]["sales"] == 1 and draft["report"]["expected_cash"] == 145
+    draft = till.shift_close([record_of(sale)])
+    assert draft.kind == "shift_close" and to_builtins(draft.lines) == [] and draft.total == 0
+    assert to_builtins(draft.tenders) == [] and draft.change == 0 and draft.loyalty is None
+    assert draft.report.sales == 1 and draft.report.expected_cash == 145
 
 
 # -- properties ------------------------------------------------------------------------------
@@ -572,7 +576,7 @@ def test_cash_change_never_negative_and_due_is_rounded(
     if draft is None:
         assert handed < view.cash_due and till.view().due == view.total - handed
     else:
-        assert draft["change"] >= 0
-        assert draft["change"] == handed - view.cash_due
-        assert sum(t["amount"] for t in draft["tenders"]) == view.cash_due
-        assert draft["rounding"] == view.cash_due - view.total
+        assert draft.change >= 0
+        assert draft.change == handed - view.cash_due
+        assert sum(t.amount for t in draft.tenders) == view.cash_due
+        assert draft.rounding == view.cash_due - view.total

@@ -18,7 +18,7 @@ from appliance.drivers.scanner import (
     SimScanner,
 )
 from appliance.events import Event
-from appliance.sales.barcode import make_loyalty_card
+from protocol.cards import make_loyalty_card
 
 EAN13 = "4006381333931"
 EAN8 = "96385074"

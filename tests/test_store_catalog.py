@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from appliance.errors import BadInput
 from appliance.sales.catalog import Item
 from appliance.store import Store, StoreError
+from protocol.errors import BadInput
 
 
 def item(n: int, **change: Any) -> Item:

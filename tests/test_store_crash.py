@@ -19,6 +19,7 @@ WRITER = """
 import sys
 from pathlib import Path
 from appliance.store import Store
+from protocol.record import Draft, convert
 
 store = Store.open(Path(sys.argv[1]), "till-01")
 run = sys.argv[2]
@@ -26,15 +27,15 @@ n = 0
 print("ready", flush=True)
 while True:
     n += 1
-    record = store.append({
+    record = store.append(convert({
         "schema": 1, "sale_id": f"{run}-{n}", "kind": "sale", "device": "till-01",
         "store": "s001", "region": "north", "staff": "ana", "ts": "2026-11-23T10:00:00.000Z",
         "currency": "EUR", "lines": [], "total": n, "tax": [], "tenders": [], "change": 0,
         "loyalty": None, "refund_of": None,
-    }, print_receipt=n % 2 == 0)
+    }, Draft), print_receipt=n % 2 == 0)
     if n % 3 == 0:
-        store.outbox.ack(record["seq"] - 1)
-    print(record["seq"], flush=True)
+        store.outbox.ack(record.seq - 1)
+    print(record.seq, flush=True)
 """
 
 
@@ -75,7 +76,7 @@ def test_commits_survive_sigkill_and_the_chain_verifies(tmp_path: Path) -> None:
         reported = run_and_kill(data_dir, run, rng)
         all_reported += reported
         with Store.open(data_dir, "till-01") as store:
-            seqs = {r["seq"] for r in store.records()}
+            seqs = {r.seq for r in store.records()}
             missing = set(all_reported) - seqs
             assert not missing, f"run {run}: reported commits lost: {sorted(missing)}"
             result = store.verify()
@@ -83,7 +84,7 @@ def test_commits_survive_sigkill_and_the_chain_verifies(tmp_path: Path) -> None:
             last = store.last_seq()
             assert seqs == set(range(1, last + 1))
             # The outbox row and print job of each record committed with it, or not at all.
-            unacked = [r["seq"] for r in store.outbox.pending(limit=10_000)]
+            unacked = [r.seq for r in store.outbox.pending(limit=10_000)]
             assert unacked and unacked == list(range(unacked[0], last + 1))
             printed = [j.seq for j in store.print_jobs.pending()]
             assert printed == [s for s in range(1, last + 1) if _even_in_run(store, s)]
@@ -94,4 +95,4 @@ def _even_in_run(store: Store, seq: int) -> bool:
     """Whether the writer asked for a receipt for record `seq` (every second of its run)."""
     record = store.by_seq(seq)
     assert record is not None
-    return int(record["sale_id"].rsplit("-", 1)[1]) % 2 == 0
+    return int(record.sale_id.rsplit("-", 1)[1]) % 2 == 0

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -18,26 +19,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance.errors import BadInput
 from appliance.store import (
-    GENESIS_HASH,
     SCHEMA_VERSION,
     DuplicateSaleError,
     PrintJob,
     Store,
     StoreError,
     StoreFileError,
-    VerifyResult,
-    canonical_json,
-    chain,
-    record_hash,
-    verify_chain,
 )
 from appliance.store import db as db_module
+from protocol import chain
+from protocol.chain import GENESIS_HASH, VerifyResult, canonical_json, record_hash, verify_chain
+from protocol.errors import BadInput
+from protocol.record import Draft, Line, Record, convert, decode_stored, plain
 
 
-def draft(n: int, kind: str = "sale", **extra: Any) -> dict[str, Any]:
-    """A journal draft as the till makes one (no seq, receipt_no, hashes)."""
+def draft_dict(n: int, kind: str = "sale", **extra: Any) -> dict[str, Any]:
+    """A journal draft as the till makes one (no seq, receipt_no, hashes), as plain JSON."""
     return {
         "schema": 1,
         "sale_id": f"00000000-0000-4000-8000-{n:012d}",
@@ -70,7 +68,11 @@ def draft(n: int, kind: str = "sale", **extra: Any) -> dict[str, Any]:
     }
 
 
-def fill(store: Store, count: int) -> list[dict[str, Any]]:
+def draft(n: int, kind: str = "sale", **extra: Any) -> Draft:
+    return convert(draft_dict(n, kind, **extra), Draft)
+
+
+def fill(store: Store, count: int) -> list[Record]:
     return [store.append(draft(n)) for n in range(1, count + 1)]
 
 
@@ -102,17 +104,15 @@ def store(data_dir: Path) -> Any:
 
 def test_append_assigns_seq_receipt_no_and_links_the_chain(store: Store) -> None:
     first, second = fill(store, 2)
-    assert (first["seq"], second["seq"]) == (1, 2)
-    assert first["receipt_no"] == "s001-till-01-000001"
-    assert second["receipt_no"] == "s001-till-01-000002"
-    assert first["prev_hash"] == GENESIS_HASH
-    assert second["prev_hash"] == first["hash"]
-    assert first["hash"] == record_hash(first) != second["hash"]
-    body = {k: v for k, v in first.items() if k not in ("hash", "sig")}
-    assert first["hash"] == hashlib.sha256(canonical_json(body).encode()).hexdigest()
-    assert list(first)[:5] == ["schema", "seq", "sale_id", "kind", "receipt_no"]
-    assert list(first)[-3:] == ["prev_hash", "hash", "sig"]
-    assert first["lines"][0]["name"] == "Café crème"
+    assert (first.seq, second.seq) == (1, 2)
+    assert first.receipt_no == "s001-till-01-000001"
+    assert second.receipt_no == "s001-till-01-000002"
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash
+    assert first.hash == record_hash(plain(first)) != second.hash
+    body = {k: v for k, v in plain(first).items() if k not in ("hash", "sig")}
+    assert first.hash == hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    assert first.lines[0].name == "Café crème"
     assert store.last_seq() == 2
 
 
@@ -120,9 +120,9 @@ def test_signature_is_over_the_hex_hash_with_the_device_key(store: Store) -> Non
     record = fill(store, 1)[0]
     public = serialization.load_pem_public_key(store.public_key_pem().encode())
     assert isinstance(public, Ed25519PublicKey)
-    public.verify(bytes.fromhex(record["sig"]), record["hash"].encode("ascii"))
+    public.verify(bytes.fromhex(record.sig), record.hash.encode("ascii"))
     with pytest.raises(InvalidSignature):
-        public.verify(bytes.fromhex(record["sig"]), bytes.fromhex(record["hash"]))
+        public.verify(bytes.fromhex(record.sig), bytes.fromhex(record.hash))
 
 
 def test_stored_record_is_the_returned_record(store: Store, data_dir: Path) -> None:
@@ -131,23 +131,24 @@ def test_stored_record_is_the_returned_record(store: Store, data_dir: Path) -> N
     conn = sqlite3.connect(data_dir / "journal.db")
     (text,) = conn.execute("SELECT record FROM journal WHERE seq = 1").fetchone()
     conn.close()
-    assert text == canonical_json(record)
+    assert text == canonical_json(plain(record))
 
 
 def test_the_draft_is_not_changed_and_later_edits_do_not_leak_in(store: Store) -> None:
     d = draft(1)
+    lines = d.lines
     record = store.append(d)
-    assert "seq" not in d
-    d["lines"][0]["total"] = 1
+    assert d.lines is lines
+    lines.append(lines[0])  # a struct is frozen, its lists are not
     assert store.by_seq(1) == record
-    assert record["lines"][0]["total"] == 250
+    assert len(record.lines) == 1
 
 
 def test_append_writes_journal_outbox_and_print_job_together(store: Store) -> None:
     store.append(draft(1))
     store.append(draft(2), print_receipt=False)
     assert store.outbox.depth() == 2
-    assert [r["seq"] for r in store.outbox.pending()] == [1, 2]
+    assert [r.seq for r in store.outbox.pending()] == [1, 2]
     assert store.print_jobs.pending() == [PrintJob(job_id=1, seq=1, copy=False, attempts=0)]
 
 
@@ -161,7 +162,7 @@ def test_duplicate_sale_id_writes_nothing(store: Store) -> None:
     assert len(list(store.records())) == 2
     # The chain carries on from the last committed record, not the refused one.
     third = store.append(draft(3))
-    assert third["seq"] == 3
+    assert third.seq == 3
     assert store.verify().ok
 
 
@@ -181,37 +182,38 @@ def test_failure_after_the_journal_insert_rolls_back_everything(
     assert conn.execute("SELECT seq FROM chain_head").fetchone() == (1,)
     conn.execute("DROP TRIGGER boom")
     conn.close()
-    assert store.append(draft(2))["seq"] == 2
+    assert store.append(draft(2)).seq == 2
     assert store.verify().ok
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"total": 2.49}, "total is a float"),
-        ({"lines": [{"total": 1.5}]}, r"lines\[0\].total is a float"),
-        ({"seq": 7}, "which the store assigns"),
+        ({"total": 2.49}, r"Expected `int`, got `float` - at `\$.total`"),
+        ({"lines": [Line(**{**plain(draft(1).lines[0]), "total": 1.5})]}, r"\$.lines\[0\].total"),
         ({"device": "till-02"}, "not this store's"),
-        ({"kind": "gift"}, "kind 'gift'"),
-        ({"sale_id": ""}, "sale_id must be"),
-        ({"staff": object()}, "not JSON data"),
+        ({"kind": "gift"}, r"\$.kind"),
+        ({"sale_id": ""}, r"\$.sale_id"),
+        ({"staff": object()}, "Encoding objects of type object is unsupported"),
     ],
 )
 def test_bad_drafts_are_refused_and_nothing_is_written(
     store: Store, change: dict[str, Any], message: str
 ) -> None:
+    # A struct's constructor checks nothing: the store must.
+    bad = msgspec.structs.replace(draft(1), **change)
     with pytest.raises(StoreError, match=message):
-        store.append(draft(1, **change))
+        store.append(bad)
     assert store.last_seq() == 0
     assert store.outbox.depth() == 0
-    assert store.append(draft(1))["seq"] == 1
+    assert store.append(draft(1)).seq == 1
 
 
-def test_a_draft_without_refund_of_is_journalled(store: Store) -> None:
-    d = draft(1)
-    del d["refund_of"]
-    assert "refund_of" not in store.append(d)
-    assert store.verify().ok
+def test_a_record_is_refused_where_a_draft_goes(store: Store) -> None:
+    record = store.append(draft(1))
+    with pytest.raises(StoreError, match="only a Draft"):
+        store.append(record)
+    assert store.last_seq() == 1
 
 
 def test_reopen_continues_the_chain(data_dir: Path) -> None:
@@ -221,15 +223,15 @@ def test_reopen_continues_the_chain(data_dir: Path) -> None:
     with Store.open(data_dir, "till-01") as s:
         assert s.last_seq() == 3
         assert s.public_key_pem() == pem
-        assert s.append(draft(4))["prev_hash"] == s.by_seq(3)["hash"]  # type: ignore[index]
+        assert s.append(draft(4)).prev_hash == s.by_seq(3).hash  # type: ignore[union-attr]
         assert s.verify().ok
 
 
 def test_two_stores_on_one_journal_do_not_fork_the_chain(data_dir: Path) -> None:
     with Store.open(data_dir, "till-01") as a, Store.open(data_dir, "till-01") as b:
         a.append(draft(1))
-        assert b.append(draft(2))["seq"] == 2  # b's cached head was stale
-        assert a.append(draft(3))["seq"] == 3
+        assert b.append(draft(2)).seq == 2  # b's cached head was stale
+        assert a.append(draft(3)).seq == 3
         assert a.verify().ok and b.verify().ok
 
 
@@ -254,40 +256,38 @@ def test_lookups(store: Store) -> None:
     records = fill(store, 3)
     assert store.by_seq(2) == records[1]
     assert store.by_receipt_no("s001-till-01-000003") == records[2]
-    assert store.by_sale_id(records[0]["sale_id"]) == records[0]
     assert store.by_seq(9) is None
     assert store.by_receipt_no("nope") is None
-    assert store.by_sale_id("nope") is None
     assert list(store.records()) == records
-    assert [r["seq"] for r in store.records(after=1)] == [2, 3]
+    assert [r.seq for r in store.records(after=1)] == [2, 3]
     assert list(store.records(after=3)) == []
 
 
 def test_records_reads_past_a_batch(store: Store) -> None:
     fill(store, 1205)
-    assert [r["seq"] for r in store.records()] == list(range(1, 1206))
-    assert [r["seq"] for r in store.records(after=999)][:2] == [1000, 1001]
+    assert [r.seq for r in store.records()] == list(range(1, 1206))
+    assert [r.seq for r in store.records(after=999)][:2] == [1000, 1001]
 
 
 def test_refunded_lines_is_the_union_of_refunds_of_that_sale(store: Store) -> None:
     sale = store.append(draft(1))
     other = store.append(draft(2))
-    store.append(draft(3, kind="refund", refund_of=sale["sale_id"], refund_lines=[1, 3]))
-    store.append(draft(4, kind="refund", refund_of=sale["sale_id"], refund_lines=[2, 3]))
-    store.append(draft(5, kind="refund", refund_of=other["sale_id"], refund_lines=[4]))
-    assert store.refunded_lines(sale["sale_id"]) == {1, 2, 3}
-    assert store.refunded_lines(other["sale_id"]) == {4}
+    store.append(draft(3, kind="refund", refund_of=sale.sale_id, refund_lines=[1, 3]))
+    store.append(draft(4, kind="refund", refund_of=sale.sale_id, refund_lines=[2, 3]))
+    store.append(draft(5, kind="refund", refund_of=other.sale_id, refund_lines=[4]))
+    assert store.refunded_lines(sale.sale_id) == {1, 2, 3}
+    assert store.refunded_lines(other.sale_id) == {4}
     assert store.refunded_lines("unknown") == set()
 
 
 def test_since_last_shift_close(store: Store) -> None:
     fill(store, 2)
-    assert [r["seq"] for r in store.since_last_shift_close()] == [1, 2]
+    assert [r.seq for r in store.since_last_shift_close()] == [1, 2]
     store.append(draft(3, kind="shift_close"))
     assert store.since_last_shift_close() == []
     store.append(draft(4))
     store.append(draft(5, kind="no_sale"))
-    assert [r["seq"] for r in store.since_last_shift_close()] == [4, 5]
+    assert [r.seq for r in store.since_last_shift_close()] == [4, 5]
 
 
 # -- outbox and print jobs -------------------------------------------------------------
@@ -295,13 +295,13 @@ def test_since_last_shift_close(store: Store) -> None:
 
 def test_outbox_pending_limit_after_and_ack(store: Store) -> None:
     fill(store, 5)
-    assert [r["seq"] for r in store.outbox.pending(limit=2)] == [1, 2]
-    assert [r["seq"] for r in store.outbox.pending(limit=2, after=2)] == [3, 4]
-    assert store.outbox.pending(limit=2)[0] == store.by_seq(1)
+    assert [r.seq for r in store.outbox.pending(limit=2)] == [1, 2]
+    assert [r.seq for r in store.outbox.pending(limit=2, after=2)] == [3, 4]
+    assert decode_stored(store.outbox.pending(limit=2)[0].payload) == store.by_seq(1)
     assert store.outbox.ack(3) == 3
     assert store.outbox.ack(3) == 0
     assert store.outbox.depth() == 2
-    assert [r["seq"] for r in store.outbox.pending()] == [4, 5]
+    assert [r.seq for r in store.outbox.pending()] == [4, 5]
     assert store.outbox.ack(99) == 2
     assert store.outbox.pending() == []
 
@@ -343,7 +343,7 @@ def test_verify_passes_on_an_intact_journal_and_its_export(store: Store) -> None
     fill(store, 5)
     result = store.verify()
     assert (result.ok, result.checked, result.seq) == (True, 5, None)
-    exported = [json.loads(json.dumps(r)) for r in store.records()]
+    exported = [json.loads(text) for _, text in store.texts()]
     assert verify_chain(exported, store.public_key_pem()).ok
     assert verify_chain([], store.public_key_pem()) == VerifyResult(
         True, 0, None, "0 records, chain intact"
@@ -354,9 +354,9 @@ def test_verify_catches_an_edited_amount(store: Store, data_dir: Path) -> None:
     fill(store, 4)
     record = store.by_seq(3)
     assert record is not None
-    record["total"] = 1
+    edited = plain(record) | {"total": 1}
     tamper(
-        data_dir, "UPDATE journal SET record = ? WHERE seq = 3", params=(canonical_json(record),)
+        data_dir, "UPDATE journal SET record = ? WHERE seq = 3", params=(canonical_json(edited),)
     )
     result = store.verify()
     assert (result.ok, result.seq, result.checked) == (False, 3, 2)
@@ -367,10 +367,10 @@ def test_verify_catches_an_edit_with_a_recomputed_hash(store: Store, data_dir: P
     fill(store, 2)
     record = store.by_seq(2)
     assert record is not None
-    record["total"] = 1
-    record["hash"] = record_hash(record)
+    edited = plain(record) | {"total": 1}
+    edited["hash"] = record_hash(edited)
     tamper(
-        data_dir, "UPDATE journal SET record = ? WHERE seq = 2", params=(canonical_json(record),)
+        data_dir, "UPDATE journal SET record = ? WHERE seq = 2", params=(canonical_json(edited),)
     )
     result = store.verify()
     assert (result.ok, result.seq) == (False, 2)
@@ -383,7 +383,7 @@ def test_verify_catches_a_deleted_record(store: Store, data_dir: Path) -> None:
     result = store.verify()
     assert (result.ok, result.seq, result.checked) == (False, 4, 2)
     assert "missing" in result.reason
-    exported = list(store.records())
+    exported = [plain(r) for r in store.records()]
     assert verify_chain(exported, store.public_key_pem()).seq == 4
 
 
@@ -396,7 +396,7 @@ def test_verify_catches_records_deleted_from_the_end(store: Store, data_dir: Pat
 
 
 def test_verify_catches_reordered_records(store: Store, data_dir: Path) -> None:
-    records = fill(store, 4)
+    records = [plain(r) for r in fill(store, 4)]
     tamper(
         data_dir,
         "UPDATE journal SET record = ? WHERE seq = 2",
@@ -411,8 +411,8 @@ def test_verify_catches_reordered_records(store: Store, data_dir: Path) -> None:
 
 
 def test_verify_catches_a_record_signed_with_another_key(store: Store) -> None:
-    records = fill(store, 2)
-    forged = {k: v for k, v in draft(3).items()}
+    records = [plain(r) for r in fill(store, 2)]
+    forged = draft_dict(3)
     forged.update(seq=3, receipt_no="s001-till-01-000003", prev_hash=records[1]["hash"])
     forged["hash"] = record_hash(forged)
     forged["sig"] = Ed25519PrivateKey.generate().sign(forged["hash"].encode()).hex()
@@ -440,14 +440,14 @@ def test_verify_reports_a_record_that_is_not_json(store: Store, data_dir: Path) 
     tamper(data_dir, "UPDATE journal SET record = '{broken' WHERE seq = 2")
     result = store.verify()
     assert (result.ok, result.seq) == (False, 2)
-    with pytest.raises(StoreFileError, match="not valid JSON"):
+    with pytest.raises(StoreFileError, match="journal record 2 is not a record"):
         store.by_seq(2)
 
 
 def test_verify_chain_refuses_a_bad_public_key(store: Store) -> None:
     fill(store, 1)
-    with pytest.raises(StoreFileError, match="public key"):
-        verify_chain(store.records(), "not a key")
+    with pytest.raises(chain.PublicKeyError, match="public key"):
+        verify_chain([plain(r) for r in store.records()], "not a key")
 
 
 # -- files: migrations, settings, key, bad input ---------------------------------------
@@ -469,7 +469,7 @@ def test_migrates_an_empty_database_file(data_dir: Path) -> None:
     data_dir.mkdir()
     (data_dir / "journal.db").write_bytes(b"")
     with Store.open(data_dir, "till-01") as s:
-        assert s.append(draft(1))["seq"] == 1
+        assert s.append(draft(1)).seq == 1
 
 
 def test_the_connection_is_durable(store: Store) -> None:
@@ -644,4 +644,4 @@ def test_hash_matches_whatever_the_fast_path_spells_differently(record: dict[str
 
 def test_a_real_record_takes_the_fast_path(store: Store) -> None:
     record = store.append(draft(1), False)
-    assert chain._fast_record_hash(record) == record["hash"]
+    assert chain._fast_record_hash(plain(record)) == record.hash

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance.errors import BadInput
 from appliance.store import DeviceState, StoreError, StoreFileError
+from protocol.errors import BadInput
 
 
 def test_documents_round_trip_across_reopen(tmp_path: Path) -> None:

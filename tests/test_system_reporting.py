@@ -20,6 +20,7 @@ import pytest
 
 from appliance.config import load_config
 from appliance.store import Store
+from protocol.record import Draft, convert
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
 from tests.procs import children, running
@@ -97,36 +98,39 @@ def fill_journal(cfg_path: Path, n: int) -> None:
         for i in range(n):
             total = 100 + i % 900
             store.append(
-                {
-                    "schema": 1,
-                    "sale_id": str(uuid.uuid4()),
-                    "kind": "sale",
-                    "device": cfg.device.id,
-                    "store": cfg.device.store,
-                    "region": cfg.device.region,
-                    "staff": "ana",
-                    "ts": datetime.now(UTC).isoformat(timespec="milliseconds")[:23] + "Z",
-                    "currency": "EUR",
-                    "lines": [
-                        {
-                            "sku": "B1",
-                            "barcode": "3760123450010",
-                            "name": "Baguette",
-                            "qty": 1,
-                            "unit_price": total,
-                            "discount": 0,
-                            "total": total,
-                            "tax_rate": "5.5",
-                        }
-                    ],
-                    "total": total,
-                    "tax": [{"rate": "5.5", "base": total - 5, "tax": 5}],
-                    "tenders": [{"type": "card", "amount": total}],
-                    "change": 0,
-                    "loyalty": None,
-                    "refund_of": None,
-                    "rounding": 0,
-                },
+                convert(
+                    {
+                        "schema": 1,
+                        "sale_id": str(uuid.uuid4()),
+                        "kind": "sale",
+                        "device": cfg.device.id,
+                        "store": cfg.device.store,
+                        "region": cfg.device.region,
+                        "staff": "ana",
+                        "ts": datetime.now(UTC).isoformat(timespec="milliseconds")[:23] + "Z",
+                        "currency": "EUR",
+                        "lines": [
+                            {
+                                "sku": "B1",
+                                "barcode": "3760123450010",
+                                "name": "Baguette",
+                                "qty": 1,
+                                "unit_price": total,
+                                "discount": 0,
+                                "total": total,
+                                "tax_rate": "5.5",
+                            }
+                        ],
+                        "total": total,
+                        "tax": [{"rate": "5.5", "base": total - 5, "tax": 5}],
+                        "tenders": [{"type": "card", "amount": total}],
+                        "change": 0,
+                        "loyalty": None,
+                        "refund_of": None,
+                        "rounding": 0,
+                    },
+                    Draft,
+                ),
                 print_receipt=False,
             )
 

@@ -28,10 +28,10 @@ import pytest
 
 from appliance.config import load_config
 from appliance.demo import demo_catalog_text
-from appliance.mqtt.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from appliance.replay import scan_through_scanner
-from appliance.sales.barcode import make_loyalty_card
 from appliance.service import open_unit
+from protocol.cards import make_loyalty_card
+from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
 from tests.pg import fresh_database

@@ -13,12 +13,12 @@ from pathlib import Path
 import aiomqtt
 
 from appliance.config import parse_config
-from appliance.mqtt.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from appliance.replay import scan_through_scanner
-from appliance.sales.barcode import make_loyalty_card
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.service import Unit, open_unit
 from appliance.store import Store
+from protocol.cards import make_loyalty_card
+from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from tests.broker import Broker
 from tests.conftest import config_text
 

@@ -15,7 +15,7 @@ async def sell(unit: Unit, sku: str, ref: str) -> str:
     await unit.controller.handle({"op": "key", "sku": sku, "qty": 1})
     out = await unit.controller.handle({"op": "tender", "type": "card", "ref": ref})
     assert out.record is not None, out.rejected
-    return str(out.record["receipt_no"])
+    return out.record.receipt_no
 
 
 def whole_copies(paper: bytes, receipt: bytes) -> int:

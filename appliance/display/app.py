@@ -20,9 +20,9 @@ from appliance.config import Config
 from appliance.display import DisplayError
 from appliance.display.context import DisplayContext
 from appliance.display.formatting import MoneyText
-from appliance.display.loyalty import LoyaltyLookup
 from appliance.drivers.scanner import Scan
 from appliance.events import Event
+from appliance.loyalty.customers import LoyaltyLookup
 from appliance.service import Unit
 
 log = logging.getLogger("appliance.display")

@@ -11,7 +11,6 @@ from typing import Any
 
 from appliance.controller import Outcome
 from appliance.display.formatting import MoneyText
-from appliance.display.loyalty import LoyaltyLookup
 from appliance.display.status import (
     Light,
     drawer_light,
@@ -20,6 +19,7 @@ from appliance.display.status import (
     scanner_light,
 )
 from appliance.events import Event
+from appliance.loyalty.customers import LoyaltyLookup
 from appliance.service import Unit
 from appliance.store import DeviceState, StoreError
 

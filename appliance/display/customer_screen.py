@@ -12,9 +12,9 @@ from kivy.uix.image import Image
 
 from appliance.display.context import DisplayContext
 from appliance.display.kit import ACCENT, GO, INK, MUTED, PANEL, PAPER, WHITE, Panel, Scale, Text
-from appliance.display.loyalty import CustomerSummary
 from appliance.display.models import CustomerFrame, CustomerModel
 from appliance.events import Event
+from appliance.loyalty.customers import CustomerSummary
 from appliance.sales.till import TillLine
 
 SHOWN_LINES = 8

@@ -7,7 +7,7 @@ from decimal import Decimal
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_currency, format_decimal
 
-from appliance.errors import BadInput
+from protocol.errors import BadInput
 
 
 class LocaleError(BadInput):

@@ -25,10 +25,10 @@ from appliance.display.kit import (
     Scale,
     Text,
 )
-from appliance.display.loyalty import CustomerSummary, Enrolment, EnrolResult, Purchase
 from appliance.display.models import KioskSession
-from appliance.sales.barcode import loyalty_card
-from appliance.sales.money import exponent
+from appliance.loyalty.customers import CustomerSummary, Enrolment, EnrolResult, Purchase
+from protocol.cards import loyalty_card
+from protocol.money import exponent
 
 
 class KioskScreen(BoxLayout):

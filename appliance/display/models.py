@@ -7,10 +7,11 @@ start screen, what to forget) are plain code with a clock passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from appliance.display.loyalty import CustomerSummary
+from appliance.loyalty.customers import CustomerSummary
 from appliance.sales.till import TillLine, TillView
+from protocol.record import Record
 
 CustomerPhase = Literal["idle", "basket", "thanks"]
 
@@ -38,12 +39,12 @@ class CustomerModel:
     """
 
     thanks_for: float = 8.0
-    _finished: dict[str, Any] | None = None
+    _finished: Record | None = None
     _finished_at: float = 0.0
     _customer: CustomerSummary | None = field(default=None)
 
-    def sale_finished(self, record: dict[str, Any], now: float) -> None:
-        if record.get("kind") == "sale":
+    def sale_finished(self, record: Record, now: float) -> None:
+        if record.kind == "sale":
             self._finished, self._finished_at = record, now
 
     def customer_known(self, summary: CustomerSummary | None) -> None:
@@ -77,14 +78,14 @@ class CustomerModel:
             )
         rec = self._finished
         if rec is not None and now - self._finished_at < self.thanks_for:
-            lo = rec.get("loyalty") or {}
+            lo = rec.loyalty
             return CustomerFrame(
                 "thanks",
-                total=int(rec["total"]),
-                paid=sum(int(t["amount"]) for t in rec["tenders"]),
-                change=int(rec["change"]),
+                total=rec.total,
+                paid=sum(t.amount for t in rec.tenders),
+                change=rec.change,
                 customer=self._customer if lo else None,
-                earned=lo.get("earned") if lo else None,
+                earned=lo.earned if lo else None,
             )
         # Nobody's name stays on a screen the next customer can see.
         self._finished, self._customer = None, None

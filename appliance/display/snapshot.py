@@ -21,9 +21,9 @@ from PIL import Image
 
 from appliance.config import Config, PathsSection
 from appliance.display import DisplayError
-from appliance.display.loyalty import LoyaltyLookup
 from appliance.display.xvfb import Xvfb
-from appliance.errors import BadInput
+from appliance.loyalty.customers import LoyaltyLookup
+from protocol.errors import BadInput
 
 FRAME_TIMEOUT = 20.0
 

@@ -40,9 +40,10 @@ from appliance.display.models import quick_cash
 from appliance.display.status import worst
 from appliance.events import Event
 from appliance.sales.catalog import Item
-from appliance.sales.money import format_minor
 from appliance.sales.reports import format_report
 from appliance.sales.till import TillLine, TillView
+from protocol.money import format_minor
+from protocol.record import Record
 
 FAVOURITES = "★ Favourites"
 NO_SALE_REASONS = ("Change for a customer", "Float check", "Wrong tender corrected", "Other")
@@ -68,8 +69,8 @@ class TillScreen(BoxLayout):
         self.search = ""
         self.page = 0  # of the product grid
         self.selected: int | None = None
-        self.finished: dict[str, Any] | None = None
-        self.refund_record: dict[str, Any] | None = None
+        self.finished: Record | None = None
+        self.refund_record: Record | None = None
         self.refund_lines: set[int] = set()
         self.report_text = ""
         self.number_prompt = ""
@@ -512,10 +513,11 @@ class TillScreen(BoxLayout):
 
     def _build_change(self, view: TillView) -> Any:
         s = self.s
-        rec = self.finished or {}
-        refund = rec.get("kind") == "refund"
+        rec = self.finished
+        refund = rec is not None and rec.kind == "refund"
+        total = 0 if rec is None else rec.total
         title = "Give back to the customer" if refund else "Change due"
-        amount = -int(rec.get("total", 0)) if refund else int(rec.get("change", 0))
+        amount = -total if refund else (0 if rec is None else rec.change)
         root = Panel(PAPER, orientation="vertical", padding=s(12), spacing=s(6))
         root.add_widget(Text(title, size_px=s(26), halign="center", size_hint_y=0.18))
         root.add_widget(
@@ -529,7 +531,7 @@ class TillScreen(BoxLayout):
         )
         root.add_widget(
             Text(
-                f"Total {self._m(int(rec.get('total', 0)))} · receipt {rec.get('receipt_no', '')}",
+                f"Total {self._m(total)} · receipt {'' if rec is None else rec.receipt_no}",
                 size_px=s(16),
                 halign="center",
                 color=MUTED,
@@ -571,7 +573,7 @@ class TillScreen(BoxLayout):
 
     def _x_report(self) -> None:
         report = self.ctx.unit.controller.x_report()
-        self.report_text = format_report(dict(report), "X REPORT", self.ctx.unit.cfg.exponent)
+        self.report_text = format_report(report, "X REPORT", self.ctx.unit.cfg.exponent)
         self.report_z = False
         self.go("report")
 
@@ -604,9 +606,9 @@ class TillScreen(BoxLayout):
 
     def _z(self) -> None:
         def shown(outcome: Outcome) -> None:
-            rec = outcome.record or {}
             exp = self.ctx.unit.cfg.exponent
-            self.report_text = format_report(rec.get("report", {}), "Z REPORT", exp)
+            report = None if outcome.record is None else outcome.record.report
+            self.report_text = "" if report is None else format_report(report, "Z REPORT", exp)
             self.report_z = False
             self.panel, self._shown = "report", None
 
@@ -632,15 +634,15 @@ class TillScreen(BoxLayout):
         if rec is not None:
             lines.add_widget(
                 Text(
-                    f"Receipt {rec['receipt_no']}  ·  {self._m(rec['total'])}",
+                    f"Receipt {rec.receipt_no}  ·  {self._m(rec.total)}",
                     size_px=s(16),
                     bold=True,
                 )
             )
-            done = self.ctx.unit.store.refunded_lines(rec["sale_id"])
-            for n, li in enumerate(rec["lines"][:8], 1):
+            done = self.ctx.unit.store.refunded_lines(rec.sale_id)
+            for n, li in enumerate(rec.lines[:8], 1):
                 chosen = n in self.refund_lines
-                label = f"{n}. {li['qty']} × {li['name']}  {self._m(li['total'])}"
+                label = f"{n}. {li.qty} × {li.name}  {self._m(li.total)}"
                 if n in done:
                     label += "  (refunded)"
                 lines.add_widget(
@@ -689,7 +691,7 @@ class TillScreen(BoxLayout):
             self.message = "Find the receipt and choose the lines to refund"
             self.refresh()
             return
-        op = {"op": "refund", "receipt_no": rec["receipt_no"], "lines": sorted(self.refund_lines)}
+        op = {"op": "refund", "receipt_no": rec.receipt_no, "lines": sorted(self.refund_lines)}
         self.act(op, self._refunded)
 
     def _refunded(self, outcome: Outcome) -> None:

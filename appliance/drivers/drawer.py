@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from gpiozero import DigitalInputDevice, DigitalOutputDevice, GPIOZeroError
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -33,19 +33,6 @@ _KICK_ATTRIBUTION = 2.0
 
 class DrawerError(ApplianceError):
     """The drawer could not be kicked, or did not open when kicked."""
-
-
-class CashDrawer(Protocol):
-    """What the controller and service use; `Drawer` and `SimDrawer` both provide it."""
-
-    @property
-    def is_open(self) -> bool | None: ...
-
-    async def kick(self, reason: str) -> None: ...
-
-    async def watch(self) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Drawer:

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
 from appliance.drivers.printer import Printer, PrinterError
-from appliance.drivers.receipt import Receipt, torn_notice_bytes
-from appliance.errors import ApplianceError
 from appliance.events import Event, EventSink, discard
+from appliance.receipt import escpos, png
+from appliance.receipt.escpos import torn_notice_bytes
+from appliance.receipt.layout import Receipt
+from protocol.errors import Error
 
 
 class PrintJob(Protocol):
@@ -105,7 +107,7 @@ class PrintQueue(Generic[J]):
         while not self._stopping:
             try:
                 pending = self._jobs.pending()
-            except ApplianceError as e:
+            except Error as e:
                 # The store is having trouble; the jobs are safe in it, so look again later.
                 self._emit(Event("printer.error", {"error": str(e)}))
                 await self._sleep(self._retry_max)
@@ -126,7 +128,7 @@ class PrintQueue(Generic[J]):
     async def _print(self, job: J) -> None:
         try:
             receipt = self._render(job)
-            data = receipt.to_escpos(self._profile)
+            data = escpos.render(receipt, self._profile)
         except Exception as e:  # any failure here is this job's alone; the rest must print
             self._broken.add(job.job_id)
             self._note_attempt(job.job_id, f"cannot render the receipt: {e}")
@@ -173,7 +175,7 @@ class PrintQueue(Generic[J]):
     def _mark_printed(self, job_id: int) -> bool:
         try:
             self._jobs.mark_printed(job_id)
-        except ApplianceError as e:
+        except Error as e:
             self._emit(Event("printer.error", {"job_id": job_id, "error": str(e)}))
             return False
         self._printed.discard(job_id)
@@ -182,14 +184,14 @@ class PrintQueue(Generic[J]):
     def _note_attempt(self, job_id: int, error: str) -> None:
         try:
             self._jobs.mark_attempt(job_id, error)
-        except ApplianceError as e:
+        except Error as e:
             # Only a counter: the job is still queued and retried either way.
             self._emit(Event("printer.error", {"job_id": job_id, "error": str(e)}))
 
     async def _save(self, job: J, receipt: Receipt, data: bytes) -> None:
         try:
             await asyncio.to_thread(self._write_files, job, receipt, data)
-        except (OSError, ApplianceError) as e:
+        except (OSError, Error) as e:
             # The paper receipt matters more than its saved copy: print anyway.
             self._emit(Event("printer.save_failed", {"job_id": job.job_id, "error": str(e)}))
         self._saved.add(job.job_id)
@@ -206,7 +208,7 @@ class PrintQueue(Generic[J]):
         out = self._out_dir
         # The text last: its presence is what claims a copy number.
         (out / f"{stem}.bin").write_bytes(data)
-        receipt.to_png(out / f"{stem}.png")
+        png.render(receipt, out / f"{stem}.png")
         (out / f"{stem}.txt").write_text(receipt.to_text(), encoding="utf-8")
 
     async def _sleep(self, seconds: float) -> None:

@@ -24,7 +24,8 @@ from escpos.exceptions import Error as EscposError
 from escpos.printer import Dummy, File, Serial, Usb
 from usb.core import NoBackendError
 
-from appliance.errors import ApplianceError, BadInput
+from appliance.errors import ApplianceError
+from protocol.errors import BadInput
 
 FaultState = Literal["paper_out", "offline", "error"]
 
@@ -276,23 +277,10 @@ def parse_spec(spec: str) -> tuple[str, tuple[Any, ...]]:
     raise bad
 
 
-def open_printer(
-    spec: str,
-    *,
-    simulate: bool = False,
-    sim_path: Path | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Printer:
-    """The printer a config names. Nothing is opened until the first call.
-
-    With `simulate`, a `SimPrinter` writing to `sim_path` (or the `file:` path).
-    """
+def open_printer(spec: str, *, timeout: float = DEFAULT_TIMEOUT) -> Printer:
+    """The printer a config names. Nothing is opened until the first call. (The service
+    makes a `SimPrinter` itself under `--simulate`.)"""
     kind, args = parse_spec(spec)
-    if simulate:
-        path = sim_path or (Path(args[0]) if kind == "file" else None)
-        if path is None:
-            raise BadInput(f'printer "{spec}": a simulated printer needs a file (sim_path)')
-        return SimPrinter(path, timeout=timeout)
     if kind == "usb":
         vid, pid = args
         ms = int(timeout * 1000)

@@ -24,7 +24,8 @@ import serial
 
 from appliance.errors import ApplianceError
 from appliance.events import Event, EventSink, discard
-from appliance.sales.barcode import BarcodeError, LoyaltyCard, loyalty_card, validate
+from appliance.sales.barcode import BarcodeError, validate
+from protocol.cards import LoyaltyCard, loyalty_card
 
 log = logging.getLogger(__name__)
 

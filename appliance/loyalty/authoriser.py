@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from appliance.display.loyalty import (
+from appliance.errors import ApplianceError
+from appliance.loyalty.customers import (
     CustomerSummary,
     Enrolment,
     EnrolResult,
@@ -27,8 +28,8 @@ from appliance.display.loyalty import (
     Purchase,
     Reward,
 )
-from appliance.errors import ApplianceError
-from appliance.mqtt.messages import (
+from protocol.errors import Error
+from protocol.messages import (
     LoyaltyEnrolment,
     LoyaltyRequest,
     LoyaltyResponse,
@@ -181,7 +182,7 @@ class LoyaltyAuthoriser:
             raise LoyaltyUnavailable(
                 f"the collector did not answer {request.op} within {timeout:g} s"
             ) from None
-        except ApplianceError as e:  # the link's own error: not connected, publish failed
+        except Error as e:  # the link's own error: not connected, publish failed
             raise LoyaltyUnavailable(f"the {request.op} request could not be sent: {e}") from e
         finally:
             self._waiting.pop(request.corr, None)

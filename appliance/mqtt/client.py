@@ -20,9 +20,6 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 from aiomqtt import MqttError, ProtocolVersion, Will
@@ -32,12 +29,15 @@ from paho.mqtt.properties import Properties
 
 from appliance import __version__
 from appliance.config import Config
-from appliance.errors import ApplianceError, BadInput
+from appliance.errors import ApplianceError
 from appliance.events import Event
-from appliance.mqtt import messages as m
 from appliance.mqtt.commands import Commands, Incoming
 from appliance.mqtt.publisher import OutboxPublisher
 from appliance.store import Store
+from protocol import messages as m
+from protocol.broker import BrokerAddress, TlsFilesError, tls_context
+from protocol.errors import BadInput
+from protocol.timestamps import utc_stamp
 
 log = logging.getLogger("appliance.mqtt")
 
@@ -56,45 +56,6 @@ _NOT_FORWARDED = frozenset({"sale.committed"})
 
 class MqttLinkError(ApplianceError):
     """The MQTT link cannot be set up (TLS files unreadable, …); it keeps retrying."""
-
-
-class BrokerUrlError(BadInput):
-    """`[mqtt] url` is not an mqtt:// or mqtts:// address."""
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-    tls: bool
-    username: str | None = None
-    password: str | None = None
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """`mqtt://host[:port]` or `mqtts://user:pass@host[:port]`; BrokerUrlError otherwise."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as e:
-        raise BrokerUrlError(f"mqtt.url {url!r}: {e}") from e
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise BrokerUrlError(
-            f"mqtt.url {url!r} is not mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; fix [mqtt] url"
-        )
-    tls = parts.scheme == "mqtts"
-    return BrokerAddress(
-        host=parts.hostname,
-        port=port or (8883 if tls else 1883),
-        tls=tls,
-        username=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-    )
-
-
-def _iso(ts: float | None = None) -> str:
-    moment = datetime.now(UTC) if ts is None else datetime.fromtimestamp(ts, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Topics:
@@ -146,7 +107,7 @@ class MqttLink:
         *,
         device_states: Callable[[], dict[str, str]] = dict,
     ) -> None:
-        self.address = parse_broker_url(cfg.mqtt.url)
+        self.address = BrokerAddress.parse(cfg.mqtt.url, "mqtt.url")
         self.cfg = cfg
         self.store = store
         self.publisher = publisher
@@ -205,7 +166,7 @@ class MqttLink:
         status = m.Status(
             state=state,  # type: ignore[arg-type]
             version=__version__,
-            ts=_iso(),
+            ts=utc_stamp(),
             pubkey=self.store.public_key_pem() if state == "online" else "",
             store=self.cfg.device.store,
             region=self.cfg.device.region,
@@ -220,7 +181,7 @@ class MqttLink:
         except OSError:
             disk_free = -1
         return m.Telemetry(
-            ts=_iso(),
+            ts=utc_stamp(),
             version=__version__,
             outbox_depth=self.store.outbox.depth(),
             last_seq=self.store.last_seq(),
@@ -237,15 +198,11 @@ class MqttLink:
             return None
         tls = self.cfg.mqtt.tls
         try:
-            ctx = ssl.create_default_context(cafile=tls.ca or None if tls else None)
-            if tls is not None and tls.cert:
-                ctx.load_cert_chain(tls.cert, tls.key or None)
-        except (OSError, ssl.SSLError) as e:
+            return tls_context(*((tls.ca, tls.cert, tls.key) if tls else ()))
+        except TlsFilesError as e:
             raise MqttLinkError(
-                f"[mqtt.tls] files cannot be loaded: {e}; check ca, cert and key "
-                "(`collector fleet enroll` writes them)"
+                f"[mqtt.tls] {e}; check ca, cert and key (`collector fleet enroll` writes them)"
             ) from e
-        return ctx
 
     def _client(self) -> aiomqtt.Client:
         v5 = self.protocol is ProtocolVersion.V5
@@ -428,7 +385,9 @@ class MqttLink:
                 event = self._events[0]
                 # Details come from drivers: make sure they are JSON whatever they hold.
                 detail = json.loads(json.dumps(event.detail, default=str))
-                payload = m.encode(m.DeviceEvent(kind=event.kind, ts=_iso(event.ts), detail=detail))
+                payload = m.encode(
+                    m.DeviceEvent(kind=event.kind, ts=utc_stamp(event.ts), detail=detail)
+                )
                 await client.publish(self.topics.events, payload, qos=1)
                 if self._events and self._events[0] is event:
                     self._events.popleft()

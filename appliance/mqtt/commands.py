@@ -14,27 +14,26 @@ import asyncio
 import csv
 import io
 import logging
-import os
 import re
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import tomlkit
 import tomlkit.exceptions
 
 from appliance.config import Config, ConfigError, parse_config
-from appliance.controller import Controller
-from appliance.errors import ApplianceError, BadInput
-from appliance.mqtt import messages as m
 from appliance.mqtt.publisher import OutboxPublisher
 from appliance.sales.catalog import Catalog, CatalogError, Item, parse_catalog_csv
-from appliance.sales.money import format_minor
 from appliance.store import Store
+from appliance.store.files import write_atomic
+from protocol import messages as m
+from protocol.errors import BadInput, Error
+from protocol.money import format_minor
+from protocol.timestamps import utc_stamp
 
 log = logging.getLogger("appliance.mqtt.commands")
 
@@ -72,10 +71,6 @@ LIVE_KEYS = frozenset(
 
 class CommandRefused(BadInput):
     """A command we do not carry out; the message goes back as the result's `error`."""
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # -- catalog -------------------------------------------------------------------------------
@@ -163,7 +158,13 @@ class ConfigFile:
             raise CommandRefused(str(e)) from e
         changed = _changed(old, new)
         if changed:
-            _write_atomically(self.path, new_text)
+            try:
+                mode = self.path.stat().st_mode & 0o777
+                write_atomic(self.path, new_text.encode("utf-8"), mode=mode)
+            except OSError as e:
+                raise CommandRefused(
+                    f"config: cannot write {self.path}: {e.strerror}; nothing changed"
+                ) from e
         return ConfigChange(new, changed)
 
 
@@ -179,26 +180,6 @@ def _changed(old: Config, new: Config) -> list[str]:
     return out
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        mode = path.stat().st_mode & 0o777
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise CommandRefused(f"config: cannot write {path}: {e.strerror}; nothing changed") from e
-
-
 # -- the handler ---------------------------------------------------------------------------
 
 
@@ -209,6 +190,15 @@ class Incoming:
     name: str
     payload: bytes
     topic: str = ""
+
+
+class Selling(Protocol):
+    """What the commands need of the till's side (the service's `Controller`): a new
+    catalog to sell from, now or after the open sale, and SKUs that have stock again."""
+
+    def replace_catalog(self, catalog: Catalog) -> bool: ...
+
+    def restocked(self, skus: set[str]) -> None: ...
 
 
 class Commands:
@@ -222,7 +212,7 @@ class Commands:
         self,
         *,
         store: Store,
-        controller: Controller,
+        controller: Selling,
         publisher: OutboxPublisher,
         exponent: int,
         config_file: ConfigFile | None,
@@ -267,7 +257,7 @@ class Commands:
                 result = self._result(corr, True, None, detail)
             except BadInput as e:
                 result = self._result(corr, False, str(e))
-            except ApplianceError as e:  # the store could not write: nothing changed
+            except Error as e:  # the store could not write: nothing changed
                 result = self._result(corr, False, f"{cmd.name} failed: {e}")
             except Exception as e:  # our bug: answered and logged, never fatal
                 log.exception("command crashed", extra={"command": cmd.name, "corr": corr})
@@ -282,7 +272,7 @@ class Commands:
     def _result(
         self, corr: str, ok: bool, error: str | None, detail: dict[str, Any] | None = None
     ) -> m.CommandResult:
-        return m.CommandResult(corr=corr, ok=ok, error=error, detail=detail or {}, ts=_now())
+        return m.CommandResult(corr=corr, ok=ok, error=error, detail=detail or {}, ts=utc_stamp())
 
     def _parse(self, name: str, payload: bytes) -> tuple[m.Command, Any]:
         if name not in _ARGS:

@@ -15,8 +15,7 @@ from collections.abc import Callable, Coroutine
 from itertools import islice
 from typing import Any
 
-from appliance.mqtt.messages import encode
-from appliance.store import Store
+from appliance.store import Pending, Store
 
 log = logging.getLogger("appliance.mqtt.publisher")
 
@@ -40,7 +39,7 @@ class OutboxPublisher:
         first = store.outbox.pending(limit=1)
         # Everything up to `acked` has left the outbox; `sent` is the last seq handed
         # to the client in this pass.
-        self.acked = first[0]["seq"] - 1 if first else store.last_seq()
+        self.acked = first[0].seq - 1 if first else store.last_seq()
         self.sent = self.acked
         self.rewinds = 0
         self._generation = 0  # bumped by each rewind, so a batch read before it stops
@@ -98,11 +97,11 @@ class OutboxPublisher:
         return True
 
     # -- sending ---------------------------------------------------------------------------
-    def _next_batch(self) -> list[dict[str, Any]]:
+    def _next_batch(self) -> list[Pending]:
         if self.sent < self.acked:
             # A resend below the outbox: these come from the journal itself.
-            records = islice(self.store.records(after=self.sent), _BATCH)
-            return [r for r in records if r["seq"] <= self.acked]
+            stored = islice(self.store.texts(after=self.sent), _BATCH)
+            return [Pending(seq, text.encode()) for seq, text in stored if seq <= self.acked]
         return self.store.outbox.pending(limit=_BATCH, after=self.sent)
 
     async def run(self, send: Send) -> None:
@@ -135,15 +134,16 @@ class OutboxPublisher:
                     if generation != self._generation:
                         window.release()
                         break
-                    if record["seq"] <= self.sent:
+                    if record.seq <= self.sent:
                         window.release()  # a rewind or an ack moved past it meanwhile
                         continue
                     if self.sent <= self.acked:
                         self._progress = time.monotonic()  # the ack clock starts now
-                    self.sent = record["seq"]
+                    self.sent = record.seq
                     # The task runs its synchronous part (the client queues the packet)
                     # in creation order, so publishes start in seq order.
-                    task = asyncio.create_task(send(encode(record)))
+                    # The stored text as it was signed: one encode per record, at commit.
+                    task = asyncio.create_task(send(record.payload))
                     inflight.add(task)
                     task.add_done_callback(done)
                 if batch:

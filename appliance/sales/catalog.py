@@ -7,9 +7,10 @@ import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from appliance.errors import BadInput
 from appliance.sales import barcode as bc
-from appliance.sales.money import canonical_rate, parse_major
+from protocol.cards import loyalty_card
+from protocol.errors import BadInput
+from protocol.money import canonical_rate, parse_major
 
 REQUIRED = ("sku", "barcode", "name", "price", "tax_rate")
 OPTIONAL = ("category", "stock")
@@ -77,7 +78,7 @@ def _item(row: list[str], columns: dict[str, int], exp: int, where: str) -> Item
             bc.validate(code)
         except bc.BarcodeError as e:
             raise CatalogError(f"{where}: {e}") from e
-        if bc.loyalty_card(code) is not None:
+        if loyalty_card(code) is not None:
             raise CatalogError(
                 f'{where}: barcode "{code}" is in the loyalty card range (29…); '
                 "give the item another barcode"

@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
-from appliance.errors import BadInput
-from appliance.sales.money import parse_rate, round_half_up
+from protocol.errors import BadInput
+from protocol.money import parse_rate, round_half_up
+from protocol.record import TaxRow
 
 Percent = str | int | Fraction
 
@@ -84,19 +84,19 @@ def rate_tax(amount: int, rate: str, prices_include_tax: bool) -> int:
     return round_half_up(Fraction(amount) * r / 100)
 
 
-def tax_by_rate(lines: Iterable[tuple[str, int]], prices_include_tax: bool) -> list[dict[str, Any]]:
-    """`[{"rate","base","tax"}]` from `(rate, line total)` pairs, one row per rate, by rate."""
+def tax_by_rate(lines: Iterable[tuple[str, int]], prices_include_tax: bool) -> list[TaxRow]:
+    """One row per rate, by rate, from `(rate, line total)` pairs."""
     sums: dict[str, int] = {}
     for rate, total in lines:
         sums[rate] = sums.get(rate, 0) + total
     return [tax_row(rate, sums[rate], prices_include_tax) for rate in sort_rates(sums)]
 
 
-def tax_row(rate: str, amount: int, prices_include_tax: bool) -> dict[str, Any]:
-    """One rate's `{"rate","base","tax"}` for the sum of its line totals."""
+def tax_row(rate: str, amount: int, prices_include_tax: bool) -> TaxRow:
+    """One rate's base and tax for the sum of its line totals."""
     tax = rate_tax(amount, rate, prices_include_tax)
     base = amount - tax if prices_include_tax else amount
-    return {"rate": rate, "base": base, "tax": tax}
+    return TaxRow(rate=rate, base=base, tax=tax)
 
 
 def sort_rates(rates: Iterable[str]) -> list[str]:
@@ -143,7 +143,7 @@ class PricedBasket:
     """A priced basket: its lines, tax per rate and the total to pay."""
 
     lines: tuple[PricedLine, ...]
-    tax: tuple[dict[str, Any], ...]
+    tax: tuple[TaxRow, ...]
     gross: int  # sum of unit_price × qty
     basket_discount: int
     total: int
@@ -154,7 +154,7 @@ class PricedBasket:
 
     @property
     def tax_total(self) -> int:
-        return sum(row["tax"] for row in self.tax)
+        return sum(row.tax for row in self.tax)
 
 
 def price_basket(
@@ -175,7 +175,7 @@ def price_basket(
     )
     total = sum(p.total for p in priced)
     if not prices_include_tax:
-        total += sum(row["tax"] for row in tax)
+        total += sum(row.tax for row in tax)
     return PricedBasket(
         lines=priced, tax=tuple(tax), gross=sum(gross), basket_discount=bdisc, total=total
     )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from appliance.errors import BadInput
+from protocol.errors import BadInput
 
 Role = Literal["cashier", "supervisor"]
 ROLES: tuple[str, ...] = ("cashier", "supervisor")

@@ -9,15 +9,14 @@ prev_hash, hash, sig) for the controller to commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from fractions import Fraction
 from typing import Any, Literal
 
 from appliance.sales import barcode as bc
 from appliance.sales.catalog import Catalog, Item
-from appliance.sales.money import format_minor
 from appliance.sales.pricing import (
     LineInput,
     Percent,
@@ -31,6 +30,20 @@ from appliance.sales.pricing import (
 )
 from appliance.sales.reports import shift_report
 from appliance.sales.staff import Person, Rejected, Roster
+from protocol.cards import loyalty_card
+from protocol.money import format_minor
+from protocol.record import (
+    SCHEMA,
+    Draft,
+    Kind,
+    Line,
+    LoyaltyPart,
+    Record,
+    TaxRow,
+    Tender,
+    TenderType,
+)
+from protocol.timestamps import utc_stamp
 
 __all__ = ["Rejected", "Till", "TillLine", "TillLoyalty", "TillSettings", "TillView"]
 
@@ -100,7 +113,7 @@ class TillView:
     cash_due: int
     change: int  # of the last completed sale, until the next one starts
     loyalty: TillLoyalty | None
-    tenders: tuple[dict[str, Any], ...]
+    tenders: tuple[Tender, ...]
     approval: str | None = None  # the supervisor whose one-shot approval is waiting
 
 
@@ -118,7 +131,7 @@ class _Line:
 class _Sale:
     lines: list[_Line] = field(default_factory=list)
     basket_percent: Fraction | None = None
-    tenders: list[dict[str, Any]] = field(default_factory=list)
+    tenders: list[Tender] = field(default_factory=list)
     loyalty: TillLoyalty | None = None
     approved_by: list[str] = field(default_factory=list)
     # Given out before completion when the collector must know the sale (a reservation).
@@ -134,19 +147,11 @@ class _Sale:
 
     @property
     def paid(self) -> int:
-        return sum(int(t["amount"]) for t in self.tenders)
+        return sum(t.amount for t in self.tenders)
 
     @property
     def redeemed(self) -> int:
-        return sum(int(t["points"]) for t in self.tenders if t["type"] == "points")
-
-
-def _timestamp(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("the till clock must return an aware datetime")
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
+        return sum(t.points or 0 for t in self.tenders if t.type == "points")
 
 
 class Till:
@@ -286,7 +291,7 @@ class Till:
             bc.validate(code)
         except bc.BarcodeError as e:
             raise Rejected("scan", str(e)) from e
-        if bc.loyalty_card(code) is not None:
+        if loyalty_card(code) is not None:
             raise Rejected("scan", f"{code} is a loyalty card, not an item; scan it as a card")
         item = self._catalog.by_barcode(code)
         if item is None:
@@ -376,7 +381,7 @@ class Till:
         loyalty = self._sale.loyalty
         if reservation is not None and loyalty is not None:
             self._sale.loyalty = replace(loyalty, reservation=reservation)
-        self._sale.tenders.append({"type": "points", "amount": money, "points": points})
+        self._sale.tenders.append(Tender(type="points", amount=money, points=points))
 
     def check_redeem(self, points: int) -> int:
         """Everything `redeem` checks, changing nothing; the money the points are worth."""
@@ -419,9 +424,7 @@ class Till:
         )
 
     # -- payment -------------------------------------------------------------------------
-    def tender(
-        self, type: str, amount: int | None = None, ref: str | None = None
-    ) -> dict[str, Any] | None:
+    def tender(self, type: str, amount: int | None = None, ref: str | None = None) -> Draft | None:
         """Take a payment; returns the sale's draft once it is paid, else None."""
         self._need_staff("tender")
         s = self.settings
@@ -441,10 +444,10 @@ class Till:
                     "tender", f"cash comes in multiples of {self._money(s.cash_rounding)}"
                 )
             if given < due:
-                self._sale.tenders.append({"type": "cash", "amount": given})
+                self._sale.tenders.append(Tender(type="cash", amount=given))
                 return None
             if due > 0:
-                self._sale.tenders.append({"type": "cash", "amount": due})
+                self._sale.tenders.append(Tender(type="cash", amount=due))
             return self._complete(priced, change=given - due)
         if type == "card":
             if not ref or not ref.strip():
@@ -463,7 +466,7 @@ class Till:
                     f"card amount {self._money(paying)} is more than the "
                     f"{self._money(remaining)} due (no cashback)",
                 )
-            self._sale.tenders.append({"type": "card", "amount": paying, "ref": ref.strip()})
+            self._sale.tenders.append(Tender(type="card", amount=paying, ref=ref.strip()))
             if paying < remaining:
                 return None
             return self._complete(priced, change=0)
@@ -474,21 +477,21 @@ class Till:
         self._need_staff("cancel")
         if not self._sale.started:
             raise Rejected("cancel", "no sale is open")
-        if any(t["type"] == "card" for t in self._sale.tenders):
+        if any(t.type == "card" for t in self._sale.tenders):
             raise Rejected("cancel", "a card was charged; finish the sale and refund it")
         self._sale = _Sale()
 
-    def _base(self, kind: str, staff: Person) -> dict[str, Any]:
+    def _draft(self, kind: Kind, staff: Person, **fields: Any) -> Draft:
         s = self.settings
-        return {
-            "schema": 1,
+        common: dict[str, Any] = {
+            "schema": SCHEMA,
             "sale_id": self._new_id(),
             "kind": kind,
             "device": s.device,
             "store": s.store,
             "region": s.region,
             "staff": staff.id,
-            "ts": _timestamp(self._clock()),
+            "ts": utc_stamp(self._clock()),
             "currency": s.currency,
             "lines": [],
             "total": 0,
@@ -498,56 +501,60 @@ class Till:
             "loyalty": None,
             "refund_of": None,
         }
+        return Draft(**(common | fields))
 
-    def _complete(self, priced: PricedBasket, change: int) -> dict[str, Any]:
+    def _complete(self, priced: PricedBasket, change: int) -> Draft:
         s = self.settings
         sale = self._sale
         assert self._staff is not None
-        draft = self._base("sale", self._staff)
-        if sale.sale_id is not None:
-            draft["sale_id"] = sale.sale_id
-        draft["lines"] = [
-            {
-                "sku": li.item.sku,
-                "barcode": li.item.barcode,
-                "name": li.item.name,
-                "qty": li.qty,
-                "unit_price": li.unit_price,
-                "discount": p.discount,
-                "total": p.total,
-                "tax_rate": li.item.tax_rate,
-            }
-            for li, p in zip(sale.live, priced.lines, strict=True)
-        ]
-        draft["total"] = priced.total
-        draft["tax"] = [dict(row) for row in priced.tax]
-        draft["tenders"] = [dict(t) for t in sale.tenders]
-        draft["change"] = change
-        draft["rounding"] = sale.paid - priced.total
+        loyalty = None
         if sale.loyalty is not None:
             redeemed = sale.redeemed
             paid = priced.total - redeemed * s.point_value
             earned = max(paid, 0) * s.points_per_unit // 10**s.exponent
             lo = sale.loyalty
-            draft["loyalty"] = {
-                "account": lo.account,
-                "earned": earned,
-                "redeemed": redeemed,
-                "balance": None
+            loyalty = LoyaltyPart(
+                account=lo.account,
+                earned=earned,
+                redeemed=redeemed,
+                balance=None
                 if lo.offline or lo.balance is None
                 else lo.balance - redeemed + earned,
-                "offline": lo.offline,
-            }
-            if lo.reservation is not None:
-                draft["loyalty"]["reservation"] = lo.reservation
-        if sale.approved_by:
-            draft["approved_by"] = ",".join(sale.approved_by)
+                offline=lo.offline,
+                reservation=lo.reservation,
+            )
+        extra: dict[str, Any] = {} if sale.sale_id is None else {"sale_id": sale.sale_id}
+        draft = self._draft(
+            "sale",
+            self._staff,
+            **extra,
+            lines=[
+                Line(
+                    sku=li.item.sku,
+                    barcode=li.item.barcode,
+                    name=li.item.name,
+                    qty=li.qty,
+                    unit_price=li.unit_price,
+                    discount=p.discount,
+                    total=p.total,
+                    tax_rate=li.item.tax_rate,
+                )
+                for li, p in zip(sale.live, priced.lines, strict=True)
+            ],
+            total=priced.total,
+            tax=list(priced.tax),
+            tenders=list(sale.tenders),
+            change=change,
+            rounding=sale.paid - priced.total,
+            loyalty=loyalty,
+            approved_by=",".join(sale.approved_by) or None,
+        )
         self._sale = _Sale()
         self._last_change = change
         return draft
 
     # -- records outside a sale ------------------------------------------------------------
-    def no_sale(self, reason: str) -> dict[str, Any]:
+    def no_sale(self, reason: str) -> Draft:
         """Open the drawer without a sale (restricted); the reason is kept."""
         staff = self._need_staff("no_sale")
         self._need_idle("no_sale")
@@ -557,30 +564,23 @@ class Till:
         if len(text) > MAX_REASON:
             raise Rejected("no_sale", f"the reason is longer than {MAX_REASON} characters")
         approval = self._restricted("no_sale")
-        draft = self._base("no_sale", staff)
-        draft["reason"] = text
-        who = self._use_approval(approval)
-        if who is not None:
-            draft["approved_by"] = who
-        return draft
+        return self._draft("no_sale", staff, reason=text, approved_by=self._use_approval(approval))
 
-    def shift_close(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+    def shift_close(self, records: Sequence[Record]) -> Draft:
         """Close the shift: a record carrying the Z report of `records` (since the last close)."""
         staff = self._need_staff("shift_close")
         self._need_idle("shift_close")
-        draft = self._base("shift_close", staff)
-        draft["report"] = shift_report(records, self.settings.exponent)
-        return draft
+        return self._draft(
+            "shift_close", staff, report=shift_report(records, self.settings.exponent)
+        )
 
-    def refund(
-        self, original: dict[str, Any], lines: list[int], already_refunded: set[int]
-    ) -> dict[str, Any]:
+    def refund(self, original: Record, lines: list[int], already_refunded: set[int]) -> Draft:
         """Refund whole lines of a sale at what was paid for them, in its own tenders."""
         staff = self._need_staff("refund")
         self._need_idle("refund")
-        if original.get("kind") != "sale":
-            raise Rejected("refund", f"receipt {original.get('receipt_no')} is not a sale")
-        sold = original["lines"]
+        if original.kind != "sale":
+            raise Rejected("refund", f"receipt {original.receipt_no} is not a sale")
+        sold = original.lines
         if not lines:
             raise Rejected("refund", "say which lines to refund")
         for n in lines:
@@ -593,48 +593,53 @@ class Till:
         approval = self._restricted("refund")
         plan = _RefundPlan(original, self.settings)
         prev = {n for n in already_refunded if 1 <= n <= len(sold)}
-        draft = self._base("refund", staff)
         chosen = sorted(lines)
-        draft["lines"] = [
-            {
-                **{k: sold[n - 1][k] for k in ("sku", "barcode", "name")},
-                "qty": -sold[n - 1]["qty"],
-                "unit_price": sold[n - 1]["unit_price"],
-                "discount": -sold[n - 1]["discount"],
-                "total": -sold[n - 1]["total"],
-                "tax_rate": sold[n - 1]["tax_rate"],
-            }
-            for n in chosen
-        ]
         before, after = plan.cumulative(prev), plan.cumulative(prev | set(chosen))
-        draft["tax"] = [
-            {
-                "rate": rate,
-                "base": before.tax[rate][0] - after.tax[rate][0],
-                "tax": before.tax[rate][1] - after.tax[rate][1],
-            }
-            for rate in sort_rates({sold[n - 1]["tax_rate"] for n in chosen})
-        ]
-        draft["total"] = before.money - after.money
-        draft["tenders"] = plan.tenders(before, after)
-        draft["rounding"] = sum(t["amount"] for t in draft["tenders"]) - draft["total"]
-        loyalty = original.get("loyalty")
-        if loyalty:
-            draft["loyalty"] = {
-                "account": loyalty["account"],
-                "earned": before.earned - after.earned,
-                "redeemed": before.points - after.points,
-                "balance": None,
+        total = before.money - after.money
+        tenders = plan.tenders(before, after)
+        loyalty = None
+        if original.loyalty is not None:
+            loyalty = LoyaltyPart(
+                account=original.loyalty.account,
+                earned=before.earned - after.earned,
+                redeemed=before.points - after.points,
+                balance=None,
                 # the till did not ask the collector: the record settles it when ingested
-                "offline": True,
-            }
-        draft["refund_of"] = original["sale_id"]
-        draft["refund_lines"] = chosen
-        draft["original_receipt_no"] = original.get("receipt_no")
-        who = self._use_approval(approval)
-        if who is not None:
-            draft["approved_by"] = who
-        return draft
+                offline=True,
+            )
+        return self._draft(
+            "refund",
+            staff,
+            lines=[
+                Line(
+                    sku=li.sku,
+                    barcode=li.barcode,
+                    name=li.name,
+                    qty=-li.qty,
+                    unit_price=li.unit_price,
+                    discount=-li.discount,
+                    total=-li.total,
+                    tax_rate=li.tax_rate,
+                )
+                for li in (sold[n - 1] for n in chosen)
+            ],
+            tax=[
+                TaxRow(
+                    rate=rate,
+                    base=before.tax[rate][0] - after.tax[rate][0],
+                    tax=before.tax[rate][1] - after.tax[rate][1],
+                )
+                for rate in sort_rates({sold[n - 1].tax_rate for n in chosen})
+            ],
+            total=total,
+            tenders=tenders,
+            rounding=sum(t.amount for t in tenders) - total,
+            loyalty=loyalty,
+            refund_of=original.sale_id,
+            refund_lines=chosen,
+            original_receipt_no=original.receipt_no,
+            approved_by=self._use_approval(approval),
+        )
 
     # -- the screen ----------------------------------------------------------------------
     def view(self) -> TillView:
@@ -678,7 +683,7 @@ class Till:
             cash_due=cash_due(due, self.settings.cash_rounding),
             change=self._last_change,
             loyalty=sale.loyalty,
-            tenders=tuple(dict(t) for t in sale.tenders),
+            tenders=tuple(sale.tenders),
             approval=None if self._approval is None else self._approval.id,
         )
 
@@ -697,33 +702,33 @@ class _RefundPlan:
     """Refund figures as differences of cumulative figures, so refunds of every line sum
     exactly to the sale: per-rate tax, tenders and loyalty points all telescope."""
 
-    def __init__(self, original: dict[str, Any], settings: TillSettings) -> None:
+    def __init__(self, original: Record, settings: TillSettings) -> None:
         self.original = original
         self.settings = settings
-        self.lines: list[dict[str, Any]] = original["lines"]
-        self.total = int(original["total"])
-        line_sum = sum(int(li["total"]) for li in self.lines)
+        self.lines = original.lines
+        self.total = original.total
+        line_sum = sum(li.total for li in self.lines)
         # Read the tax mode from the record itself: the config may have changed since.
         self.included = self.total == line_sum
-        self.recorded_tax = {row["rate"]: (row["base"], row["tax"]) for row in original["tax"]}
+        self.recorded_tax = {row.rate: (row.base, row.tax) for row in original.tax}
         self.by_rate: dict[str, set[int]] = {}
         for n, li in enumerate(self.lines, 1):
-            self.by_rate.setdefault(li["tax_rate"], set()).add(n)
-        loyalty = original.get("loyalty") or {}
-        self.earned = int(loyalty.get("earned") or 0)
-        self.points = int(loyalty.get("redeemed") or 0)
+            self.by_rate.setdefault(li.tax_rate, set()).add(n)
+        loyalty = original.loyalty
+        self.earned = loyalty.earned if loyalty else 0
+        self.points = loyalty.redeemed if loyalty else 0
 
     def cumulative(self, refunded: set[int]) -> _Cumulative:
         tax: dict[str, tuple[int, int]] = {}
         money = 0
         for rate, numbers in self.by_rate.items():
             mine = numbers & refunded
-            amount = sum(int(self.lines[n - 1]["total"]) for n in mine)
+            amount = sum(self.lines[n - 1].total for n in mine)
             if mine == numbers and rate in self.recorded_tax:
                 base, t = self.recorded_tax[rate]
             else:
                 row = tax_row(rate, amount, self.included)
-                base, t = row["base"], row["tax"]
+                base, t = row.base, row.tax
             tax[rate] = (base, t)
             money += amount if self.included else amount + t
         full = len(refunded) == len(self.lines)
@@ -738,47 +743,52 @@ class _RefundPlan:
 
     def _split(self, c: _Cumulative) -> list[int]:
         """Cumulative refund per original tender: points, then cards, then cash."""
-        tenders = self.original["tenders"]
+        tenders = self.original.tenders
         full = c.money == self.total and c.points == self.points
         out = [0] * len(tenders)
-        points_money = sum(int(t["amount"]) for t in tenders if t["type"] == "points")
+        points_money = sum(t.amount for t in tenders if t.type == "points")
         # Points go back in proportion (CONTRACT: floor); their money share likewise.
         pm = points_money * c.money // self.total if self.total > 0 else 0
         if full:
             pm = points_money
         rest = c.money - pm
         for i, t in enumerate(tenders):
-            if t["type"] == "points":
-                share = min(pm, int(t["amount"]))
+            if t.type == "points":
+                share = min(pm, t.amount)
                 out[i], pm = share, pm - share
         for i, t in enumerate(tenders):
-            if t["type"] == "card":
-                share = min(rest, int(t["amount"]))
+            if t.type == "card":
+                share = min(rest, t.amount)
                 out[i], rest = share, rest - share
-        cash = [i for i, t in enumerate(tenders) if t["type"] == "cash"]
-        taken = sum(int(tenders[i]["amount"]) for i in cash)
+        cash = [i for i, t in enumerate(tenders) if t.type == "cash"]
+        taken = sum(tenders[i].amount for i in cash)
         # Cash goes back in cash units; the last refund returns exactly what was taken.
         back = taken if full else min(taken, cash_due(rest, self.settings.cash_rounding))
         for i in cash:
-            share = min(back, int(tenders[i]["amount"]))
+            share = min(back, tenders[i].amount)
             out[i], back = share, back - share
         return out
 
-    def tenders(self, before: _Cumulative, after: _Cumulative) -> list[dict[str, Any]]:
-        tenders = self.original["tenders"]
+    def tenders(self, before: _Cumulative, after: _Cumulative) -> list[Tender]:
+        tenders = self.original.tenders
         old, new = self._split(before), self._split(after)
-        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        # One refund tender per original payment method: (type, ref) -> [amount, ref].
+        merged: dict[tuple[TenderType, str], list[Any]] = {}
         order = {"points": 0, "card": 1, "cash": 2}
-        for i in sorted(range(len(tenders)), key=lambda i: order.get(tenders[i]["type"], 3)):
+        for i in sorted(range(len(tenders)), key=lambda i: order.get(tenders[i].type, 3)):
             t = tenders[i]
-            amount = new[i] - old[i]
-            key = (t["type"], str(t.get("ref", "")))
-            row = merged.setdefault(key, {"type": t["type"], "amount": 0})
-            if t["type"] == "card":
-                row["ref"] = t.get("ref")
-            row["amount"] -= amount
-        if before.points != after.points:
-            row = merged.setdefault(("points", ""), {"type": "points", "amount": 0})
-        if ("points", "") in merged:
-            merged[("points", "")]["points"] = before.points - after.points
-        return [row for row in merged.values() if row["amount"] or row.get("points")]
+            row = merged.setdefault((t.type, t.ref or ""), [0, t.ref])
+            row[0] -= new[i] - old[i]
+        points = before.points - after.points
+        if points:
+            merged.setdefault(("points", ""), [0, None])
+        return [
+            Tender(
+                type=kind,
+                amount=amount,
+                ref=ref if kind == "card" else None,
+                points=points if kind == "points" else None,
+            )
+            for (kind, _), (amount, ref) in merged.items()
+            if amount or (kind == "points" and points)
+        ]

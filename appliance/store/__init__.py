@@ -5,29 +5,24 @@ in one SQLite file; `DeviceState` keeps small documents in an atomically written
 """
 
 from appliance.store.catalog import CatalogRejected, CatalogStore
-from appliance.store.chain import VerifyResult, canonical_json, record_hash, verify_chain
-from appliance.store.db import GENESIS_HASH, SCHEMA_VERSION
+from appliance.store.db import SCHEMA_VERSION
 from appliance.store.errors import DuplicateSaleError, StoreError, StoreFileError
 from appliance.store.journal import Store
-from appliance.store.outbox import Outbox
+from appliance.store.outbox import Outbox, Pending
 from appliance.store.print_jobs import PrintJob, PrintJobs
 from appliance.store.state import DeviceState
 
 __all__ = [
-    "GENESIS_HASH",
     "SCHEMA_VERSION",
     "CatalogRejected",
     "CatalogStore",
     "DeviceState",
     "DuplicateSaleError",
     "Outbox",
+    "Pending",
     "PrintJob",
     "PrintJobs",
     "Store",
     "StoreError",
     "StoreFileError",
-    "VerifyResult",
-    "canonical_json",
-    "record_hash",
-    "verify_chain",
 ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from appliance.errors import BadInput
 from appliance.sales.catalog import Item
 from appliance.store.db import Database
 from appliance.store.errors import StoreError
+from protocol.errors import BadInput
 
 
 class CatalogRejected(StoreError, BadInput):

@@ -6,6 +6,7 @@ serialised by a lock, so the service may call the store from worker threads.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -14,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.store.errors import StoreError, StoreFileError
+from protocol.chain import GENESIS_HASH
 
-GENESIS_HASH = "0" * 64
 # Marks journal.db as ours, so a stray SQLite file of another program is refused.
 APPLICATION_ID = 0x504F5331  # "POS1"
 BUSY_TIMEOUT_MS = 5000
@@ -193,3 +194,17 @@ class Database:
     def close(self) -> None:
         with self.lock:
             self._conn.close()
+
+
+def parse_record(text: str, where: str) -> dict[str, Any]:
+    """A stored record's JSON; StoreFileError when it is not a JSON object (an edited row)."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise StoreFileError(
+            f"{where} is not valid JSON ({exc}): the journal was altered; "
+            "run `appliance journal verify` and restore journal.db from a backup"
+        ) from exc
+    if not isinstance(record, dict):
+        raise StoreFileError(f"{where} is not a JSON object: the journal was altered")
+    return record

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from appliance.errors import ApplianceError, BadInput
+from appliance.errors import ApplianceError
+from protocol.errors import BadInput
 
 
 class StoreError(ApplianceError):

@@ -10,7 +10,8 @@ from pathlib import Path
 def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, replace: bool = True) -> bool:
     """Write `data` to `path` so that it holds either the old content or all of the new.
 
-    A fresh temporary file beside `path` (O_EXCL, `mode`) is written and fsynced, then
+    A fresh temporary file beside `path` (O_EXCL, exactly `mode`, whatever the umask) is
+    written and fsynced, then
     renamed over `path` and the directory fsynced. With `replace=False` it is linked
     instead, which never overwrites: returns False, writing nothing, when `path` exists.
     Raises OSError.
@@ -19,6 +20,7 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600, replace: bool = 
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         try:
+            os.fchmod(fd, mode)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]

@@ -7,9 +7,8 @@ returns, so after a crash or power cut either all three exist or none does.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,44 +16,21 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.store.catalog import CatalogStore
-from appliance.store.chain import (
+from appliance.store.db import Database, parse_record
+from appliance.store.errors import DuplicateSaleError, StoreError, StoreFileError
+from appliance.store.keys import load_or_create_key, public_key_pem
+from appliance.store.outbox import Outbox
+from appliance.store.print_jobs import PrintJobs
+from protocol.chain import (
     ChainChecker,
     VerifyResult,
     canonical_json,
-    parse_record,
     record_hash,
     sign_hash,
 )
-from appliance.store.db import Database
-from appliance.store.errors import DuplicateSaleError, StoreError
-from appliance.store.keys import load_or_create_key, public_key_pem
-from appliance.store.outbox import Outbox
-from appliance.store.print_jobs import PrintJobs, utc_now
+from protocol.record import Draft, Record, RecordError, convert, decode_stored, plain
+from protocol.timestamps import utc_stamp
 
-KINDS = frozenset({"sale", "refund", "no_sale", "shift_close"})
-# Fields the store assigns; a draft must not bring them.
-ASSIGNED = ("seq", "receipt_no", "prev_hash", "hash", "sig")
-# The CONTRACT's field order, for records people read; hashing sorts keys anyway.
-_ORDER = (
-    "schema",
-    "seq",
-    "sale_id",
-    "kind",
-    "receipt_no",
-    "device",
-    "store",
-    "region",
-    "staff",
-    "ts",
-    "currency",
-    "lines",
-    "total",
-    "tax",
-    "tenders",
-    "change",
-    "loyalty",
-    "refund_of",
-)
 _COLUMNS = ("seq", "sale_id", "kind", "receipt_no", "refund_of", "ts")
 _BATCH = 1000
 
@@ -126,51 +102,43 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------
 
-    def append(self, draft: Mapping[str, Any], print_receipt: bool = True) -> dict[str, Any]:
+    def append(self, draft: Draft, print_receipt: bool = True) -> Record:
         """Commit `draft` as the next journal record with its outbox entry and, when
         `print_receipt`, a print job, all in one transaction; returns the full record.
 
-        DuplicateSaleError (nothing written) when the sale_id is already in the journal.
+        DuplicateSaleError (nothing written) when the sale_id is already in the journal;
+        StoreError when the draft is not a well-formed one of this device.
         """
-        self._check_draft(draft)
+        raw = self._checked(draft)
         with self._db.lock:
             try:
-                return self._append(draft, print_receipt)
+                return self._append(raw, print_receipt)
             except _HeadMoved:
                 self._head_seq, self._head_hash = self._read_head()
             try:
-                return self._append(draft, print_receipt)
+                return self._append(raw, print_receipt)
             except _HeadMoved as exc:
                 raise StoreError(
                     f"{self._db.path}: another process keeps appending to this journal; "
                     "only one appliance service may run per data_dir"
                 ) from exc
 
-    def _append(self, draft: Mapping[str, Any], print_receipt: bool) -> dict[str, Any]:
+    def _append(self, draft: dict[str, Any], print_receipt: bool) -> Record:
         seq = self._head_seq + 1
-        assigned = {
+        raw = {
+            **draft,
             "seq": seq,
             "receipt_no": f"{draft['store']}-{draft['device']}-{seq:06d}",
             "prev_hash": self._head_hash,
         }
-        record: dict[str, Any] = {}
-        for k in _ORDER:
-            if k in assigned or k in draft:
-                record[k] = assigned[k] if k in assigned else draft[k]
-        record.update(draft)
-        record.update(assigned)
-        # Round-trip once so the record we hash, store and return is plain JSON data
-        # (tuples become lists) and the caller's later changes to the draft cannot leak in.
-        try:
-            record = json.loads(json.dumps(record, ensure_ascii=False, allow_nan=False))
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"draft {draft['sale_id']!r} is not JSON data: {exc}") from exc
-        record["hash"] = record_hash(record)
-        record["sig"] = sign_hash(self._key, record["hash"])
+        raw["hash"] = record_hash(raw)
+        raw["sig"] = sign_hash(self._key, raw["hash"])
+        text = canonical_json(raw)
+        record = decode_stored(text)
         with self._db.transaction(f"append {draft['kind']} {draft['sale_id']}") as conn:
             moved = conn.execute(
                 "UPDATE chain_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?",
-                (seq, record["hash"], self._head_seq, self._head_hash),
+                (seq, record.hash, self._head_seq, self._head_hash),
             ).rowcount
             if moved != 1:
                 raise _HeadMoved
@@ -178,61 +146,61 @@ class Store:
                 conn.execute(
                     "INSERT INTO journal (seq, sale_id, kind, receipt_no, refund_of, ts, record) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (*(record.get(c) for c in _COLUMNS), canonical_json(record)),
+                    (*(raw.get(c) for c in _COLUMNS), text),
                 )
             except sqlite3.IntegrityError as exc:
                 if "sale_id" in str(exc):
                     raise DuplicateSaleError(
-                        f"sale {record['sale_id']} is already in the journal; nothing written"
+                        f"sale {record.sale_id} is already in the journal; nothing written"
                     ) from exc
                 raise
             conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
             if print_receipt:
                 conn.execute(
                     "INSERT INTO print_jobs (seq, copy, state, created) VALUES (?, 0, 'queued', ?)",
-                    (seq, utc_now()),
+                    (seq, utc_stamp()),
                 )
-        self._head_seq, self._head_hash = seq, record["hash"]
+        self._head_seq, self._head_hash = seq, record.hash
         return record
 
-    def _check_draft(self, draft: Mapping[str, Any]) -> None:
-        def fail(why: str) -> StoreError:
-            return StoreError(f"cannot journal draft {draft.get('sale_id')!r}: {why}")
-
-        for field in ("sale_id", "store", "device", "ts"):
-            if not isinstance(draft.get(field), str) or not draft[field]:
-                raise fail(f"{field} must be a non-empty string")
-        if draft.get("kind") not in KINDS:
-            raise fail(f"kind {draft.get('kind')!r} is not one of {sorted(KINDS)}")
-        if draft["device"] != self.device_id:
-            raise fail(f"device {draft['device']!r} is not this store's {self.device_id!r}")
-        if not isinstance(draft.get("refund_of"), str | None):
-            raise fail("refund_of must be a sale_id or null")
-        brought = [k for k in ASSIGNED if k in draft]
-        if brought:
-            raise fail(f"it already has {', '.join(brought)}, which the store assigns")
-        where = _float_in(draft, "")
-        if where is not None:
-            raise fail(f"{where or 'it'} is a float; money is integer minor units")
+    def _checked(self, draft: Draft) -> dict[str, Any]:
+        """The draft as the plain object to hash, once its types are checked strictly (a
+        struct's constructor checks nothing: a float where money goes would be signed)."""
+        if not isinstance(draft, Draft) or isinstance(draft, Record):
+            raise StoreError(f"cannot journal a {type(draft).__name__}: only a Draft")
+        try:
+            raw = plain(draft)
+            convert(raw, Draft)
+        except (RecordError, TypeError, ValueError) as exc:  # TypeError: not JSON data
+            raise StoreError(f"cannot journal draft {draft.sale_id!r}: {exc}") from exc
+        if draft.device != self.device_id:
+            raise StoreError(
+                f"cannot journal draft {draft.sale_id!r}: device {draft.device!r} is not "
+                f"this store's {self.device_id!r}"
+            )
+        return raw
 
     # -- reading -------------------------------------------------------------------------
 
     def last_seq(self) -> int:
         return self._head_seq
 
-    def records(self, after: int = 0) -> Iterator[dict[str, Any]]:
+    def records(self, after: int = 0) -> Iterator[Record]:
         """Every record with seq > `after`, oldest first (read in batches)."""
         for row in self._rows(after):
-            yield parse_record(row[-1], f"journal record {row[0]}")
+            yield _record(row[0], row[-1])
 
-    def by_seq(self, seq: int) -> dict[str, Any] | None:
+    def texts(self, after: int = 0) -> Iterator[tuple[int, str]]:
+        """`(seq, stored JSON)` of every record with seq > `after`, oldest first: the
+        canonical text as hashed and signed, every key of it (exports and resends)."""
+        for row in self._rows(after):
+            yield row[0], row[-1]
+
+    def by_seq(self, seq: int) -> Record | None:
         return self._one("seq", seq)
 
-    def by_receipt_no(self, receipt_no: str) -> dict[str, Any] | None:
+    def by_receipt_no(self, receipt_no: str) -> Record | None:
         return self._one("receipt_no", receipt_no)
-
-    def by_sale_id(self, sale_id: str) -> dict[str, Any] | None:
-        return self._one("sale_id", sale_id)
 
     def refunded_lines(self, sale_id: str) -> set[int]:
         """Line numbers of `sale_id` that refunds have already taken back."""
@@ -243,10 +211,10 @@ class Store:
         )
         lines: set[int] = set()
         for seq, text in rows:
-            lines.update(parse_record(text, f"journal record {seq}").get("refund_lines") or ())
+            lines.update(_record(seq, text).refund_lines or ())
         return lines
 
-    def since_last_shift_close(self) -> list[dict[str, Any]]:
+    def since_last_shift_close(self) -> list[Record]:
         """The records of the running shift: everything after the last shift_close."""
         rows = self._db.query(
             "read the current shift",
@@ -254,7 +222,7 @@ class Store:
             "(SELECT coalesce(max(seq), 0) FROM journal WHERE kind = 'shift_close') "
             "ORDER BY seq",
         )
-        return [parse_record(text, f"journal record {seq}") for seq, text in rows]
+        return [_record(seq, text) for seq, text in rows]
 
     def verify(self) -> VerifyResult:
         """Check the whole journal: chain and signatures, that each row's columns match its
@@ -297,13 +265,13 @@ class Store:
                 return
             after = rows[-1][0]
 
-    def _one(self, column: str, value: object) -> dict[str, Any] | None:
+    def _one(self, column: str, value: object) -> Record | None:
         rows = self._db.query(
             f"look up a record by {column}",
             f"SELECT seq, record FROM journal WHERE {column} = ?",
             (value,),
         )
-        return parse_record(rows[0][1], f"journal record {rows[0][0]}") if rows else None
+        return _record(rows[0][0], rows[0][1]) if rows else None
 
     def _read_head(self) -> tuple[int, str]:
         rows = self._db.query("read the chain head", "SELECT seq, hash FROM chain_head")
@@ -312,19 +280,11 @@ class Store:
         return int(rows[0][0]), str(rows[0][1])
 
 
-def _float_in(value: object, path: str) -> str | None:
-    """Path of the first float inside `value`, or None."""
-    if isinstance(value, float):
-        return path
-    if isinstance(value, Mapping):
-        items: Any = value.items()
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        return None
-    for key, child in items:
-        sub = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else str(key)
-        found = _float_in(child, sub)
-        if found is not None:
-            return found
-    return None
+def _record(seq: int, text: str) -> Record:
+    try:
+        return decode_stored(text)
+    except RecordError as exc:
+        raise StoreFileError(
+            f"journal record {seq} is not a record ({exc}): the journal was altered; "
+            "run `appliance journal verify` and restore journal.db from a backup"
+        ) from exc

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
-from appliance.store.chain import parse_record
 from appliance.store.db import Database
+
+
+class Pending(NamedTuple):
+    """A record waiting to be sent: its seq and its stored JSON, sent as it was signed."""
+
+    seq: int
+    payload: bytes
 
 
 class Outbox:
@@ -17,7 +23,7 @@ class Outbox:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def pending(self, limit: int = 100, after: int = 0) -> list[dict[str, Any]]:
+    def pending(self, limit: int = 100, after: int = 0) -> list[Pending]:
         """Up to `limit` unacknowledged records with seq > `after`, oldest first."""
         rows = self._db.query(
             "read the outbox",
@@ -25,7 +31,7 @@ class Outbox:
             "WHERE o.seq > ? ORDER BY o.seq LIMIT ?",
             (after, limit),
         )
-        return [parse_record(text, f"journal record {seq}") for seq, text in rows]
+        return [Pending(seq, text.encode()) for seq, text in rows]
 
     def ack(self, upto: int) -> int:
         """Drop every entry with seq <= `upto`; returns how many went."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from appliance.store.db import Database
 from appliance.store.errors import StoreError
+from protocol.timestamps import utc_stamp
 
 
 @dataclass(frozen=True)
@@ -17,11 +17,6 @@ class PrintJob:
     seq: int
     copy: bool
     attempts: int
-
-
-def utc_now() -> str:
-    """ISO 8601 UTC with milliseconds and Z, as the journal writes times."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class PrintJobs:
@@ -46,7 +41,7 @@ class PrintJobs:
                 raise StoreError(f"cannot reprint record {seq}: there is no such journal record")
             cursor = conn.execute(
                 "INSERT INTO print_jobs (seq, copy, state, created) VALUES (?, 1, 'queued', ?)",
-                (seq, utc_now()),
+                (seq, utc_stamp()),
             )
             return int(cursor.lastrowid or 0)
 
@@ -55,7 +50,7 @@ class PrintJobs:
         with self._db.transaction(f"mark print job {job_id} printed") as conn:
             cursor = conn.execute(
                 "UPDATE print_jobs SET state = 'printed', printed = ? WHERE job_id = ?",
-                (utc_now(), job_id),
+                (utc_stamp(), job_id),
             )
             if cursor.rowcount != 1:
                 raise StoreError(f"there is no print job {job_id} to mark printed")

@@ -1,4 +1,5 @@
-"""What the `appliance` and `collector` commands share: one-line errors and exit codes.
+"""What the `appliance` and `collector` commands share: one-line errors, exit codes and
+reading the files people hand them.
 
 Exit 0 on success, 2 on bad input (one line on stderr naming what and where, no
 traceback), 1 when something else failed.
@@ -9,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
-from appliance.errors import ApplianceError, BadInput
+from protocol.errors import BadInput, Error
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -39,8 +41,22 @@ def run(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     except BadInput as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 2
-    except ApplianceError as e:
+    except Error as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def read_input(
+    path: str | Path, what: str, error: type[BadInput] = BadInput, encoding: str = "utf-8"
+) -> str:
+    """The text of a file a person handed us; `error` with one line when it is missing or
+    unreadable (`catalog.csv: no such catalog file`)."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding=encoding)
+    except FileNotFoundError as e:
+        raise error(f"{p}: no such {what}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise error(f"{p}: cannot read: {e}") from e

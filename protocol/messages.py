@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from appliance.errors import BadInput
+from protocol.errors import BadInput
+from protocol.record import Record, RecordError, convert
 
 SCHEMA = 1
 PREFIX = "pos/v1"
@@ -94,65 +95,6 @@ class DeviceEvent(msgspec.Struct, forbid_unknown_fields=False):
     ts: str
     detail: dict[str, Any] = {}
     schema: int = SCHEMA
-
-
-class Line(msgspec.Struct, forbid_unknown_fields=False):
-    sku: str
-    barcode: str
-    name: str
-    qty: int
-    unit_price: Minor
-    discount: Minor
-    total: Minor
-    tax_rate: str
-
-
-class TaxRow(msgspec.Struct, forbid_unknown_fields=False):
-    rate: str
-    base: Minor
-    tax: Minor
-
-
-class Tender(msgspec.Struct, forbid_unknown_fields=False):
-    type: Literal["cash", "card", "points"]
-    amount: Minor
-
-
-class LoyaltyPart(msgspec.Struct, forbid_unknown_fields=False):
-    account: str
-    earned: int
-    redeemed: int
-    balance: int | None
-    offline: bool
-    # The collector's hold (LoyaltyResponse.reservation) that this sale's redeem consumes.
-    reservation: str | None = None
-
-
-class SaleRecord(msgspec.Struct, forbid_unknown_fields=False):
-    """The journal record as it travels on `sales` (extensions are allowed and kept:
-    the hash covers every key, so the collector hashes the raw object, not this)."""
-
-    schema: int
-    seq: Seq
-    sale_id: str
-    kind: Literal["sale", "refund", "no_sale", "shift_close"]
-    receipt_no: str
-    device: Ident
-    store: Ident
-    region: str
-    staff: str
-    ts: str
-    currency: str
-    lines: list[Line]
-    total: Minor
-    tax: list[TaxRow]
-    tenders: list[Tender]
-    change: Minor
-    loyalty: LoyaltyPart | None
-    refund_of: str | None
-    prev_hash: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
-    hash: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
-    sig: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{128}$")]
 
 
 # -- collector -> device ---------------------------------------------------------------------
@@ -332,15 +274,12 @@ def decode_object(payload: bytes, *, limit: int = MAX_PAYLOAD) -> dict[str, Any]
     return decode(payload, dict, limit=limit)
 
 
-def decode_record(payload: bytes, *, limit: int = MAX_PAYLOAD) -> tuple[SaleRecord, dict[str, Any]]:
+def decode_record(payload: bytes, *, limit: int = MAX_PAYLOAD) -> tuple[Record, dict[str, Any]]:
     """A `sales` payload both ways from one JSON parse: validated, and as the plain object
     its hash covers (every key, extensions too). Parsing it twice was ~10% of the
     collector's ingest."""
     raw = decode_object(payload, limit=limit)
     try:
-        record = msgspec.convert(raw, SaleRecord)
-    except msgspec.ValidationError as e:
+        return convert(raw, Record), raw
+    except RecordError as e:
         raise WireError(str(e)) from e
-    if record.schema != SCHEMA:
-        raise WireError(f"schema {record.schema} is not {SCHEMA}")
-    return record, raw

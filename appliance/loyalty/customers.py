@@ -1,4 +1,5 @@
-"""What the customer display and the kiosk need to know about a loyalty customer.
+"""A loyalty customer as the unit sees one: what the till, the customer display and the
+kiosk need to know, and the `LoyaltyLookup` they ask.
 
 The collector holds balances and customer data and answers over MQTT; the till's
 `LoyaltyAuthoriser` (appliance/loyalty/authoriser.py) asks it. `OfflineLoyalty` answers

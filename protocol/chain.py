@@ -21,8 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from appliance.store.db import GENESIS_HASH
-from appliance.store.errors import StoreFileError
+from protocol.errors import BadInput
+
+# The `prev_hash` of a chain's first record.
+GENESIS_HASH = "0" * 64
+
+
+class PublicKeyError(BadInput):
+    """A public key that is not an Ed25519 key in PEM."""
 
 
 def canonical_json(value: Any) -> str:
@@ -74,13 +80,13 @@ def sign_hash(key: Ed25519PrivateKey, hash_hex: str) -> str:
 
 
 def load_public_key(public_key_pem: str) -> Ed25519PublicKey:
-    """An Ed25519 public key from PEM; StoreFileError when it is anything else."""
+    """An Ed25519 public key from PEM; PublicKeyError when it is anything else."""
     try:
         key = serialization.load_pem_public_key(public_key_pem.encode("ascii", "replace"))
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise StoreFileError(f"not a readable public key in PEM ({exc})") from exc
+        raise PublicKeyError(f"not a readable public key in PEM ({exc})") from exc
     if not isinstance(key, Ed25519PublicKey):
-        raise StoreFileError(f"the public key is a {type(key).__name__}, not Ed25519")
+        raise PublicKeyError(f"the public key is a {type(key).__name__}, not Ed25519")
     return key
 
 
@@ -95,20 +101,6 @@ class VerifyResult:
     checked: int
     seq: int | None
     reason: str
-
-
-def parse_record(text: str, where: str) -> dict[str, Any]:
-    """A stored record's JSON; StoreFileError when it is not a JSON object (an edited row)."""
-    try:
-        record = json.loads(text)
-    except ValueError as exc:
-        raise StoreFileError(
-            f"{where} is not valid JSON ({exc}): the journal was altered; "
-            "run `appliance journal verify` and restore journal.db from a backup"
-        ) from exc
-    if not isinstance(record, dict):
-        raise StoreFileError(f"{where} is not a JSON object: the journal was altered")
-    return record
 
 
 class ChainChecker:
