@@ -48,11 +48,14 @@ def test_lights_say_what_to_do() -> None:
 
 def test_customer_display_thanks_then_forgets_the_customer() -> None:
     model = CustomerModel(thanks_for=8)
-    card = TillLoyalty("00000001", None, True)
-    model.customer_known(CustomerSummary("00000001", first_name="Zoé", balance=40))
+    card = TillLoyalty("00000001", 40, False, first_name="Zoé")
     basket = model.frame(view("open", 2, card), now=0)
     assert basket.phase == "basket" and basket.customer is not None
     assert basket.customer.first_name == "Zoé" and basket.total == 200
+    # the same card read again with the collector away: no name on it, the greeting stays
+    again = model.frame(view("open", 2, TillLoyalty("00000001", None, True)), now=0.5)
+    assert again.customer is not None and again.customer.first_name == "Zoé"
+    assert again.customer.offline and again.customer.balance is None
     record = {"kind": "sale", "total": 200, "change": 300, "tenders": [{"amount": 500}],
               "loyalty": {"earned": 2}}  # fmt: skip
     model.sale_finished(record, now=1)
