@@ -1,0 +1,72 @@
+"""The refund panel: the receipt by its number (a keyboard-wedge scanner types its
+barcode into the field), its lines to choose, Refund and Back."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.textinput import TextInput
+
+from appliance.display.kit import ACCENT, GO, MUTED, WARN, Key, Text
+from appliance.sales.till import TillView
+
+if TYPE_CHECKING:
+    from appliance.display.till.screen import TillScreen
+
+
+def build(till: TillScreen, view: TillView) -> Any:
+    s, model = till.s, till.model
+    root = BoxLayout(orientation="vertical", spacing=s(6), padding=s(8))
+    # A keyboard-wedge scanner types the receipt's barcode into this field and Enter.
+    field = TextInput(
+        hint_text="Scan the receipt's barcode or type its number",
+        multiline=False,
+        font_size=s(16),
+        size_hint_y=None,
+        height=s(38),
+        focus=True,
+    )
+    field.bind(on_text_validate=lambda w: find_receipt(till, w.text))
+    root.add_widget(field)
+    lines = BoxLayout(orientation="vertical", spacing=s(3))
+    if model.receipt is not None:
+        lines.add_widget(Text(model.receipt_text(), size_px=s(16), bold=True))
+
+        def toggle(number: int) -> None:
+            model.toggle_line(number)
+            till.refresh()
+
+        for line in model.refund_keys():
+            bg = GO if line.chosen else (MUTED if line.refunded else ACCENT)
+            key = Key(
+                line.text,
+                partial(toggle, line.number),
+                size_px=s(14),
+                bg=bg,
+                disabled=line.refunded,
+            )
+            lines.add_widget(key)
+    root.add_widget(lines)
+    row = BoxLayout(spacing=s(8), size_hint_y=None, height=s(46))
+    row.add_widget(
+        Key(model.refund_text(), lambda: till.send(model.refund()), size_px=s(17), bg=WARN)
+    )
+
+    def back() -> None:
+        model.refund_back()
+        till.refresh()
+
+    row.add_widget(Key("Back", back, size_px=s(17), bg=MUTED))
+    root.add_widget(row)
+    return root
+
+
+def find_receipt(till: TillScreen, receipt_no: str) -> None:
+    """Look up a receipt by its number (what the receipt's barcode carries)."""
+    store = till.ctx.unit.store
+    record = store.by_receipt_no(receipt_no.strip())
+    refunded = store.refunded_lines(record["sale_id"]) if record is not None else set()
+    till.model.found(receipt_no, record, refunded)
+    till.refresh()

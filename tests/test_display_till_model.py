@@ -1,0 +1,294 @@
+"""What the till screen decides without Kivy: which panel, pages, choices, the texts the
+panels show and the operations their keys send, and what an outcome leads to."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.controller import Outcome
+from appliance.display.formatting import MoneyText
+from appliance.display.status import printer_light
+from appliance.display.till.model import FAVOURITES, TillModel, page_of
+from appliance.sales.catalog import Catalog, Item
+from appliance.sales.reports import shift_report
+from appliance.sales.staff import Person
+from appliance.sales.till import TillLine, TillView
+from tests.conftest import ROOT
+
+MONEY = MoneyText("GBP", 2, "en_GB")
+ANA = Person("ana", "Ana", "cashier")
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    role: str = "cashier"
+
+
+def model(staff: list[Member] | None = None, favourites: tuple[str, ...] = ()) -> TillModel:
+    return TillModel(MONEY, 2, favourites, staff or [])
+
+
+def view(
+    staff: Person | None = ANA, state: str = "idle", lines: int = 0, paid: int = 0, **kw: Any
+) -> TillView:
+    shown = tuple(
+        TillLine(n, f"S{n}", f"Item {n}", 1, 100, 0, 100, kw.get("voided") == n)
+        for n in range(1, lines + 1)
+    )
+    total = 100 * lines
+    return TillView(
+        staff=staff, state=state, lines=shown, subtotal=total, discount=0, tax=0, total=total,
+        paid=paid, due=total - paid, cash_due=kw.get("cash_due", total - paid), change=0,
+        loyalty=None, tenders=(), approval=kw.get("approval"),
+    )  # fmt: skip
+
+
+def catalog(n: int, category: str = "Pens") -> Catalog:
+    return Catalog(Item(f"P{i:02d}", "", f"Pen {i:02d}", 100, "20", category) for i in range(n))
+
+
+def test_the_model_and_its_package_do_without_kivy() -> None:
+    code = (
+        "import sys, appliance.display.till, appliance.display.till.model\n"
+        "assert not [m for m in sys.modules if m.startswith('kivy')], 'kivy imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_pages_hold_everything_once_and_keep_room_for_their_keys() -> None:
+    items = list(range(25))
+    first = page_of(items, 0, 12, 2)
+    assert (first.items, first.pages, first.size) == (tuple(range(10)), 3, 10)
+    assert not first.back and first.more and first.more_text == "More ›\n1/3"
+    last = page_of(items, 7, 12, 2)  # past the end: the last page
+    assert last.number == 2 and last.items == tuple(range(20, 25)) and not last.more
+    fits = page_of(items[:12], 0, 12, 2)  # twelve fit without page keys
+    assert fits.pages == 1 and len(fits.items) == 12 and fits.size == 12
+    assert page_of([], 3, 12, 2).pages == 1
+    seen = [i for n in range(3) for i in page_of(items, n, 12, 2).items]
+    assert seen == items
+
+
+def test_the_panel_follows_the_till() -> None:
+    m = model()
+    assert m.panel_for(view(staff=None)) == "login"
+    assert m.panel_for(view()) == "sell"  # just logged in
+    m.go("more")
+    assert m.panel_for(view()) == "more"
+    assert m.panel_for(view(state="tendering", lines=1, paid=50)) == "tender"
+    m.go("tender")
+    assert m.panel_for(view()) == "sell"  # paid in full elsewhere: back to selling
+    m.finished_sale({"kind": "sale", "total": 100, "change": 0, "receipt_no": "R1"})
+    assert m.panel_for(view()) == "change"
+    assert m.panel_for(view(state="open", lines=1)) == "sell"  # the next customer's scan
+    m.ask_qty()
+    assert m.panel_for(view(state="tendering", lines=1)) == "number"
+
+
+def test_login_needs_a_name_and_sends_the_pin() -> None:
+    m = model([Member("ana", "Ana"), Member("marie", "Marie", "supervisor")])
+    assert not m.setup_mode
+    assert [k.name for k in m.staff_keys()] == ["Ana", "Marie"]
+    for c in "12":
+        m.type(c)
+    assert m.entry_text() == "PIN  ●●"
+    assert m.login() is None and m.message.startswith("Choose your name")
+    m.choose_staff("marie")
+    assert [k.chosen for k in m.staff_keys()] == [False, True]
+    assert m.login() == {"op": "login", "staff": "marie", "pin": "12"}
+    assert m.entry == ""  # a PIN is not kept once sent
+    m.took({"op": "login"}, Outcome("login", rejected="wrong PIN for marie; try again"))
+    assert m.message == "wrong PIN for marie; try again"
+    assert m.notice([printer_light("paper_out", 0)]) == (m.message, "fault")
+    m.took({"op": "login"}, Outcome("login"))
+    assert m.panel == "sell" and m.message == ""
+    assert m.notice([printer_light("paper_out", 0)])[0].startswith("Printer out of paper")
+    setup = model()
+    assert setup.setup_mode and [k.id for k in setup.staff_keys()] == ["setup"]
+    assert setup.login() == {"op": "login", "staff": "setup", "pin": None}
+
+
+def test_the_keypad_clears_and_stops_at_twelve_characters() -> None:
+    m = model()
+    m.go("tender")
+    assert m.entry_text() == "0"
+    for c in "1234567890123":
+        m.type(c)
+    assert m.entry == "123456789012"
+    m.type("")
+    assert m.entry == ""
+
+
+def test_grid_categories_favourites_search_and_pages() -> None:
+    cat = Catalog(
+        [
+            Item("B1", "", "Baguette", 120, "5.5", "Bakery"),
+            Item("D1", "", "Milk", 115, "5.5", "Dairy"),
+            Item("X1", "", "Thing", 50, "20", ""),
+        ]
+    )
+    m = model(favourites=("D1", "GONE"))
+    assert m.categories(cat) == [FAVOURITES, "Bakery", "Dairy", "Other"]
+    assert [k.text for k in m.grid(cat).items] == ["Milk\n£1.15"]  # a missing SKU is skipped
+    m.choose_category("Bakery")
+    assert [k.sku for k in m.grid(cat).items] == ["B1"] and m.tab_on("Bakery")
+    m.find("  milk ")
+    assert [k.sku for k in m.grid(cat).items] == ["D1"] and not m.tab_on("Bakery")
+    m.find("b1")  # an SKU, whatever its case
+    assert [k.sku for k in m.grid(cat).items] == ["B1"]
+    pens = catalog(25)
+    m = model()
+    assert m.grid(pens).items[0].sku == "P00"  # the first category when none is chosen
+    m.turn_grid(1)
+    m.turn_grid(1)
+    m.turn_grid(1)  # past the last page
+    page = m.grid(pens)
+    assert page.number == 2 and m.grid_page == 2 and len(page.items) == 5
+    m.choose_category("Pens")
+    assert m.grid(pens).number == 0
+    assert m.key_item("P03") == {"op": "key", "sku": "P03", "qty": 1}
+
+
+def test_basket_selection_texts_and_keys() -> None:
+    m = model()
+    v = view(state="open", lines=3, voided=3)
+    assert m.selection(v) == 2  # the newest live line
+    m.select(1)
+    assert m.selection(v) == 1 and m.void() == {"op": "void_line", "line": 1}
+    assert m.selection(view(state="open", lines=1)) == 1  # line 2 is gone: the newest
+    assert m.selection(view()) is None and m.void() is None
+    struck = TillLine(3, "S3", "Item 3", 2, 100, 0, 200, True)
+    assert m.line_text(struck) == ("3. [s]2 × Item 3[/s]", "£2.00")
+    off = TillLine(1, "S1", "Item 1", 1, 100, 10, 90, False)
+    assert m.line_text(off) == ("1. 1 × Item 1", "−£0.10  £0.90")
+    assert m.total_text(view()) == "Scan or tap an item to start"
+    assert m.total_text(v) == "Total  £3.00" and m.pay_text(v) == "Pay £3.00"
+    m.pay(view())
+    assert m.panel != "tender"  # nothing to pay for
+    m.pay(v)
+    assert m.panel == "tender"
+
+
+def test_the_number_panel_makes_the_operation_asked_for() -> None:
+    m = model()
+    m.select(2)
+    m.ask_discount()
+    assert m.panel == "number" and m.prompt() == "Discount % on line 2"
+    for c in "12.5":
+        m.type(c)
+    assert m.answer() == {"op": "discount", "percent": "12.5", "line": 2}
+    assert m.panel == "sell" and m.entry == ""
+    m.ask_qty()
+    m.type("1")
+    m.type(".")
+    m.type("5")
+    # Not a whole number: sent as typed, for the controller to refuse with its reason
+    # (a screen that converted it itself would fail inside Kivy).
+    assert m.answer() == {"op": "qty", "qty": "1.5"}
+    m.ask_basket_discount()
+    assert m.answer() == {"op": "discount", "percent": "0", "scope": "basket"}
+    m.ask_card()
+    for c in "4711":
+        m.type(c)
+    assert m.answer() == {"op": "tender", "type": "card", "ref": "4711"}
+
+
+def test_tender_texts_cash_keys_and_back() -> None:
+    m = model()
+    v = view(state="tendering", lines=6, paid=100, cash_due=500)
+    assert m.tender_texts(v) == ["To pay  £5.00", "Paid so far £1.00"]
+    rounded = view(state="open", lines=6, cash_due=595)
+    assert m.tender_texts(rounded) == ["To pay  £6.00", "In cash £5.95"]
+    assert m.cash_keys(rounded) == [
+        ("Exact £5.95", 595),
+        ("£10.00", 1000),
+        ("£20.00", 2000),
+        ("£50.00", 5000),
+    ]
+    assert m.cash(595) == {"op": "tender", "type": "cash", "amount": "5.95"}
+    assert m.cash_typed() is None  # nothing typed
+    for c in "20":
+        m.type(c)
+    assert m.cash_typed() == {"op": "tender", "type": "cash", "amount": "20"}
+    m.go("tender")
+    m.tender_back(v)
+    assert m.panel == "tender"  # a payment is taken: the basket cannot change now
+    m.tender_back(rounded)
+    assert m.panel == "sell"
+
+
+def test_a_completed_sale_or_refund_shows_what_to_hand_back() -> None:
+    m = model()
+    sale = {"kind": "sale", "total": 615, "change": 385, "receipt_no": "R7"}
+    assert m.took(m.cash(1000), Outcome("tender", record=sale)) is None
+    assert m.panel == "change"
+    assert m.change_texts() == ("Change due", "£3.85", "Total £6.15 · receipt R7")
+    m.finished_sale({"kind": "refund", "total": -110, "change": 0, "receipt_no": "R8"})
+    assert m.change_texts()[:2] == ("Give back to the customer", "£1.10")
+    m.go("sell")
+    m.took(m.cash(100), Outcome("tender"))  # part paid: no record yet
+    assert m.panel == "sell"
+
+
+def test_reports_x_then_z() -> None:
+    m = model()
+    empty = shift_report([], 2)
+    m.x_report(empty)
+    assert m.panel == "report" and "X REPORT" in m.report_text and not m.report_z
+    m.ask_z(empty)
+    assert m.report_z
+    m.took({"op": "shift_close"}, Outcome("shift_close", record={"report": empty}))
+    assert "Z REPORT" in m.report_text and not m.report_z and m.panel == "report"
+
+
+def record(lines: int) -> dict[str, Any]:
+    return {
+        "receipt_no": "R1",
+        "sale_id": "s-1",
+        "kind": "sale",
+        "total": 100 * lines,
+        "lines": [{"qty": 1, "name": f"Item {n}", "total": 100} for n in range(1, lines + 1)],
+    }
+
+
+def test_refund_finds_a_receipt_and_chooses_its_lines() -> None:
+    m = model()
+    m.found("  nope ", None, set())
+    assert m.panel == "refund" and m.message == "No receipt 'nope' on this till"
+    assert m.refund() is None and m.message.startswith("Find the receipt")
+    m.found("R1", record(3), {1})
+    assert m.message == "" and m.receipt_text() == "Receipt R1  ·  £3.00"
+    keys = m.refund_keys()
+    assert keys[0].text == "1. 1 × Item 1  £1.00  (refunded)"
+    assert keys[0].refunded and not keys[1].refunded
+    m.toggle_line(3)
+    m.toggle_line(2)
+    assert m.refund_text() == "Refund lines 2, 3"
+    m.toggle_line(3)
+    op = m.refund()
+    assert op == {"op": "refund", "receipt_no": "R1", "lines": [2]}
+    m.took(op, Outcome("refund", rejected="a sale is open; finish or cancel it first"))
+    assert m.receipt is not None and m.refund_lines == {2}  # kept to try again
+    done = {"kind": "refund", "total": -100, "change": 0, "receipt_no": "R2"}
+    m.took(op, Outcome("refund", record=done))
+    assert m.receipt is None and m.refund_lines == set() and m.panel == "change"
+    m.found("R1", record(3), set())
+    m.refund_back()
+    assert m.receipt is None and m.panel == "more"
+
+
+def test_generation_counts_what_the_view_does_not_show() -> None:
+    m = model()
+    before = m.generation
+    m.type("1")
+    m.select(1)
+    assert m.generation == before  # drawn in place, no rebuild
+    m.found("R1", record(1), set())
+    m.toggle_line(1)
+    assert m.generation == before + 2
