@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from appliance.display.formatting import LocaleError, MoneyText
@@ -89,3 +93,15 @@ async def test_offline_loyalty_is_honest() -> None:
     assert summary.offline and summary.balance is None and summary.within_reach() == []
     result = await lookup.enrol(Enrolment("Zoé", "Lefèvre", terms_accepted=True))
     assert not result.ok and "offline" in result.message
+
+
+def test_every_promotion_pushed_is_shown_in_turn(tmp_path: Path) -> None:
+    from appliance.display.context import DisplayContext
+    from appliance.store import DeviceState
+
+    items: list[Any] = [{"title": f"Offer {n}", "text": f"{n} for 1"} for n in range(1, 10)]
+    with DeviceState(tmp_path / "state.json") as state:
+        state.put("promotions", {"items": [*items, "not a promotion"]})
+    unit: Any = SimpleNamespace(cfg=SimpleNamespace(data_dir=tmp_path))
+    ctx = DisplayContext(unit, MoneyText("EUR", 2, "en_GB"), OfflineLoyalty())
+    assert [p["title"] for p in ctx.promotions()] == [f"Offer {n}" for n in range(1, 10)]

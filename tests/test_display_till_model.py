@@ -94,13 +94,13 @@ def test_the_panel_follows_the_till() -> None:
 def test_login_needs_a_name_and_sends_the_pin() -> None:
     m = model([Member("ana", "Ana"), Member("marie", "Marie", "supervisor")])
     assert not m.setup_mode
-    assert [k.name for k in m.staff_keys()] == ["Ana", "Marie"]
+    assert [k.name for k in m.staff_keys().items] == ["Ana", "Marie"]
     for c in "12":
         m.type(c)
     assert m.entry_text() == "PIN  ●●"
     assert m.login() is None and m.message.startswith("Choose your name")
     m.choose_staff("marie")
-    assert [k.chosen for k in m.staff_keys()] == [False, True]
+    assert [k.chosen for k in m.staff_keys().items] == [False, True]
     assert m.login() == {"op": "login", "staff": "marie", "pin": "12"}
     assert m.entry == ""  # a PIN is not kept once sent
     m.took({"op": "login"}, Outcome("login", rejected="wrong PIN for marie; try again"))
@@ -110,8 +110,32 @@ def test_login_needs_a_name_and_sends_the_pin() -> None:
     assert m.panel == "sell" and m.message == ""
     assert m.notice([printer_light("paper_out", 0)])[0].startswith("Printer out of paper")
     setup = model()
-    assert setup.setup_mode and [k.id for k in setup.staff_keys()] == ["setup"]
+    assert setup.setup_mode and [k.id for k in setup.staff_keys().items] == ["setup"]
     assert setup.login() == {"op": "login", "staff": "setup", "pin": None}
+
+
+def test_every_name_of_a_long_roster_is_on_a_page() -> None:
+    """Fifteen staff on a panel with room for six: five a page and the page keys."""
+    m = model([Member(f"s{n:02d}", f"Person {n:02d}") for n in range(1, 16)])
+    pages = []
+    for _ in range(4):  # one turn past the last page stays on it
+        page = m.staff_keys()
+        pages.append([k.name for k in page.items])
+        m.turn_staff(1)
+    assert pages[0] == [f"Person {n:02d}" for n in range(1, 6)]
+    assert pages[2] == pages[3] == [f"Person {n:02d}" for n in range(11, 16)]
+    everyone = [name for page in pages[:3] for name in page]
+    assert everyone == [f"Person {n:02d}" for n in range(1, 16)]  # each once, in order
+    last = m.staff_keys()
+    assert last.back and not last.more and last.size == 5
+    m.choose_staff("s15")
+    m.turn_staff(-1)
+    m.turn_staff(1)  # the choice stays while the pages turn
+    assert [k.chosen for k in m.staff_keys().items] == [False] * 4 + [True]
+    m.type("1")
+    assert m.login() == {"op": "login", "staff": "s15", "pin": "1"}
+    six = model([Member(f"s{n}", f"P{n}") for n in range(6)])
+    assert six.staff_keys().pages == 1 and len(six.staff_keys().items) == 6  # six fit
 
 
 def test_the_keypad_clears_and_stops_at_twelve_characters() -> None:
@@ -264,7 +288,7 @@ def test_refund_finds_a_receipt_and_chooses_its_lines() -> None:
     assert m.refund() is None and m.message.startswith("Find the receipt")
     m.found("R1", record(3), {1})
     assert m.message == "" and m.receipt_text() == "Receipt R1  ·  £3.00"
-    keys = m.refund_keys()
+    keys = m.refund_keys().items
     assert keys[0].text == "1. 1 × Item 1  £1.00  (refunded)"
     assert keys[0].refunded and not keys[1].refunded
     m.toggle_line(3)
@@ -281,6 +305,31 @@ def test_refund_finds_a_receipt_and_chooses_its_lines() -> None:
     m.found("R1", record(3), set())
     m.refund_back()
     assert m.receipt is None and m.panel == "more"
+
+
+def test_every_line_of_a_long_sale_can_be_refunded() -> None:
+    """Twenty lines on a panel with room for eight: seven a page, and the page keys."""
+    m = model()
+    m.found("R1", record(20), {8})
+    numbers = []
+    for _ in range(3):
+        numbers.append([k.number for k in m.refund_keys().items])
+        m.turn_lines(1)
+    assert numbers == [list(range(1, 8)), list(range(8, 15)), list(range(15, 21))]
+    page = m.refund_keys()
+    assert page.number == 2 and page.more_text == "More ›\n3/3" and not page.more
+    m.toggle_line(20)
+    m.turn_lines(-2)
+    m.toggle_line(1)
+    assert [k.chosen for k in m.refund_keys().items][:1] == [True]
+    assert m.refund() == {"op": "refund", "receipt_no": "R1", "lines": [1, 20]}
+    m.turn_lines(-1)
+    assert m.refund_keys().number == 0
+    m.turn_lines(2)
+    m.found("R1", record(20), set())  # another receipt (or the same again): its first page
+    assert m.refund_keys().number == 0 and m.refund_lines == set()
+    m.found("R9", record(8), set())
+    assert m.refund_keys().pages == 1 and len(m.refund_keys().items) == 8
 
 
 def test_generation_counts_what_the_view_does_not_show() -> None:

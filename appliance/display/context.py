@@ -133,7 +133,8 @@ class DisplayContext:
         ]
 
     def promotions(self) -> list[dict[str, str]]:
-        """Promotions the collector pushed (document 'promotions' in the device state)."""
+        """Promotions the collector pushed (document 'promotions' in the device state),
+        every one of them: the idle screen shows them in turn."""
         path = Path(self.unit.cfg.data_dir) / "state.json"
         if not path.exists():
             return []
@@ -148,4 +149,4 @@ class DisplayContext:
             {"title": str(p.get("title", "")), "text": str(p.get("text", ""))}
             for p in items
             if isinstance(p, dict)
-        ][:6]
+        ]

@@ -1,5 +1,5 @@
-"""The login panel: who is at the till (the roster's names, or "Set-up" without one)
-and a PIN pad."""
+"""The login panel: who is at the till (the roster's names, a page at a time when they
+do not all fit, or "Set-up" without a roster) and a PIN pad."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from appliance.display.kit import ACCENT, GO, MUTED, PAPER, Key, Panel, Text
 from appliance.display.till.keypad import entry, keypad
+from appliance.display.till.pages import page_row
 from appliance.sales.till import TillView
 
 if TYPE_CHECKING:
@@ -28,9 +29,18 @@ def build(till: TillScreen, view: TillView) -> Any:
         model.choose_staff(staff_id)
         till.refresh()
 
-    for key in model.staff_keys():
+    def turn(step: int) -> None:
+        model.turn_staff(step)
+        till.refresh()
+
+    page = model.staff_keys()
+    for key in page.items:
         bg = GO if key.chosen else ACCENT
         people.add_widget(Key(key.name, partial(choose, key.id), size_px=s(17), bg=bg))
+    if (keys := page_row(page, turn, s(15), s(6))) is not None:
+        for _ in range(page.size - len(page.items)):
+            people.add_widget(BoxLayout())  # the page keys stay at the bottom
+        people.add_widget(keys)
     root.add_widget(people)
     pad = BoxLayout(orientation="vertical", spacing=s(6), size_hint_x=0.55)
     pad.add_widget(entry(till))

@@ -31,10 +31,12 @@ T = TypeVar("T")
 FAVOURITES = "★ Favourites"
 NO_SALE_REASONS = ("Change for a customer", "Float check", "Wrong tender corrected", "Other")
 MAX_ENTRY = 12  # characters the keypad takes (a PIN, an amount, a terminal reference)
-MAX_GRID = 240  # items a category or search can list (in pages of GRID_ROOM)
-GRID_ROOM = 12  # keys in the grid; with more items, 10 and "‹ Back" / "More ›"
-STAFF_ROOM = 6  # names on the login panel
-REFUND_ROOM = 8  # lines of a receipt on the refund panel
+# Room on a panel for the keys of a list; a longer list pages, its page keys ("‹ Back",
+# "More ›") taking one row of a column or two keys of the grid, so every entry is
+# reachable by touch however long the list.
+GRID_ROOM = 12  # product keys in the grid: 12, or 10 a page and the two page keys
+STAFF_ROOM = 6  # names on the login panel: 6, or 5 a page and a row of page keys
+REFUND_ROOM = 8  # lines of a receipt on the refund panel: 8, or 7 and the page keys
 
 
 class StaffEntry(Protocol):
@@ -137,6 +139,7 @@ class TillModel:
         self.entry = ""
         self.message = ""
         self.login_staff: str | None = None
+        self.staff_page = 0
         self.category = FAVOURITES if self.favourites else ""
         self.search = ""
         self.grid_page = 0
@@ -146,6 +149,7 @@ class TillModel:
         self.receipt: dict[str, Any] | None = None  # found on the refund panel
         self.refunded: set[int] = set()  # its lines earlier refunds took back
         self.refund_lines: set[int] = set()  # chosen to refund now
+        self.lines_page = 0
         self.report_text = ""
         self.report_z = False
 
@@ -202,11 +206,19 @@ class TillModel:
         """No roster: one "Set-up" key logs in a supervisor without a PIN."""
         return not self.staff
 
-    def staff_keys(self) -> list[StaffKey]:
+    def staff_keys(self) -> Page[StaffKey]:
+        """The page of names on the login panel (the whole roster, page by page)."""
         if self.setup_mode:
-            return [StaffKey("setup", "Set-up (supervisor)", self.login_staff == "setup")]
-        people = [StaffKey(m.id, m.name, m.id == self.login_staff) for m in self.staff]
-        return people[:STAFF_ROOM]
+            people = [StaffKey("setup", "Set-up (supervisor)", self.login_staff == "setup")]
+        else:
+            people = [StaffKey(m.id, m.name, m.id == self.login_staff) for m in self.staff]
+        page = page_of(people, self.staff_page, STAFF_ROOM, 1)
+        self.staff_page = page.number
+        return page
+
+    def turn_staff(self, step: int) -> None:
+        self.staff_page = max(0, self.staff_page + step)
+        self._changed()
 
     def choose_staff(self, staff_id: str) -> None:
         self.login_staff = staff_id
@@ -235,11 +247,10 @@ class TillModel:
             self.category = next(iter(self.categories(catalog)), "")
         if self.search:
             needle = self.search.casefold()
-            found = [i for i in catalog if needle in i.name.casefold() or needle == i.sku.lower()]
-            return found[:MAX_GRID]
+            return [i for i in catalog if needle in i.name.casefold() or needle == i.sku.lower()]
         if self.category == FAVOURITES:
             return [i for sku in self.favourites if (i := catalog.by_sku(sku)) is not None]
-        return [i for i in catalog if i.category == self.category][:MAX_GRID]
+        return [i for i in catalog if i.category == self.category]
 
     def grid(self, catalog: Catalog) -> Page[ItemKey]:
         """The page of product keys to show (and the category chosen, if none was)."""
@@ -401,6 +412,7 @@ class TillModel:
     def found(self, receipt_no: str, record: dict[str, Any] | None, refunded: set[int]) -> None:
         """A receipt looked up by its number (what its barcode carries)."""
         self.receipt, self.refunded, self.refund_lines = record, set(refunded), set()
+        self.lines_page = 0
         self.message = "" if record else f"No receipt {receipt_no.strip()!r} on this till"
         self.panel = "refund"
         self._changed()
@@ -411,17 +423,22 @@ class TillModel:
             return ""
         return f"Receipt {rec['receipt_no']}  ·  {self.money(rec['total'])}"
 
-    def refund_keys(self) -> list[RefundLine]:
+    def refund_keys(self) -> Page[RefundLine]:
+        """The page of the receipt's lines (every line of a long sale, page by page)."""
         rec = self.receipt
-        if rec is None:
-            return []
         keys = []
-        for n, li in enumerate(rec["lines"], 1):
+        for n, li in enumerate(rec["lines"] if rec is not None else (), 1):
             text = f"{n}. {li['qty']} × {li['name']}  {self.money(li['total'])}"
             if n in self.refunded:
                 text += "  (refunded)"
             keys.append(RefundLine(n, text, n in self.refund_lines, n in self.refunded))
-        return keys[:REFUND_ROOM]
+        page = page_of(keys, self.lines_page, REFUND_ROOM, 1)
+        self.lines_page = page.number
+        return page
+
+    def turn_lines(self, step: int) -> None:
+        self.lines_page = max(0, self.lines_page + step)
+        self._changed()
 
     def toggle_line(self, number: int) -> None:
         self.refund_lines ^= {number}

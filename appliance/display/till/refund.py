@@ -1,5 +1,6 @@
 """The refund panel: the receipt by its number (a keyboard-wedge scanner types its
-barcode into the field), its lines to choose, Refund and Back."""
+barcode into the field), its lines to choose (a page at a time for a long sale), Refund
+and Back."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.textinput import TextInput
 
 from appliance.display.kit import ACCENT, GO, MUTED, WARN, Key, Text
+from appliance.display.till.pages import page_row
 from appliance.sales.till import TillView
 
 if TYPE_CHECKING:
@@ -38,7 +40,12 @@ def build(till: TillScreen, view: TillView) -> Any:
             model.toggle_line(number)
             till.refresh()
 
-        for line in model.refund_keys():
+        def turn(step: int) -> None:
+            model.turn_lines(step)
+            till.refresh()
+
+        page = model.refund_keys()
+        for line in page.items:
             bg = GO if line.chosen else (MUTED if line.refunded else ACCENT)
             key = Key(
                 line.text,
@@ -48,6 +55,10 @@ def build(till: TillScreen, view: TillView) -> Any:
                 disabled=line.refunded,
             )
             lines.add_widget(key)
+        if (keys := page_row(page, turn, s(13), s(8))) is not None:
+            for _ in range(page.size - len(page.items)):
+                lines.add_widget(BoxLayout())  # the page keys stay at the bottom
+            lines.add_widget(keys)
     root.add_widget(lines)
     row = BoxLayout(spacing=s(8), size_hint_y=None, height=s(46))
     row.add_widget(

@@ -12,13 +12,14 @@ from kivy.uix.textinput import TextInput
 
 from appliance.display.kit import ACCENT, GO, ClipScroll, Key
 from appliance.display.till.basket import BasketColumn
+from appliance.display.till.model import ItemKey, Page
+from appliance.display.till.pages import GREY, page_keys
 from appliance.sales.till import TillView
 
 if TYPE_CHECKING:
     from appliance.display.till.screen import TillScreen
 
 FAINT_INK = (1.0, 1.0, 1.0, 0.3)  # an arrow key's glyph at the end of its row
-GREY = (0.45, 0.47, 0.52, 1)  # page and arrow keys
 ITEM = (0.20, 0.30, 0.42, 1)
 
 
@@ -51,7 +52,7 @@ def build(till: TillScreen, view: TillView) -> Any:
     return root
 
 
-def item_grid(till: TillScreen, page: Any) -> Any:
+def item_grid(till: TillScreen, page: Page[ItemKey]) -> Any:
     """Twelve keys: a page of items, gaps, and "‹ Back" / "More ›" when it pages."""
     s, model = till.s, till.model
     grid = GridLayout(cols=3, spacing=s(4))
@@ -65,15 +66,8 @@ def item_grid(till: TillScreen, page: Any) -> Any:
         model.turn_grid(step)
         till.refresh()
 
-    if page.pages > 1:
-        if page.back:
-            grid.add_widget(Key("‹ Back", partial(turn, -1), size_px=s(13), bg=GREY))
-        else:
-            grid.add_widget(BoxLayout())
-        if page.more:
-            grid.add_widget(Key(page.more_text, partial(turn, 1), size_px=s(13), bg=GREY))
-        else:
-            grid.add_widget(BoxLayout())
+    for key in page_keys(page, turn, s(13)):
+        grid.add_widget(key)
     return grid
 
 
