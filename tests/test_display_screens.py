@@ -624,3 +624,65 @@ async def test_line_twenty_of_a_long_sale_is_refunded_by_touch(
         assert refund is not None and refund["kind"] == "refund"
         assert refund["refund_lines"] == [20] and refund["total"] == -sale["lines"][19]["total"]
         assert h.screens.till.panel == "change"
+
+
+async def test_a_cashier_reprints_and_refunds_with_a_supervisors_approval_by_touch(
+    x_display: str, tmp_path: Path
+) -> None:
+    """Ana (a cashier) finds the last receipt on the refund panel; Reprint and Refund each
+    go to the approval panel, where Marie (a supervisor) touches her name and types her
+    PIN; the copy comes out of the printer marked COPY, the refund names its approver."""
+    cfg = roster_config(tmp_path)
+    paper = cfg.data_dir / "printer.bin"
+    async with screens_running(cfg, ["till"]) as h:
+        await log_in_by_touch(h, "Ana", "1234")
+        ctl = h.unit.controller
+        await ctl.handle({"op": "key", "sku": "B1", "qty": 1})
+        await ctl.handle({"op": "key", "sku": "B2", "qty": 1})
+        sale = (await ctl.handle({"op": "tender", "type": "card", "ref": "T1"})).record
+        assert sale is not None
+        assert await h.unit.drain_printer()
+        printed = paper.read_bytes()
+        await h.settle()
+        await h.press("Next customer")
+        await h.press("More…")
+        await h.press("Refund or reprint")
+        await h.press("Last receipt")
+        assert f"Receipt {sale['receipt_no']}  ·  2,30\xa0€" in h.shown()
+        await h.press("Reprint")
+        till = h.screens.till
+        assert till.panel == "approve"
+        assert f"A copy of receipt {sale['receipt_no']}" in h.shown()
+        assert "Ana" not in h.shown()  # supervisors only
+        await h.press("Marie")
+        for digit in "9999":
+            await h.press(digit)
+        await h.press("Approve")
+        assert till.panel == "refund"
+        assert till.notice.text == f"A copy of receipt {sale['receipt_no']} is printing"
+        green = ink(region(h.picture(), till.notice), (31, 140, 64))
+        assert green > 0.5 * till.notice.width * till.notice.height
+        assert await h.unit.drain_printer()
+        copy = paper.read_bytes()[len(printed) :]
+        assert copy.count(b"COPY") == 2 and b"COPY" not in printed
+        assert copy == (cfg.data_dir / "receipts" / f"{sale['receipt_no']}-copy-1.bin").read_bytes()
+        reprinted = next(e for e in h.unit.events if e.kind == "receipt.reprinted")
+        assert reprinted.detail["staff"] == "s01" and reprinted.detail["approved_by"] == "s14"
+
+        await h.press("1. 1 × Baguette")
+        await h.press("Refund lines 1")
+        assert till.panel == "approve" and h.unit.store.last_seq() == sale["seq"]
+        assert f"Refund of line 1 of receipt {sale['receipt_no']}" in h.shown()
+        await h.press("Marie")
+        for digit in "1111":
+            await h.press(digit)
+        await h.press("Approve")
+        assert till.panel == "approve" and till.notice.text == "wrong PIN for s14; try again"
+        for digit in "9999":
+            await h.press(digit)
+        await h.press("Approve")
+        refund = h.unit.store.by_seq(h.unit.store.last_seq())
+        assert refund is not None and refund["kind"] == "refund"
+        assert refund["approved_by"] == "s14" and refund["staff"] == "s01"
+        assert till.panel == "change" and "Give back to the customer" in h.shown()
+        assert h.unit.till.view().approval is None  # used up by the refund

@@ -20,6 +20,7 @@ from tests.conftest import ROOT
 
 MONEY = MoneyText("GBP", 2, "en_GB")
 ANA = Person("ana", "Ana", "cashier")
+MARIE = Person("marie", "Marie", "supervisor")
 
 
 @dataclass(frozen=True)
@@ -285,7 +286,7 @@ def test_refund_finds_a_receipt_and_chooses_its_lines() -> None:
     m = model()
     m.found("  nope ", None, set())
     assert m.panel == "refund" and m.message == "No receipt 'nope' on this till"
-    assert m.refund() is None and m.message.startswith("Find the receipt")
+    assert m.refund(view(MARIE)) is None and m.message.startswith("Find the receipt")
     m.found("R1", record(3), {1})
     assert m.message == "" and m.receipt_text() == "Receipt R1  ·  £3.00"
     keys = m.refund_keys().items
@@ -295,7 +296,7 @@ def test_refund_finds_a_receipt_and_chooses_its_lines() -> None:
     m.toggle_line(2)
     assert m.refund_text() == "Refund lines 2, 3"
     m.toggle_line(3)
-    op = m.refund()
+    op = m.refund(view(MARIE))
     assert op == {"op": "refund", "receipt_no": "R1", "lines": [2]}
     m.took(op, Outcome("refund", rejected="a sale is open; finish or cancel it first"))
     assert m.receipt is not None and m.refund_lines == {2}  # kept to try again
@@ -322,7 +323,7 @@ def test_every_line_of_a_long_sale_can_be_refunded() -> None:
     m.turn_lines(-2)
     m.toggle_line(1)
     assert [k.chosen for k in m.refund_keys().items][:1] == [True]
-    assert m.refund() == {"op": "refund", "receipt_no": "R1", "lines": [1, 20]}
+    assert m.refund(view(MARIE)) == {"op": "refund", "receipt_no": "R1", "lines": [1, 20]}
     m.turn_lines(-1)
     assert m.refund_keys().number == 0
     m.turn_lines(2)
@@ -330,6 +331,65 @@ def test_every_line_of_a_long_sale_can_be_refunded() -> None:
     assert m.refund_keys().number == 0 and m.refund_lines == set()
     m.found("R9", record(8), set())
     assert m.refund_keys().pages == 1 and len(m.refund_keys().items) == 8
+
+
+def test_a_cashiers_refund_waits_for_a_supervisors_approval() -> None:
+    m = model([Member("ana", "Ana"), Member("marie", "Marie", "supervisor")])
+    m.found("R1", record(3), set())
+    m.toggle_line(2)
+    m.toggle_line(3)
+    assert m.refund(view(ANA)) is None  # nothing sent yet
+    assert m.panel == "approve"
+    assert m.approval_text() == "Refund of lines 2, 3 of receipt R1"
+    assert [k.name for k in m.approver_keys().items] == ["Marie"]  # supervisors only
+    assert m.approve() is None and m.message.startswith("A supervisor chooses")
+    m.choose_approver("marie")
+    for c in "99":
+        m.type(c)
+    assert m.entry_text() == "PIN  ●●"
+    approve = m.approve()
+    assert approve == {"op": "approve", "staff": "marie", "pin": "99"}
+    wrong = Outcome("approve", rejected="wrong PIN for marie; try again")
+    assert m.took(approve, wrong) is None
+    assert m.panel == "approve" and m.message == "wrong PIN for marie; try again"
+    m.type("9")
+    follow = m.took(m.approve() or {}, Outcome("approve"))
+    assert follow == {"op": "refund", "receipt_no": "R1", "lines": [2, 3]}
+    assert m.panel == "refund" and m.pending is None and m.message == ""
+    # With the approval waiting (or a supervisor at the till) it goes at once.
+    assert m.refund(view(ANA, approval="marie")) == follow
+    assert m.refund(view(MARIE)) == follow
+
+
+def test_no_sale_and_reprint_ask_too_and_back_cancels() -> None:
+    bosses = [Member(f"b{n}", f"Boss {n}", "supervisor") for n in range(7)]
+    m = model([Member("ana", "Ana"), *bosses])
+    m.go("nosale")
+    assert m.no_sale("Float check", view(ANA)) is None
+    assert m.approval_text() == "Open the drawer: Float check"
+    page = m.approver_keys()
+    assert [k.name for k in page.items] == [f"Boss {n}" for n in range(4)] and page.more
+    m.turn_approvers(1)
+    assert [k.name for k in m.approver_keys().items] == ["Boss 4", "Boss 5", "Boss 6"]
+    m.approve_back()
+    assert m.panel == "nosale" and m.pending is None
+    assert m.no_sale("Float check", view(MARIE)) == {"op": "no_sale", "reason": "Float check"}
+    m.go("refund")
+    assert m.reprint(view(ANA)) is None and m.message.startswith("Find the receipt first")
+    m.found_last(None, set())
+    assert m.message == "No sale or refund on this till yet"
+    m.found_last(record(2), set())
+    assert m.reprint(view(ANA)) is None and m.panel == "approve"
+    assert m.approval_text() == "A copy of receipt R1"
+    m.choose_approver("b6")
+    m.type("1")
+    reprint = m.took(m.approve() or {}, Outcome("approve"))
+    assert reprint == {"op": "reprint", "receipt_no": "R1"} and m.panel == "refund"
+    m.took(reprint, Outcome("reprint", detail={"receipt_no": "R1"}))
+    assert m.notice([]) == ("A copy of receipt R1 is printing", "ok")
+    assert m.receipt is not None  # still there, to refund or print again
+    m.took(reprint, Outcome("reprint", rejected="the copy could not be queued"))
+    assert m.notice([]) == ("the copy could not be queued", "fault")
 
 
 def test_generation_counts_what_the_view_does_not_show() -> None:

@@ -3,6 +3,7 @@
 `model.TillModel` holds the screen's state and makes its texts and operations (no Kivy:
 importing this package or the model imports none). `screen.TillScreen` is the status
 bar and the body the panels are built into; each panel module (`login`, `sell` with
-`basket`, `number`, `tender`, `change`, `more`, `nosale`, `report`, `refund`) has a
-`build(till, view)` that draws it and hands touches back to the model.
+`basket`, `number`, `tender`, `change`, `more`, `nosale`, `report`, `refund`,
+`approve`) has a `build(till, view)` that draws it and hands touches back to the model.
+`keypad`, `pages` and `people` are the pieces several panels share.
 """

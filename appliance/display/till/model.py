@@ -6,6 +6,11 @@ panels show and every operation a key sends (the scenario operations of the cont
 handed to `Controller.handle`), and it hears their outcomes. The panels in this package
 only draw what it says and tell it what was touched, so every decision here is tested
 without a display (tests/test_display_till_model.py).
+
+A restricted operation (refund, no sale, reprint) asked for by a cashier with no
+approval waiting goes to the approval panel first: a supervisor chooses their name and
+types their PIN (`approve`), and the operation follows. A reprint is not a scenario
+operation: the screen sends `{"op": "reprint", …}` to `Controller.reprint`.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from appliance.sales.reports import format_report
 from appliance.sales.till import TillLine, TillView
 
 PanelName = Literal[
-    "login", "sell", "number", "tender", "change", "more", "refund", "nosale", "report"
+    "login", "sell", "number", "tender", "change", "more", "refund", "nosale", "report", "approve"
 ]
 Op = dict[str, Any]
 T = TypeVar("T")
@@ -37,6 +42,9 @@ MAX_ENTRY = 12  # characters the keypad takes (a PIN, an amount, a terminal refe
 GRID_ROOM = 12  # product keys in the grid: 12, or 10 a page and the two page keys
 STAFF_ROOM = 6  # names on the login panel: 6, or 5 a page and a row of page keys
 REFUND_ROOM = 8  # lines of a receipt on the refund panel: 8, or 7 and the page keys
+APPROVER_ROOM = 5  # supervisors' names on the approval panel (under what is approved)
+# What needs a supervisor at the till, or one's one-shot approval (appliance.sales.till).
+RESTRICTED = frozenset({"refund", "no_sale", "reprint"})
 
 
 class StaffEntry(Protocol):
@@ -46,6 +54,8 @@ class StaffEntry(Protocol):
     def id(self) -> str: ...
     @property
     def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,7 @@ class TillModel:
         self.panel: PanelName = "login"
         self.entry = ""
         self.message = ""
+        self.message_level = "fault"
         self.login_staff: str | None = None
         self.staff_page = 0
         self.category = FAVOURITES if self.favourites else ""
@@ -152,6 +163,10 @@ class TillModel:
         self.lines_page = 0
         self.report_text = ""
         self.report_z = False
+        self.pending: Op | None = None  # waiting for a supervisor's approval
+        self.approve_from: PanelName = "more"
+        self.approver: str | None = None
+        self.approver_page = 0
 
     def _changed(self) -> None:
         self.generation += 1
@@ -170,7 +185,7 @@ class TillModel:
         do about the worst fault, else nothing."""
         advice = worst(lights)
         if self.message:
-            return self.message, "fault"
+            return self.message, self.message_level
         if advice is not None:
             return f"{advice.text}: {advice.advice}", advice.level
         return "", "ok"
@@ -196,7 +211,7 @@ class TillModel:
         self.entry = "" if char == "" else (self.entry + char)[:MAX_ENTRY]
 
     def entry_text(self) -> str:
-        if self.panel == "login":
+        if self.panel in ("login", "approve"):
             return "PIN  " + "●" * len(self.entry)
         return self.entry or "0"
 
@@ -417,6 +432,12 @@ class TillModel:
         self.panel = "refund"
         self._changed()
 
+    def found_last(self, record: dict[str, Any] | None, refunded: set[int]) -> None:
+        """The till's last sale or refund, for "Last receipt"."""
+        self.found("", record, refunded)
+        if record is None:
+            self.message = "No sale or refund on this till yet"
+
     def receipt_text(self) -> str:
         rec = self.receipt
         if rec is None:
@@ -448,28 +469,109 @@ class TillModel:
         picked = sorted(self.refund_lines)
         return f"Refund lines {', '.join(map(str, picked))}" if picked else "Refund"
 
-    def refund(self) -> Op | None:
+    def refund(self, view: TillView) -> Op | None:
         rec = self.receipt
         if rec is None or not self.refund_lines:
             self.message = "Find the receipt and choose the lines to refund"
             return None
-        return {"op": "refund", "receipt_no": rec["receipt_no"], "lines": sorted(self.refund_lines)}
+        lines = sorted(self.refund_lines)
+        return self.request({"op": "refund", "receipt_no": rec["receipt_no"], "lines": lines}, view)
+
+    def reprint(self, view: TillView) -> Op | None:
+        """A copy of the receipt found (printed marked COPY)."""
+        if self.receipt is None:
+            self.message = "Find the receipt first: scan it, type its number, or Last receipt"
+            return None
+        return self.request({"op": "reprint", "receipt_no": self.receipt["receipt_no"]}, view)
 
     def refund_back(self) -> None:
         self.receipt, self.refunded, self.refund_lines = None, set(), set()
         self.go("more")
 
+    # -- no sale --------------------------------------------------------------------------
+    def no_sale(self, reason: str, view: TillView) -> Op | None:
+        return self.request({"op": "no_sale", "reason": reason}, view)
+
+    # -- a supervisor's approval ------------------------------------------------------------
+    @staticmethod
+    def needs_approval(view: TillView) -> bool:
+        """A cashier at the till with no supervisor's approval waiting."""
+        staff = view.staff
+        return staff is not None and not staff.is_supervisor and view.approval is None
+
+    def request(self, op: Op, view: TillView) -> Op | None:
+        """`op` to send now, or None having gone to the approval panel with it."""
+        if op["op"] not in RESTRICTED or not self.needs_approval(view):
+            return op
+        self.pending, self.approve_from = op, self.panel
+        self.approver, self.approver_page = None, 0
+        self.go("approve")
+        return None
+
+    def approval_text(self) -> str:
+        """What the supervisor is asked to approve."""
+        op = self.pending or {}
+        match op.get("op"):
+            case "refund":
+                word = "lines" if len(op["lines"]) > 1 else "line"
+                lines = ", ".join(map(str, op["lines"]))
+                return f"Refund of {word} {lines} of receipt {op['receipt_no']}"
+            case "no_sale":
+                return f"Open the drawer: {op['reason']}"
+            case "reprint":
+                return f"A copy of receipt {op['receipt_no']}"
+        return ""
+
+    def approver_keys(self) -> Page[StaffKey]:
+        """The supervisors on the roster, a page at a time."""
+        people = [
+            StaffKey(m.id, m.name, m.id == self.approver)
+            for m in self.staff
+            if m.role == "supervisor"
+        ]
+        page = page_of(people, self.approver_page, APPROVER_ROOM, 1)
+        self.approver_page = page.number
+        return page
+
+    def turn_approvers(self, step: int) -> None:
+        self.approver_page = max(0, self.approver_page + step)
+        self._changed()
+
+    def choose_approver(self, staff_id: str) -> None:
+        self.approver = staff_id
+        self._changed()
+
+    def approve(self) -> Op | None:
+        """The approval for the name chosen and the PIN typed."""
+        if self.approver is None:
+            self.message = "A supervisor chooses their name, then types their PIN"
+            return None
+        pin, self.entry = self.entry, ""
+        return {"op": "approve", "staff": self.approver, "pin": pin or None}
+
+    def approve_back(self) -> None:
+        """No approval after all: back where it was asked for, nothing sent."""
+        self.pending = None
+        self.go(self.approve_from)
+
     # -- outcomes -------------------------------------------------------------------------
     def took(self, op: Op, outcome: Outcome) -> Op | None:
         """What an operation sent from this screen did: a refusal is shown; a login
         goes to selling, a completed sale or refund to the change panel, a Z to its
-        report. Returns an operation to send next, if any."""
-        self.message = outcome.rejected or ""
+        report, an approval to what it was asked for. Returns an operation to send next."""
+        self.message, self.message_level = outcome.rejected or "", "fault"
         if outcome.rejected is not None:
             return None
         match op.get("op"):
             case "login" | "no_sale":
                 self.go("sell")
+            case "approve":
+                follow, self.pending = self.pending, None
+                self.go(self.approve_from)
+                return follow
+            case "reprint":
+                self.message = f"A copy of receipt {op['receipt_no']} is printing"
+                self.message_level = "ok"
             case "tender" if outcome.record is not None:
                 self.finished_sale(outcome.record)
             case "refund":

@@ -1,4 +1,5 @@
-"""The "More…" panel: refund, no sale, X report, close the shift (Z), log out, back."""
+"""The "More…" panel: refund or reprint, no sale, X report, close the shift (Z), log
+out, back."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def build(till: TillScreen, view: TillView) -> Any:
         till.refresh()
 
     grid = GridLayout(cols=3, spacing=s(8), padding=s(12))
-    grid.add_widget(Key("Refund", go("refund"), size_px=s(20)))
+    grid.add_widget(Key("Refund or reprint", go("refund"), size_px=s(20)))
     grid.add_widget(Key("No sale", go("nosale"), size_px=s(20)))
     grid.add_widget(Key("X report", x_report, size_px=s(20)))
     grid.add_widget(Key("Close shift (Z)", ask_z, size_px=s(20), bg=WARN))

@@ -19,9 +19,12 @@ def build(till: TillScreen, view: TillView) -> Any:
     s, model = till.s, till.model
     box = BoxLayout(orientation="vertical", spacing=s(6), padding=s(12))
     box.add_widget(Text("Why open the drawer?", size_px=s(20), bold=True, size_hint_y=0.2))
+
+    def open_drawer(reason: str) -> None:
+        till.send(model.no_sale(reason, till.view()))  # (a cashier asks a supervisor first)
+
     for reason in NO_SALE_REASONS:
-        op = {"op": "no_sale", "reason": reason}
-        box.add_widget(Key(reason, partial(till.send, op), size_px=s(17)))
+        box.add_widget(Key(reason, partial(open_drawer, reason), size_px=s(17)))
 
     def back() -> None:
         model.go("more")

@@ -1,6 +1,7 @@
-"""The refund panel: the receipt by its number (a keyboard-wedge scanner types its
-barcode into the field), its lines to choose (a page at a time for a long sale), Refund
-and Back."""
+"""The refund panel, where receipts are found: by number (a keyboard-wedge scanner types
+its barcode into the field) or the last one; its lines to choose (a page at a time for a
+long sale), Refund, Reprint (a copy marked COPY) and Back. A cashier's refund or
+reprint asks a supervisor first (approve.py)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,11 @@ def build(till: TillScreen, view: TillView) -> Any:
         focus=True,
     )
     field.bind(on_text_validate=lambda w: find_receipt(till, w.text))
-    root.add_widget(field)
+    top = BoxLayout(spacing=s(8), size_hint_y=None, height=s(38))
+    top.add_widget(field)
+    last = Key("Last receipt", lambda: last_receipt(till), size_px=s(15), size_hint_x=0.25)
+    top.add_widget(last)
+    root.add_widget(top)
     lines = BoxLayout(orientation="vertical", spacing=s(3))
     if model.receipt is not None:
         lines.add_widget(Text(model.receipt_text(), size_px=s(16), bold=True))
@@ -62,8 +67,15 @@ def build(till: TillScreen, view: TillView) -> Any:
     root.add_widget(lines)
     row = BoxLayout(spacing=s(8), size_hint_y=None, height=s(46))
     row.add_widget(
-        Key(model.refund_text(), lambda: till.send(model.refund()), size_px=s(17), bg=WARN)
+        Key(
+            model.refund_text(),
+            lambda: till.send(model.refund(till.view())),
+            size_px=s(17),
+            bg=WARN,
+        )
     )
+    reprint = Key("Reprint", lambda: till.send(model.reprint(till.view())), size_px=s(17))
+    row.add_widget(reprint)
 
     def back() -> None:
         model.refund_back()
@@ -80,4 +92,18 @@ def find_receipt(till: TillScreen, receipt_no: str) -> None:
     record = store.by_receipt_no(receipt_no.strip())
     refunded = store.refunded_lines(record["sale_id"]) if record is not None else set()
     till.model.found(receipt_no, record, refunded)
+    till.refresh()
+
+
+def last_receipt(till: TillScreen) -> None:
+    """The till's newest sale or refund (what a customer asks a copy of, or brings back)."""
+    store = till.ctx.unit.store
+    record = None
+    for seq in range(store.last_seq(), 0, -1):
+        record = store.by_seq(seq)
+        if record is not None and record["kind"] in ("sale", "refund"):
+            break
+        record = None
+    refunded = store.refunded_lines(record["sale_id"]) if record is not None else set()
+    till.model.found_last(record, refunded)
     till.refresh()

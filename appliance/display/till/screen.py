@@ -16,6 +16,7 @@ from appliance.controller import Outcome
 from appliance.display.context import DisplayContext
 from appliance.display.kit import FAULT, GO, LEVEL, PANEL, WHITE, Panel, Scale, Text, recolour
 from appliance.display.till import (
+    approve,
     basket,
     change,
     login,
@@ -41,6 +42,7 @@ PANELS: dict[PanelName, Callable[[TillScreen, TillView], Any]] = {
     "nosale": nosale.build,
     "report": report.build,
     "refund": refund.build,
+    "approve": approve.build,
 }
 
 
@@ -142,7 +144,10 @@ class TillScreen(BoxLayout):
             if follow is not None:
                 self.send(follow)
 
-        self.ctx.act(op, done)
+        if op["op"] == "reprint":  # not a scenario operation: the controller's own call
+            self.ctx.reprint(str(op["receipt_no"]), done)
+        else:
+            self.ctx.act(op, done)
 
     def typed(self) -> None:
         """A keypad key was pressed: the entry shows it (no rebuild)."""
