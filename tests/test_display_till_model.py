@@ -291,7 +291,7 @@ def test_refund_finds_a_receipt_and_chooses_its_lines() -> None:
     assert m.message == "" and m.receipt_text() == "Receipt R1  ·  £3.00"
     keys = m.refund_keys().items
     assert keys[0].text == "1. 1 × Item 1  £1.00  (refunded)"
-    assert keys[0].refunded and not keys[1].refunded
+    assert not keys[0].choosable and keys[1].choosable
     m.toggle_line(3)
     m.toggle_line(2)
     assert m.refund_text() == "Refund lines 2, 3"
@@ -306,6 +306,10 @@ def test_refund_finds_a_receipt_and_chooses_its_lines() -> None:
     m.found("R1", record(3), set())
     m.refund_back()
     assert m.receipt is None and m.panel == "more"
+    # The last receipt may be a refund's: shown (to reprint), its lines not to choose.
+    m.found_last({**record(2), "kind": "refund", "total": -200}, set())
+    assert m.receipt_text() == "Refund R1  ·  -£2.00"
+    assert [k.choosable for k in m.refund_keys().items] == [False, False]
 
 
 def test_every_line_of_a_long_sale_can_be_refunded() -> None:

@@ -113,7 +113,7 @@ class RefundLine:
     number: int
     text: str
     chosen: bool
-    refunded: bool  # by an earlier refund: shown, not choosable
+    choosable: bool  # not when an earlier refund took it back, nor on a refund's receipt
 
 
 @dataclass(frozen=True)
@@ -442,17 +442,20 @@ class TillModel:
         rec = self.receipt
         if rec is None:
             return ""
-        return f"Receipt {rec['receipt_no']}  ·  {self.money(rec['total'])}"
+        kind = {"sale": "Receipt", "refund": "Refund"}.get(rec["kind"], str(rec["kind"]))
+        return f"{kind} {rec['receipt_no']}  ·  {self.money(rec['total'])}"
 
     def refund_keys(self) -> Page[RefundLine]:
         """The page of the receipt's lines (every line of a long sale, page by page)."""
         rec = self.receipt
+        sale = rec is not None and rec["kind"] == "sale"  # a refund's lines: to reprint only
         keys = []
         for n, li in enumerate(rec["lines"] if rec is not None else (), 1):
             text = f"{n}. {li['qty']} × {li['name']}  {self.money(li['total'])}"
             if n in self.refunded:
                 text += "  (refunded)"
-            keys.append(RefundLine(n, text, n in self.refund_lines, n in self.refunded))
+            choosable = sale and n not in self.refunded
+            keys.append(RefundLine(n, text, n in self.refund_lines, choosable))
         page = page_of(keys, self.lines_page, REFUND_ROOM, 1)
         self.lines_page = page.number
         return page

@@ -51,13 +51,13 @@ def build(till: TillScreen, view: TillView) -> Any:
 
         page = model.refund_keys()
         for line in page.items:
-            bg = GO if line.chosen else (MUTED if line.refunded else ACCENT)
+            bg = GO if line.chosen else (ACCENT if line.choosable else MUTED)
             key = Key(
                 line.text,
                 partial(toggle, line.number),
                 size_px=s(14),
                 bg=bg,
-                disabled=line.refunded,
+                disabled=not line.choosable,
             )
             lines.add_widget(key)
         if (keys := page_row(page, turn, s(13), s(8))) is not None:
