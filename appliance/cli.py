@@ -31,11 +31,20 @@ def _journal_path(cfg: Config) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from appliance.service import run_service
+    from appliance.service import Frontend, run_service
 
     cfg = _config(args)
     setup_logging()
-    return asyncio.run(run_service(cfg, simulate=args.simulate, config_path=Path(args.config)))
+    frontend: Frontend | None = None
+    if cfg.display.enabled:
+        # The screens sit on top of the service: it is handed them, never imports them.
+        # (No Kivy yet: that comes in when the window opens.)
+        from appliance.display.app import serve_display
+
+        frontend = serve_display
+    return asyncio.run(
+        run_service(cfg, simulate=args.simulate, config_path=Path(args.config), frontend=frontend)
+    )
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

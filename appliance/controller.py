@@ -440,6 +440,42 @@ class Controller:
         if self._kicks:
             await asyncio.gather(*self._kicks, return_exceptions=True)
 
+    async def reprint(self, receipt_no: str) -> Outcome:
+        """A copy of a receipt, printed marked COPY. Restricted like a refund: a
+        supervisor at the till, or a supervisor's one-shot approval (used up here).
+        Not a scenario operation; never raises on bad input."""
+        async with self._lock:
+            try:
+                return self._reprint(receipt_no.strip())
+            except (Rejected, BadInput) as e:
+                reason = e.reason if isinstance(e, Rejected) else str(e)
+                log.info("operation refused", extra={"op": "reprint", "reason": reason})
+                return Outcome("reprint", rejected=reason)
+
+    def _reprint(self, receipt_no: str) -> Outcome:
+        original = self.store.by_receipt_no(receipt_no) if receipt_no else None
+        if original is None:
+            raise BadInput(f"no receipt {receipt_no!r} in this till's journal")
+        staff = self.till.view().staff
+        approved_by = self.till.authorise("reprint")
+        try:
+            job = self.store.print_jobs.add_copy(original.seq)
+        except StoreError as e:
+            # The approval is spent: the copy is not, so nothing was printed twice.
+            log.error("copy not queued", extra={"receipt_no": receipt_no, "error": str(e)})
+            raise BadInput(f"the copy could not be queued ({e}); try again") from e
+        self._wake_printer()  # as after a sale: print it now, not at the next poll
+        detail: dict[str, Any] = {
+            "receipt_no": receipt_no,
+            "seq": original.seq,
+            "job_id": job,
+            "staff": staff.id if staff is not None else None,
+        }
+        if approved_by is not None:
+            detail["approved_by"] = approved_by
+        self._emit(Event("receipt.reprinted", detail))
+        return Outcome("reprint", detail=detail)
+
     def x_report(self) -> ShiftReport:
         """The running shift's figures (X report): read-only."""
         return shift_report(self.store.since_last_shift_close(), self.exponent)

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance import __version__
 from appliance.config import Config
@@ -370,8 +370,35 @@ class Notifier:
         return int(usec) / 2e6 if usec and usec.isdigit() else None
 
 
-async def run_service(cfg: Config, *, simulate: bool, config_path: Path | None = None) -> int:
-    """`appliance run`: the service in the foreground until SIGTERM or SIGINT."""
+class Frontend(Protocol):
+    """What the people at the till use, run beside the unit (the screens: the command
+    line passes `appliance.display.app.serve_display`; the service never imports it).
+
+    It returns once `stop` is set, and handles its own failures (a till whose screen
+    fails keeps selling headless); one that raises anyway is logged and the till goes on.
+    """
+
+    def __call__(self, unit: Unit, stop: asyncio.Event, /) -> Awaitable[None]: ...
+
+
+async def _run_frontend(frontend: Frontend, unit: Unit, stop: asyncio.Event) -> None:
+    # Inside the service's TaskGroup: an exception here would stop the whole till.
+    try:
+        await frontend(unit, stop)
+    except Exception as e:
+        log.exception("frontend crashed", extra={"component": "frontend"})
+        unit.emit(Event("service.component_crashed", {"component": "frontend", "error": repr(e)}))
+
+
+async def run_service(
+    cfg: Config,
+    *,
+    simulate: bool,
+    config_path: Path | None = None,
+    frontend: Frontend | None = None,
+) -> int:
+    """`appliance run`: the service in the foreground until SIGTERM or SIGINT, with
+    `frontend` (the screens) as its own task when given."""
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -386,11 +413,9 @@ async def run_service(cfg: Config, *, simulate: bool, config_path: Path | None =
             "ready",
             extra={"version": __version__, "items": len(unit.till.catalog), "simulate": simulate},
         )
-        if cfg.display.enabled:
-            from appliance.display.app import serve_display
-
+        if frontend is not None:
             # Its own task: a screen that fails (or never comes) leaves the till selling.
-            tg.create_task(serve_display(unit, stop), name="display")
+            tg.create_task(_run_frontend(frontend, unit, stop), name="display")
         interval = notifier.watchdog_interval
         if interval:
 

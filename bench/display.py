@@ -220,11 +220,21 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["--child-bare-window"]:
         child_bare_window(float(args[1]))
         return 0
+    import argparse
+
     from appliance.display.xvfb import Xvfb
 
-    runs = 3 if "--quick" in args else 7
-    scans = 120 if "--quick" in args else 600
-    scans_only = "--scans-only" in args  # while working on the scan path
+    parser = argparse.ArgumentParser(
+        prog="python -m bench display",
+        description="Screen benchmarks under a private Xvfb: first frame, RSS, scan to "
+        "customer display (written to bench/results/display.json).",
+    )
+    parser.add_argument("--quick", action="store_true", help="3 starts and 120 scans")
+    parser.add_argument("--scans-only", action="store_true", help="only the scans; nothing written")
+    options = parser.parse_args(args)
+    runs = 3 if options.quick else 7
+    scans = 120 if options.quick else 600
+    scans_only = options.scans_only  # while working on the scan path
     rows: list[tuple[str, str, str]] = []
 
     def report(what: str, value: str, note: str) -> None:

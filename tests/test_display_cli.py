@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.conftest import ROOT, config_text, run_cli
@@ -167,3 +168,53 @@ def test_run_keeps_selling_headless_when_the_screen_cannot_open(till_config: Pat
     assert "headless" in str(failed["event"])
     assert proc.returncode == 0
     assert '"stopping"' in rest
+
+
+def test_run_with_a_screen_shows_the_till(till_config: Path) -> None:
+    """`appliance run` with `[display] enabled` (the default) and an X server: the command
+    line hands the screens to the service, and the till's window is drawn on that X
+    screen (read back from the server, not from the process)."""
+    from PIL import ImageGrab
+
+    from appliance.display import DisplayError
+    from appliance.display.xvfb import Xvfb
+
+    try:
+        x = Xvfb(1024, 600)
+    except DisplayError as e:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(e))
+    env = dict(os.environ, DISPLAY=x.display, PYTHONUNBUFFERED="1")
+    env.pop("WAYLAND_DISPLAY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "run", "--simulate", "--config", str(till_config)],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # up to "ready": the unit is open, the screens starting
+            if line.startswith("{") and json.loads(line)["msg"] == "ready":
+                break
+        paper = lamps = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (paper > 100_000 and lamps > 5_000):
+            time.sleep(0.2)
+            assert proc.poll() is None, "the service died"
+            screen = ImageGrab.grab(xdisplay=x.display).convert("RGB")
+            colours = screen.getcolors(maxcolors=1 << 20) or []
+            # PAPER (0.97, 0.97, 0.95) behind the login panel; GO green of the lamps
+            paper = sum(n for n, c in colours if c == (247, 247, 242))
+            lamps = sum(n for n, c in colours if c == (31, 140, 64))
+        assert paper > 100_000 and lamps > 5_000, (paper, lamps)
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        x.close()
+    assert proc.returncode == 0
+    assert "display.failed" not in rest and '"stopping"' in rest

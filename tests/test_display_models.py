@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from appliance.display.formatting import LocaleError, MoneyText
@@ -49,11 +53,14 @@ def test_lights_say_what_to_do() -> None:
 
 def test_customer_display_thanks_then_forgets_the_customer() -> None:
     model = CustomerModel(thanks_for=8)
-    card = TillLoyalty("00000001", None, True)
-    model.customer_known(CustomerSummary("00000001", first_name="Zoé", balance=40))
+    card = TillLoyalty("00000001", 40, False, first_name="Zoé")
     basket = model.frame(view("open", 2, card), now=0)
     assert basket.phase == "basket" and basket.customer is not None
     assert basket.customer.first_name == "Zoé" and basket.total == 200
+    # the same card read again with the collector away: no name on it, the greeting stays
+    again = model.frame(view("open", 2, TillLoyalty("00000001", None, True)), now=0.5)
+    assert again.customer is not None and again.customer.first_name == "Zoé"
+    assert again.customer.offline and again.customer.balance is None
     loyalty = {"account": "00000001", "earned": 2, "redeemed": 0, "balance": None, "offline": True}
     record = sale(total=200, change=300, tenders=[{"type": "cash", "amount": 500}], loyalty=loyalty)
     model.sale_finished(record, now=1)
@@ -87,3 +94,15 @@ async def test_offline_loyalty_is_honest() -> None:
     assert summary.offline and summary.balance is None and summary.within_reach() == []
     result = await lookup.enrol(Enrolment("Zoé", "Lefèvre", terms_accepted=True))
     assert not result.ok and "offline" in result.message
+
+
+def test_every_promotion_pushed_is_shown_in_turn(tmp_path: Path) -> None:
+    from appliance.display.context import DisplayContext
+    from appliance.store import DeviceState
+
+    items: list[Any] = [{"title": f"Offer {n}", "text": f"{n} for 1"} for n in range(1, 10)]
+    with DeviceState(tmp_path / "state.json") as state:
+        state.put("promotions", {"items": [*items, "not a promotion"]})
+    unit: Any = SimpleNamespace(cfg=SimpleNamespace(data_dir=tmp_path))
+    ctx = DisplayContext(unit, MoneyText("EUR", 2, "en_GB"), OfflineLoyalty())
+    assert [p["title"] for p in ctx.promotions()] == [f"Offer {n}" for n in range(1, 10)]

@@ -505,7 +505,8 @@ async def test_category_tabs_that_do_not_fit_have_arrows_and_keep_the_choice_in_
         await h.press("Aisle 10")
         assert any(t.startswith("Thing 10") for t in h.shown())
         # Rebuilt for the choice, the row shows the tab chosen, not its start.
-        assert in_view("Aisle 10") and not in_view(next(iter(till.categories())))
+        first = till.model.categories(h.unit.till.catalog)[0]
+        assert in_view("Aisle 10") and not in_view(first)
         h.window.screenshot(name=str(tmp_path / "tabs.png"))
     shot = sorted(tmp_path.glob("tabs*.png"))
     assert shot, "no screenshot"
@@ -527,3 +528,161 @@ async def test_category_tabs_that_fit_have_no_arrows(x_display: str, tmp_path: P
         shown = h.shown()
         assert "Fruit" in shown and "Bakery" in shown
         assert "‹" not in shown and "›" not in shown
+
+
+NAMES = ["Ana", "Bruno", "Chloé", "David", "Élodie", "Farid", "Gaëlle", "Hugo", "Inès"]
+NAMES += ["Jules", "Karima", "Léo", "Manon", "Marie", "Nadia"]
+
+
+def roster_config(tmp_path: Path, supervisors: tuple[str, ...] = ("Marie", "Nadia")) -> Config:
+    """Fifteen staff (PIN 1234, supervisors 9999), the fifteenth Nadia, a supervisor."""
+    from appliance.sales.staff import hash_pin
+
+    pins = {"cashier": hash_pin("1234"), "supervisor": hash_pin("9999")}
+    staff = ""
+    for n, name in enumerate(NAMES, 1):
+        role = "supervisor" if name in supervisors else "cashier"
+        staff += f'[[staff]]\nid = "s{n:02d}"\nname = "{name}"\nrole = "{role}"\n'
+        staff += f'pin_hash = "{pins[role]}"\n'
+    return make_config(tmp_path, '[display]\nlocale = "fr_FR"\n' + staff)
+
+
+async def log_in_by_touch(h: Harness, name: str, pin: str) -> None:
+    """Turn the login panel's pages until `name` shows, touch it, type the PIN, log in."""
+    for _ in range(len(NAMES)):
+        if name in h.shown():
+            break
+        await h.press("More ›")
+    await h.press(name)
+    for digit in pin:
+        await h.press(digit)
+    await h.press("Log in")
+
+
+async def test_every_one_of_fifteen_staff_can_log_in_by_touch(
+    x_display: str, tmp_path: Path
+) -> None:
+    cfg = roster_config(tmp_path)
+    async with screens_running(cfg, ["till"]) as h:
+        shown = h.shown()
+        assert [n for n in NAMES if n in shown] == NAMES[:5] and "More ›\n1/3" in shown
+        assert "‹ Back" not in shown
+        await h.press("More ›")
+        assert [n for n in NAMES if n in h.shown()] == NAMES[5:10]
+        await h.press("More ›")
+        shown = h.shown()
+        assert [n for n in NAMES if n in shown] == NAMES[10:] and "‹ Back" in shown
+        assert not any(t.startswith("More ›") for t in shown)  # the last page
+        await h.press("Nadia")
+        for digit in "9999":
+            await h.press(digit)
+        assert "PIN  ●●●●" in h.shown()
+        await h.press("Log in")
+        staff = h.unit.till.view().staff
+        assert staff is not None and (staff.id, staff.name) == ("s15", "Nadia")
+        assert h.screens.till.panel == "sell"
+        # The page keys sit at the bottom of the names' column, under the last name.
+        await h.press("More…")
+        await h.press("Log out")
+        assert h.screens.till.panel == "login"
+        back, first = find(h.screens.root, "‹ Back", key=True), find(h.screens.root, "Manon")
+        assert back.top <= first.y
+
+
+async def test_line_twenty_of_a_long_sale_is_refunded_by_touch(
+    x_display: str, tmp_path: Path
+) -> None:
+    cfg = roster_config(tmp_path)
+    async with screens_running(cfg, ["till"]) as h:
+        await log_in_by_touch(h, "Nadia", "9999")
+        ctl = h.unit.controller
+        skus = ["B1", "B2", "B3", "D1", "D2"] * 3 + ["F1", "W1", "B1", "B2", "D5"]
+        for sku in skus:
+            await ctl.handle({"op": "key", "sku": sku, "qty": 1})
+        sale = (await ctl.handle({"op": "tender", "type": "card", "ref": "T1"})).record
+        assert sale is not None and len(sale.lines) == 20
+        await h.settle()
+        await h.press("Next customer")
+        await h.press("More")
+        await h.press("Refund")
+        from kivy.uix.textinput import TextInput
+
+        field = next(w for w in h.screens.till.walk() if isinstance(w, TextInput))
+        field.text = sale.receipt_no
+        field.dispatch("on_text_validate")
+        await h.settle()
+        lines = sorted(int(t.split(".")[0]) for t in h.shown() if t[:2].rstrip(".").isdigit())
+        assert lines == list(range(1, 8)) and "More ›\n1/3" in h.shown()
+        await h.press("More ›")
+        await h.press("More ›")
+        shown = h.shown()
+        assert any(t.startswith("20. 1 × Yaourt") for t in shown)
+        assert not any(t.startswith("1. ") for t in shown)
+        await h.press("20. ")
+        await h.press("Refund lines 20")
+        refund = h.unit.store.by_seq(h.unit.store.last_seq())
+        assert refund is not None and refund.kind == "refund"
+        assert refund.refund_lines == [20] and refund.total == -sale.lines[19].total
+        assert h.screens.till.panel == "change"
+
+
+async def test_a_cashier_reprints_and_refunds_with_a_supervisors_approval_by_touch(
+    x_display: str, tmp_path: Path
+) -> None:
+    """Ana (a cashier) finds the last receipt on the refund panel; Reprint and Refund each
+    go to the approval panel, where Marie (a supervisor) touches her name and types her
+    PIN; the copy comes out of the printer marked COPY, the refund names its approver."""
+    cfg = roster_config(tmp_path)
+    paper = cfg.data_dir / "printer.bin"
+    async with screens_running(cfg, ["till"]) as h:
+        await log_in_by_touch(h, "Ana", "1234")
+        ctl = h.unit.controller
+        await ctl.handle({"op": "key", "sku": "B1", "qty": 1})
+        await ctl.handle({"op": "key", "sku": "B2", "qty": 1})
+        sale = (await ctl.handle({"op": "tender", "type": "card", "ref": "T1"})).record
+        assert sale is not None
+        assert await h.unit.drain_printer()
+        printed = paper.read_bytes()
+        await h.settle()
+        await h.press("Next customer")
+        await h.press("More…")
+        await h.press("Refund or reprint")
+        await h.press("Last receipt")
+        assert f"Receipt {sale.receipt_no}  ·  2,30\xa0€" in h.shown()
+        await h.press("Reprint")
+        till = h.screens.till
+        assert till.panel == "approve"
+        assert f"A copy of receipt {sale.receipt_no}" in h.shown()
+        assert "Ana" not in h.shown()  # supervisors only
+        await h.press("Marie")
+        for digit in "9999":
+            await h.press(digit)
+        await h.press("Approve")
+        assert till.panel == "refund"
+        assert till.notice.text == f"A copy of receipt {sale.receipt_no} is printing"
+        green = ink(region(h.picture(), till.notice), (31, 140, 64))
+        assert green > 0.5 * till.notice.width * till.notice.height
+        assert await h.unit.drain_printer()
+        copy = paper.read_bytes()[len(printed) :]
+        assert copy.count(b"COPY") == 2 and b"COPY" not in printed
+        assert copy == (cfg.data_dir / "receipts" / f"{sale.receipt_no}-copy-1.bin").read_bytes()
+        reprinted = next(e for e in h.unit.events if e.kind == "receipt.reprinted")
+        assert reprinted.detail["staff"] == "s01" and reprinted.detail["approved_by"] == "s14"
+
+        await h.press("1. 1 × Baguette")
+        await h.press("Refund lines 1")
+        assert till.panel == "approve" and h.unit.store.last_seq() == sale.seq
+        assert f"Refund of line 1 of receipt {sale.receipt_no}" in h.shown()
+        await h.press("Marie")
+        for digit in "1111":
+            await h.press(digit)
+        await h.press("Approve")
+        assert till.panel == "approve" and till.notice.text == "wrong PIN for s14; try again"
+        for digit in "9999":
+            await h.press(digit)
+        await h.press("Approve")
+        refund = h.unit.store.by_seq(h.unit.store.last_seq())
+        assert refund is not None and refund.kind == "refund"
+        assert refund.approved_by == "s14" and refund.staff == "s01"
+        assert till.panel == "change" and "Give back to the customer" in h.shown()
+        assert h.unit.till.view().approval is None  # used up by the refund

@@ -69,3 +69,72 @@ async def test_a_crashing_component_is_shown_and_restarted() -> None:
     assert len(runs) == 3
     assert [e.kind for e in events] == ["service.component_crashed"] * 2
     assert events[0].detail["component"] == "flaky"
+
+
+def test_the_service_does_not_import_the_screens() -> None:
+    """The screens sit on top of the service (they import it); it is handed them by the
+    command line, so it must not name `appliance.display` anywhere, lazily or not."""
+    import ast
+
+    tree = ast.parse((ROOT / "appliance" / "service.py").read_text())
+    imported = [
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for name in (
+            [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        )
+    ]
+    assert "appliance.config" in imported  # the walk sees the imports at all
+    assert not [n for n in imported if n.startswith("appliance.display")]
+
+
+async def test_the_service_runs_the_frontend_it_is_given(till_config: Path) -> None:
+    import asyncio
+
+    from appliance.config import load_config
+    from appliance.service import Unit, run_service
+
+    cfg = load_config(till_config)
+    sold: list[int] = []
+
+    async def frontend(unit: Unit, stop: asyncio.Event) -> None:
+        await unit.controller.handle({"op": "login", "staff": "ana"})
+        await unit.controller.handle({"op": "key", "sku": "B1", "qty": 1})
+        out = await unit.controller.handle({"op": "tender", "type": "card", "ref": "T1"})
+        assert out.record is not None, out.rejected
+        sold.append(out.record.total)
+        stop.set()  # as SIGTERM would
+
+    assert await asyncio.wait_for(run_service(cfg, simulate=True, frontend=frontend), 30) == 0
+    assert sold == [120]
+
+
+async def test_a_frontend_that_crashes_leaves_the_till_selling(till_config: Path) -> None:
+    import asyncio
+
+    from appliance.config import load_config
+    from appliance.service import Unit, run_service
+
+    cfg = load_config(till_config)
+    handed: list[tuple[Unit, asyncio.Event]] = []
+
+    async def frontend(unit: Unit, stop: asyncio.Event) -> None:
+        handed.append((unit, stop))
+        raise RuntimeError("a bug in the screens")
+
+    service = asyncio.create_task(run_service(cfg, simulate=True, frontend=frontend))
+    for _ in range(1000):
+        if handed and any(e.kind == "service.component_crashed" for e in handed[0][0].events):
+            break
+        assert not service.done(), service
+        await asyncio.sleep(0.01)
+    unit, stop = handed[0]
+    crash = next(e for e in unit.events if e.kind == "service.component_crashed")
+    assert crash.detail["component"] == "frontend" and "a bug" in crash.detail["error"]
+    await unit.controller.handle({"op": "login", "staff": "ana"})
+    await unit.controller.handle({"op": "key", "sku": "B1", "qty": 1})
+    out = await unit.controller.handle({"op": "tender", "type": "card", "ref": "T1"})
+    assert out.record is not None and not service.done()
+    stop.set()
+    assert await asyncio.wait_for(service, 30) == 0

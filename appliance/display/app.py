@@ -150,7 +150,7 @@ class Screens:
         from appliance.display.customer_screen import CustomerScreen
         from appliance.display.kiosk_screen import KioskScreen
         from appliance.display.kit import Scale
-        from appliance.display.till_screen import TillScreen
+        from appliance.display.till.screen import TillScreen
 
         cfg = unit.cfg
         d = cfg.display

@@ -1,11 +1,12 @@
-"""What every screen reads, and the one way a screen acts: `Controller.handle`."""
+"""What every screen reads, and how a screen acts: `Controller.handle` with a scenario
+operation (and `Controller.reprint` for a copy of a receipt, which is not one)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,19 @@ class DisplayContext:
     ) -> asyncio.Task[Outcome]:
         """Run one operation on the controller; `then` sees its outcome; screens redraw."""
 
+        return self._run(self.unit.controller.handle(op), then)
+
+    def reprint(
+        self, receipt_no: str, then: Callable[[Outcome], None] | None = None
+    ) -> asyncio.Task[Outcome]:
+        """A copy of a receipt (`Controller.reprint`, restricted like a refund)."""
+        return self._run(self.unit.controller.reprint(receipt_no), then)
+
+    def _run(
+        self, call: Awaitable[Outcome], then: Callable[[Outcome], None] | None
+    ) -> asyncio.Task[Outcome]:
         async def run() -> Outcome:
-            outcome = await self.unit.controller.handle(op)
+            outcome = await call
             if then is not None:
                 then(outcome)
             self.changed()
@@ -133,7 +145,8 @@ class DisplayContext:
         ]
 
     def promotions(self) -> list[dict[str, str]]:
-        """Promotions the collector pushed (document 'promotions' in the device state)."""
+        """Promotions the collector pushed (document 'promotions' in the device state),
+        every one of them: the idle screen shows them in turn."""
         path = Path(self.unit.cfg.data_dir) / "state.json"
         if not path.exists():
             return []
@@ -148,4 +161,4 @@ class DisplayContext:
             {"title": str(p.get("title", "")), "text": str(p.get("text", ""))}
             for p in items
             if isinstance(p, dict)
-        ][:6]
+        ]

@@ -47,15 +47,13 @@ class CustomerModel:
         if record.kind == "sale":
             self._finished, self._finished_at = record, now
 
-    def customer_known(self, summary: CustomerSummary | None) -> None:
-        self._customer = summary
-
     def frame(self, view: TillView, now: float) -> CustomerFrame:
         loyalty = view.loyalty
         customer: CustomerSummary | None = None
         if loyalty is not None:
             # The till asked the collector when the card was scanned: its answer (name,
-            # balance) is on the sale already, so the display asks nothing more.
+            # balance) is on the sale already, so the display asks nothing more. The same
+            # card read again offline has no name: the one this sale greeted with stays.
             known = self._customer
             name = known.first_name if known and known.account == loyalty.account else None
             customer = CustomerSummary(

@@ -276,6 +276,12 @@ class Till:
         self._approval = person
         return person
 
+    def authorise(self, op: str) -> str | None:
+        """For a restricted operation done outside the till (a receipt's reprint): a
+        supervisor is logged in, or a supervisor's approval is waiting and is used up
+        now. Returns the approver's id (None: a supervisor is at the till)."""
+        return self._use_approval(self._restricted(op))
+
     # -- basket --------------------------------------------------------------------------
     def _add(self, item: Item, qty: int) -> int:
         if not self._sale.started:
