@@ -23,7 +23,7 @@ from collector.errors import CollectorInput
 from collector.loyalty import ACCOUNT, Book, Ledger, last_purchases
 from collector.models import Customer, LoyaltyAccount, LoyaltyCard, LoyaltyEntry
 from collector.privacy import Vault, consents, record_consent
-from collector.stock import upsert_insert
+from collector.upsert import upsert_insert
 from protocol.cards import make_loyalty_card
 from protocol.commandline import read_input
 from protocol.messages import LoyaltyEnrolment

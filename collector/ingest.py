@@ -32,7 +32,9 @@ from sqlalchemy.orm import Session
 
 from collector.loyalty import LoyaltySettings, apply_record
 from collector.models import Base, DeadLetter, Device, Event, Sale, SaleLine, SaleTender
-from collector.stock import Outgoing, stock_moves, upsert_insert
+from collector.outgoing import Outgoing
+from collector.stock import stock_moves
+from collector.upsert import upsert_insert
 from protocol.chain import GENESIS_HASH, ChainChecker, PublicKeyError, load_public_key
 from protocol.messages import (
     MAX_PAYLOAD,

@@ -37,7 +37,7 @@ from collector.models import (
     Sale,
 )
 from collector.privacy import PrivacySettings, Vault
-from collector.stock import upsert_insert
+from collector.upsert import upsert_insert
 from protocol.cards import loyalty_card
 from protocol.commandline import read_input
 from protocol.messages import (

@@ -28,8 +28,8 @@ from collector import stock
 from collector.errors import CollectorInput
 from collector.ingest import BatchResult, Incoming
 from collector.loyalty import Ledger, LoyaltySettings
+from collector.outgoing import Outgoing
 from collector.privacy import PrivacySettings
-from collector.stock import Outgoing
 from collector.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
 from protocol.broker import BrokerAddress, TlsFilesError, tls_context
 from protocol.messages import (

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from collector.errors import CollectorInput
 from collector.models import Base, Stock, StockMove
+from collector.outgoing import Outgoing
+from collector.upsert import upsert_insert
 from protocol.messages import Command, StockArgs, StockLevel, encode, store_cmd_topic
 from protocol.record import Record
 from protocol.timestamps import utc_stamp
@@ -21,22 +22,6 @@ from protocol.timestamps import utc_stamp
 Key = tuple[str, str]  # (store, sku)
 MOVES = Base.metadata.tables[StockMove.__tablename__]
 UPSERT_ROWS = 1000  # levels per upsert statement (SQLite allows 32,766 parameters)
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A message to publish once the transaction that decided it has committed."""
-
-    topic: str
-    payload: bytes
-    qos: int = 1
-    retain: bool = False
-
-
-def upsert_insert(session: Session, table: Any) -> Any:
-    """The dialect's INSERT that can say ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def apply_moves(session: Session, moves: list[dict[str, Any]]) -> None:
