@@ -26,11 +26,11 @@ from sqlalchemy.exc import OperationalError
 
 from collector import stock
 from collector.errors import CollectorInput
-from collector.ingest import BatchResult, Incoming
+from collector.ingest.batches import BatchResult, Incoming
+from collector.ingest.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
 from collector.loyalty import Ledger, LoyaltySettings
 from collector.outgoing import Outgoing
 from collector.privacy import PrivacySettings
-from collector.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
 from protocol.broker import BrokerAddress, TlsFilesError, tls_context
 from protocol.messages import (
     PREFIX,
@@ -133,7 +133,7 @@ class Settings:
     client_id: str = "collector-1"
     batch_size: int = 256
     batch_window: float = 0.005  # seconds to let a batch fill after its first message
-    ingest_process: bool = True  # the ingest in a worker process (collector/worker.py)
+    ingest_process: bool = True  # the ingest in a worker process (collector/ingest/worker.py)
     # mqtts://: the CA that signed the broker's certificate (the system's when empty), and
     # our client certificate and key when the broker asks for one.
     tls_ca: str = ""

@@ -18,8 +18,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from appliance.store import Store
-from collector import ingest as ingest_module
-from collector.ingest import BatchResult, Incoming, Ingestor
+from collector.ingest import bulk
+from collector.ingest.batches import BatchResult, Incoming, Ingestor
 from collector.models import DeadLetter, Device, Sale, SaleLine
 from protocol.messages import Status, device_topic, encode
 from protocol.record import plain
@@ -184,7 +184,7 @@ def test_postgresql_lost_mid_copy_is_retried_not_dead_lettered(
     and the same batch then goes in on a new connection."""
     ingestor = registered(pg_engine, store)
     recs = records(store, 4)
-    real_copy = ingest_module._copy
+    real_copy = bulk._copy
     killed: list[int] = []
 
     def copy_on_a_dead_connection(conn: Any, *args: Any) -> None:
@@ -196,7 +196,7 @@ def test_postgresql_lost_mid_copy_is_retried_not_dead_lettered(
             killed.append(pid)
         real_copy(conn, *args)
 
-    monkeypatch.setattr(ingest_module, "_copy", copy_on_a_dead_connection)
+    monkeypatch.setattr(bulk, "_copy", copy_on_a_dead_connection)
     with pytest.raises(OperationalError):
         ingestor.ingest(batch(recs))
     assert killed and stored(pg_engine) == [] and dead(pg_engine) == []

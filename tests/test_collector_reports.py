@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from appliance.store import Store
 from collector.cli import main
-from collector.ingest import Incoming, Ingestor
+from collector.ingest.batches import Incoming, Ingestor
 from collector.models import StockMove
 from protocol.messages import Status, Telemetry, device_topic, encode
 from protocol.record import Draft

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from collector import service
 from collector.db import open_database
-from collector.ingest import BatchResult, Incoming, Ingestor
+from collector.ingest.batches import BatchResult, Incoming, Ingestor
 from collector.models import Sale
 from collector.service import Collector, Settings
 from protocol.broker import BrokerAddress

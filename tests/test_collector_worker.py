@@ -1,5 +1,5 @@
 # ruff: noqa: F811 - the database fixtures are imported from test_collector_ingest
-"""The collector's ingest worker process (collector/worker.py), on SQLite and PostgreSQL,
+"""The collector's ingest worker process (collector/ingest/worker.py), on SQLite and PostgreSQL,
 over a real Mosquitto: killed with a backlog in hand, its logs, and a clean stop."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 
 from collector.db import open_database
+from collector.ingest.worker import IngestProcess
 from collector.service import Collector, Settings
-from collector.worker import IngestProcess
 from protocol.broker import BrokerAddress
 from tests.broker import Broker
 from tests.pg import fresh_database

@@ -34,7 +34,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from collector.errors import CollectorError
-from collector.ingest import BatchResult, Incoming, Ingestor
+from collector.ingest.batches import BatchResult, Incoming, Ingestor
 from collector.loyalty import LoyaltySettings
 
 PARENT_CHECK = 1.0  # seconds between the worker's looks at whether its collector lives
