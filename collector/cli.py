@@ -108,7 +108,7 @@ def cmd_stock_count(args: argparse.Namespace) -> int:
 
 
 def cmd_fleet_status(args: argparse.Namespace) -> int:
-    from collector.reports import fleet_status, render_fleet
+    from collector.fleet import fleet_status, render_fleet
 
     print(render_fleet(fleet_status(open_database(args.db)), args.json))
     return 0

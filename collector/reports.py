@@ -1,4 +1,5 @@
-"""What the collector tells people: sales totals by a dimension, and the fleet's state."""
+"""Sales reports: totals per customer, assistant, region, store, product or day, over
+what was ingested, as a table, CSV or JSON (`collector report sales`)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from collector.errors import CollectorInput
-from collector.models import Device, Sale, SaleLine
+from collector.models import Sale, SaleLine
+from collector.terminal import as_text
 from protocol.money import exponent, format_minor
 
 DIMENSIONS = ("customer", "assistant", "region", "store", "product", "day")
@@ -117,66 +118,4 @@ def render_sales(rows: Sequence[SalesRow], fmt: str, by: str, currency: list[str
     for r in rows:
         cells = [r.group, str(r.sales)] + ([str(r.qty)] if by == "product" else [])
         table.add_row(*cells, format_minor(r.total, exp))
-    return _render(table)
-
-
-@dataclass(frozen=True)
-class FleetRow:
-    """One device as the collector last heard of it."""
-
-    device: str
-    store: str
-    region: str
-    state: str
-    last_seen: str
-    version: str
-    outbox_depth: int | None
-    printer: str | None
-    last_seq: int
-    key_registered: bool
-
-
-def fleet_status(engine: Engine) -> list[FleetRow]:
-    with Session(engine) as session, session.begin():
-        devices = session.scalars(select(Device).order_by(Device.store, Device.id)).all()
-        return [
-            FleetRow(
-                d.id,
-                d.store,
-                d.region,
-                d.state,
-                d.last_seen,
-                d.version,
-                d.outbox_depth,
-                d.printer,
-                d.last_seq,
-                d.public_key is not None,
-            )
-            for d in devices
-        ]
-
-
-def render_fleet(rows: Sequence[FleetRow], as_json: bool) -> str:
-    if as_json:
-        return json.dumps([asdict(r) for r in rows])
-    table = Table(title="Fleet")
-    for col in ("device", "store", "state", "last seen", "version", "outbox", "printer", "seq"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(
-            r.device,
-            r.store,
-            r.state,
-            r.last_seen,
-            r.version,
-            "" if r.outbox_depth is None else str(r.outbox_depth),
-            r.printer or "",
-            str(r.last_seq),
-        )
-    return _render(table)
-
-
-def _render(table: Table) -> str:
-    console = Console(file=io.StringIO(), width=120, color_system=None)
-    console.print(table)
-    return console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
+    return as_text(table)

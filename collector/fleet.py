@@ -1,0 +1,74 @@
+"""The fleet: what the collector knows of each unit (state, last seen, version, outbox
+depth, printer) from its status and telemetry (`collector fleet status`). Enrolment,
+revocation and rollouts will live here too."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from rich.table import Table
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from collector.models import Device
+from collector.terminal import as_text
+
+
+@dataclass(frozen=True)
+class FleetRow:
+    """One device as the collector last heard of it."""
+
+    device: str
+    store: str
+    region: str
+    state: str
+    last_seen: str
+    version: str
+    outbox_depth: int | None
+    printer: str | None
+    last_seq: int
+    key_registered: bool
+
+
+def fleet_status(engine: Engine) -> list[FleetRow]:
+    """Every device the collector has heard of, by store and id."""
+    with Session(engine) as session, session.begin():
+        devices = session.scalars(select(Device).order_by(Device.store, Device.id)).all()
+        return [
+            FleetRow(
+                d.id,
+                d.store,
+                d.region,
+                d.state,
+                d.last_seen,
+                d.version,
+                d.outbox_depth,
+                d.printer,
+                d.last_seq,
+                d.public_key is not None,
+            )
+            for d in devices
+        ]
+
+
+def render_fleet(rows: Sequence[FleetRow], as_json: bool) -> str:
+    """`collector fleet status`: a table, or JSON with every field."""
+    if as_json:
+        return json.dumps([asdict(r) for r in rows])
+    table = Table(title="Fleet")
+    for col in ("device", "store", "state", "last seen", "version", "outbox", "printer", "seq"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r.device,
+            r.store,
+            r.state,
+            r.last_seen,
+            r.version,
+            "" if r.outbox_depth is None else str(r.outbox_depth),
+            r.printer or "",
+            str(r.last_seq),
+        )
+    return as_text(table)
