@@ -170,7 +170,7 @@ def cmd_customers_card(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_add(args: argparse.Namespace) -> int:
-    from collector.api import add_channel
+    from collector.webshop import add_channel
 
     key = add_channel(open_database(args.db), args.name)
     print(key)
@@ -179,7 +179,7 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_revoke(args: argparse.Namespace) -> int:
-    from collector.api import revoke_channel
+    from collector.webshop import revoke_channel
 
     when = revoke_channel(open_database(args.db), args.name)
     print(f"channel {args.name} revoked at {when}: its key is refused from now on")
@@ -187,7 +187,7 @@ def cmd_channel_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_channel_list(args: argparse.Namespace) -> int:
-    from collector.api import list_channels
+    from collector.webshop import list_channels
 
     channels = list_channels(open_database(args.db))
     if args.json:
@@ -202,8 +202,8 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.api import create_app
     from collector.loyalty import Ledger, load_config
+    from collector.webshop import create_app
 
     config = load_config(args.config)
     if not 0 < args.port < 65536:

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from collector.api import add_channel, create_app
 from collector.ingest.batches import Incoming, Ingestor
 from collector.loyalty import Ledger
 from collector.models import Base, Customer, LoyaltyAccount, Sale
 from collector.privacy import Vault, erase, export
+from collector.webshop import add_channel, create_app
 from protocol.messages import device_topic
 from tests.conftest import ROOT
 from tests.test_collector_ingest import FakeDevice, database_url, engine  # noqa: F401
