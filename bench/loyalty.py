@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from collector.db import open_database
-from collector.loyalty import Ledger
+from collector.loyalty.ledger import Ledger
 from collector.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot
 from tests.pg import fresh_database
 

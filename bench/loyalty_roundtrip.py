@@ -177,7 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from appliance.controller import Outcome
     from appliance.replay import scan_through_scanner
     from collector.db import open_database
-    from collector.loyalty import Ledger
+    from collector.loyalty.ledger import Ledger
 
     work = Path(tempfile.mkdtemp(prefix="bench-loyalty-rt-"))
     db = work / "collector.db"

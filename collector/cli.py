@@ -20,7 +20,7 @@ PROG = "collector"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from collector.loyalty import load_config
+    from collector.config import load_config
     from collector.service import Collector, Settings
     from protocol.broker import BrokerAddress
 
@@ -117,8 +117,8 @@ def cmd_fleet_status(args: argparse.Namespace) -> int:
 def cmd_customers_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from collector.config import load_config
     from collector.customers import import_customers, parse_csv
-    from collector.loyalty import load_config
     from collector.privacy import Vault
 
     config = load_config(args.config)
@@ -130,8 +130,10 @@ def cmd_customers_import(args: argparse.Namespace) -> int:
 
 
 def cmd_customers_show(args: argparse.Namespace) -> int:
+    from collector.config import load_config
     from collector.customers import show
-    from collector.loyalty import Ledger, check_account, load_config
+    from collector.loyalty.ledger import Ledger
+    from collector.loyalty.rules import check_account
     from collector.privacy import Vault
 
     config = load_config(args.config)
@@ -159,8 +161,10 @@ def _no_vault() -> Any:
 
 
 def cmd_customers_card(args: argparse.Namespace) -> int:
+    from collector.config import load_config
     from collector.customers import issue_card
-    from collector.loyalty import Ledger, check_account, load_config
+    from collector.loyalty.ledger import Ledger
+    from collector.loyalty.rules import check_account
 
     config = load_config(args.config)
     check_account(args.account)
@@ -202,7 +206,8 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.loyalty import Ledger, load_config
+    from collector.config import load_config
+    from collector.loyalty.ledger import Ledger
     from collector.webshop import create_app
 
     config = load_config(args.config)
@@ -210,13 +215,14 @@ def cmd_api(args: argparse.Namespace) -> int:
         raise CollectorInput(f"--port {args.port}: not a TCP port")
     engine = open_database(args.db)
     setup_logging(env="COLLECTOR_LOG_LEVEL")
-    app = create_app(engine, Ledger(engine, config.loyalty, privacy=config.privacy))
+    app = create_app(engine, Ledger(engine, config.loyalty))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
 def cmd_gdpr_export(args: argparse.Namespace) -> int:
-    from collector.loyalty import check_account, load_config
+    from collector.config import load_config
+    from collector.loyalty.rules import check_account
     from collector.privacy import Vault, export
 
     config = load_config(args.config)
@@ -228,7 +234,7 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gdpr_erase(args: argparse.Namespace) -> int:
-    from collector.loyalty import check_account
+    from collector.loyalty.rules import check_account
     from collector.privacy import erase
 
     check_account(args.account)
@@ -238,7 +244,8 @@ def cmd_gdpr_erase(args: argparse.Namespace) -> int:
 
 
 def cmd_loyalty_expire(args: argparse.Namespace) -> int:
-    from collector.loyalty import Ledger, load_config
+    from collector.config import load_config
+    from collector.loyalty.ledger import Ledger
 
     config = load_config(args.config)
     count = Ledger(open_database(args.db), config.loyalty).expire_all()

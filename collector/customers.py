@@ -20,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.errors import CollectorInput
-from collector.loyalty import ACCOUNT, Book, Ledger, last_purchases
+from collector.loyalty.book import Book
+from collector.loyalty.ledger import Ledger, last_purchases
+from collector.loyalty.rules import ACCOUNT
 from collector.models import Customer, LoyaltyAccount, LoyaltyCard, LoyaltyEntry
 from collector.privacy import Vault, consents, record_consent
 from collector.upsert import upsert_insert

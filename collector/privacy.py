@@ -21,12 +21,12 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
+from collector.config import PrivacySection
 from collector.errors import CollectorError, CollectorInput
 from collector.models import (
     Consent,
@@ -52,13 +52,7 @@ class PrivacyError(CollectorError):
     """Personal data could not be sealed, opened or erased; the message says why."""
 
 
-class PrivacySettings(msgspec.Struct, forbid_unknown_fields=True):
-    """`[privacy]` of the collector config."""
-
-    master_key_file: str = ""
-
-
-def load_master_key(settings: PrivacySettings | None = None, *, create: bool = True) -> bytes:
+def load_master_key(settings: PrivacySection | None = None, *, create: bool = True) -> bytes:
     """The 32-byte master key (see the module docstring for where it comes from).
     With `create` false a missing key file is PrivacyError: nothing was sealed with it."""
     env = os.environ.get(MASTER_KEY_ENV)
@@ -99,11 +93,11 @@ class Vault:
         self._master = AESGCM(master)
 
     @classmethod
-    def from_settings(cls, settings: PrivacySettings | None = None) -> Vault:
+    def from_settings(cls, settings: PrivacySection | None = None) -> Vault:
         return cls(load_master_key(settings))
 
     @classmethod
-    def existing(cls, settings: PrivacySettings | None = None) -> Vault | None:
+    def existing(cls, settings: PrivacySection | None = None) -> Vault | None:
         """The vault when a master key exists already (readers never make one)."""
         try:
             return cls(load_master_key(settings, create=False))

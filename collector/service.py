@@ -25,12 +25,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from collector import stock
+from collector.config import LoyaltySection, PrivacySection
 from collector.errors import CollectorInput
 from collector.ingest.batches import BatchResult, Incoming
 from collector.ingest.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
-from collector.loyalty import Ledger, LoyaltySettings
+from collector.loyalty.ledger import Ledger
+from collector.loyalty.requests import Answers
 from collector.outgoing import Outgoing
-from collector.privacy import PrivacySettings
 from protocol.broker import BrokerAddress, TlsFilesError, tls_context
 from protocol.messages import (
     PREFIX,
@@ -142,8 +143,8 @@ class Settings:
     stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
     resend_interval: float = 5.0
     reconnect_delay: float = 1.0
-    loyalty: LoyaltySettings = field(default_factory=LoyaltySettings)
-    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    loyalty: LoyaltySection = field(default_factory=LoyaltySection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS context for an mqtts:// broker; CollectorInput when a file will not load."""
@@ -162,7 +163,7 @@ class Collector:
         self.engine = engine
         self.settings = settings
         self._worker: IngestProcess | IngestThread | None = None
-        self.ledger = Ledger(engine, settings.loyalty, privacy=settings.privacy)
+        self.answers = Answers(Ledger(engine, settings.loyalty), privacy=settings.privacy)
         self._requests: asyncio.Queue[Incoming] = asyncio.Queue()
         self.ready = asyncio.Event()  # set once subscribed (tests and logs wait for it)
         self.shared = False
@@ -409,7 +410,7 @@ class Collector:
             log.warning("loyalty request on %s refused: %s", msg.topic[:120], exc)
             return
         try:
-            response = await asyncio.to_thread(self.ledger.answer, req, device)
+            response = await asyncio.to_thread(self.answers.answer, req, device)
         except Exception as exc:
             # The till falls back to offline rules on ok=false; the collector carries on.
             log.exception("loyalty %s for %s failed", req.op, device)

@@ -27,13 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from collector.errors import CollectorInput
-from collector.loyalty import (
-    MAX_POINTS,
-    Change,
-    Ledger,
-    LoyaltyInput,
-    LoyaltyRefused,
-)
+from collector.loyalty.book import Change
+from collector.loyalty.ledger import Ledger
+from collector.loyalty.rules import MAX_POINTS, LoyaltyInput, LoyaltyRefused
 from collector.models import LoyaltyChannel
 from protocol.timestamps import utc_stamp
 

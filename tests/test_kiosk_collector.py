@@ -13,8 +13,11 @@ import uuid
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
+from collector.config import LoyaltySection
 from collector.customers import CustomerRow, import_customers, issue_card
-from collector.loyalty import Ledger, LoyaltySettings, add_months
+from collector.loyalty.ledger import Ledger
+from collector.loyalty.requests import Answers
+from collector.loyalty.rules import add_months
 from collector.models import Consent, Device, Sale
 from collector.privacy import Vault, consents
 from protocol.cards import make_loyalty_card
@@ -26,9 +29,9 @@ T0 = dt.datetime(2026, 6, 10, 9, 0, tzinfo=dt.UTC)
 ANNA = "00000007"
 
 
-def ask(ledger: Ledger, op: str, account: str = ANNA, **fields: object) -> LoyaltyResponse:
+def ask(answers: Answers, op: str, account: str = ANNA, **fields: object) -> LoyaltyResponse:
     request = LoyaltyRequest(corr=uuid.uuid4().hex, op=op, account=account, **fields)  # type: ignore[arg-type]
-    return ledger.answer(request, "kiosk-01")
+    return answers.answer(request, "kiosk-01")
 
 
 def seed_sales(engine: Engine, account: str, n: int) -> list[str]:
@@ -52,17 +55,18 @@ def seed_sales(engine: Engine, account: str, n: int) -> list[str]:
 
 
 def test_summary_lists_purchases_rewards_and_expiring_points(engine: Engine) -> None:
-    settings = LoyaltySettings(expiry_months=24)
+    settings = LoyaltySection(expiry_months=24)
     vault = Vault(os.urandom(32))
     import_customers(engine, vault, [CustomerRow(ANNA, "Berg", "Anna Lena", "", "", None)], "test")
     # 120 points earned 24 months less 10 days ago: they expire in 10 days.
     then = add_months(T0, -24) + dt.timedelta(days=10)
     Ledger(engine, settings, clock=lambda: then).earn(ANNA, 120, "old", source="migration")
-    ledger = Ledger(engine, settings, vault=vault, clock=lambda: T0)
+    ledger = Ledger(engine, settings, clock=lambda: T0)
+    answers = Answers(ledger, vault=vault)
     sales = seed_sales(engine, ANNA, 6)
     for i, sid in enumerate(sales):
         ledger.earn(ANNA, 100 + i, f"sale:{sid}:earn", source=f"sale:{sid}")
-    r = ask(ledger, "summary", card=make_loyalty_card(ANNA, 0))
+    r = ask(answers, "summary", card=make_loyalty_card(ANNA, 0))
     assert r.ok and r.first_name == "Anna"
     assert r.balance == 120 + sum(100 + i for i in range(6)) == 735
     assert r.purchases is not None and r.rewards is not None and r.expiring is not None
@@ -85,11 +89,11 @@ def test_summary_lists_purchases_rewards_and_expiring_points(engine: Engine) -> 
     assert [(e.points, e.on) for e in r.expiring] == [(120, utc_stamp(expires)[:10])]
     # A replaced card no longer opens the account's summary.
     issue_card(engine, ledger, ANNA)
-    old = ask(ledger, "summary", card=make_loyalty_card(ANNA, 0))
+    old = ask(answers, "summary", card=make_loyalty_card(ANNA, 0))
     assert not old.ok and "blocked" in (old.error or "")
     assert old.purchases is None
     # An unknown account: nothing, and nothing invented.
-    empty = ask(ledger, "summary", account="00000099")
+    empty = ask(answers, "summary", account="00000099")
     assert empty.ok and empty.balance == 0 and empty.first_name is None
     assert empty.purchases == [] and empty.expiring == []
     assert [w.points for w in empty.rewards or []] == [250, 600, 1500]
@@ -109,14 +113,14 @@ def form(**over: object) -> LoyaltyEnrolment:
 def test_enrol_makes_a_sealed_customer_once_per_request(engine: Engine) -> None:
     vault = Vault(os.urandom(32))
     import_customers(engine, vault, [CustomerRow(ANNA, "Berg", "Anna", "", "", None)], "test")
-    ledger = Ledger(engine, vault=vault, clock=lambda: T0)
+    answers = Answers(Ledger(engine, clock=lambda: T0), vault=vault)
     request = LoyaltyRequest(corr="c-1", op="enrol", account="", enrolment=form())
-    first = ledger.answer(request, "kiosk-01")
+    first = answers.answer(request, "kiosk-01")
     assert first.ok, first.error
     assert first.account == "00000008"  # the next after every account in use
     assert first.card == make_loyalty_card("00000008", 0) == "2900000000087"
     assert first.balance == 0 and first.first_name == "Zoé"
-    again = ledger.answer(request, "kiosk-01")  # the kiosk's resend, same corr
+    again = answers.answer(request, "kiosk-01")  # the kiosk's resend, same corr
     assert (again.account, again.card) == (first.account, first.card)
     with Session(engine) as s:
         assert vault.read(s, "00000008") == {
@@ -134,15 +138,15 @@ def test_enrol_makes_a_sealed_customer_once_per_request(engine: Engine) -> None:
         assert given[0]["at"] == utc_stamp(T0)
         assert s.scalar(select(Consent.id).where(Consent.account == "00000008")) is not None
     # The card works: a balance with the holder's name.
-    balance = ask(ledger, "balance", account="00000008", card=first.card)
+    balance = ask(answers, "balance", account="00000008", card=first.card)
     assert balance.ok and balance.first_name == "Zoé" and balance.balance == 0
     # Bad details are refused with what to correct; nothing is made.
-    bad = ledger.answer(
+    bad = answers.answer(
         LoyaltyRequest(corr="c-2", op="enrol", account="", enrolment=form(email="zoe@")),
         "kiosk-01",
     )
     assert not bad.ok and "not an e-mail address" in (bad.error or "")
-    empty = ledger.answer(
+    empty = answers.answer(
         LoyaltyRequest(corr="c-3", op="enrol", account="", enrolment=form(surname=" ")),
         "kiosk-01",
     )
@@ -152,7 +156,7 @@ def test_enrol_makes_a_sealed_customer_once_per_request(engine: Engine) -> None:
 
     def enrol_one(i: int) -> None:
         req = LoyaltyRequest(corr=f"r-{i}", op="enrol", account="", enrolment=form())
-        got.append(ledger.answer(req, f"kiosk-{i:02d}").account)
+        got.append(answers.answer(req, f"kiosk-{i:02d}").account)
 
     threads = [threading.Thread(target=enrol_one, args=(i,)) for i in range(4)]
     for t in threads:

@@ -30,7 +30,8 @@ from appliance.loyalty import authoriser
 from appliance.loyalty.customers import Enrolment
 from appliance.service import open_unit
 from collector.db import open_database
-from collector.loyalty import Ledger, add_months
+from collector.loyalty.ledger import Ledger
+from collector.loyalty.rules import add_months
 from protocol.cards import make_loyalty_card
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text

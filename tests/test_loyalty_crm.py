@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from collector.ingest.batches import Incoming, Ingestor
-from collector.loyalty import Ledger
+from collector.loyalty.ledger import Ledger
 from collector.models import Base, Customer, LoyaltyAccount, Sale
 from collector.privacy import Vault, erase, export
 from collector.webshop import add_channel, create_app

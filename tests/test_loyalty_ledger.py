@@ -15,13 +15,10 @@ import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
-from collector.loyalty import (
-    Ledger,
-    LoyaltyRefused,
-    LoyaltySettings,
-    Tier,
-    apply_record,
-)
+from collector.config import LoyaltySection, Tier
+from collector.loyalty.ledger import Ledger
+from collector.loyalty.rules import LoyaltyRefused
+from collector.loyalty.settlement import settle_record
 from collector.models import LoyaltyAllocation, LoyaltyEntry, LoyaltyLot
 from protocol.messages import decode, encode
 from protocol.record import Record
@@ -90,9 +87,9 @@ def record(
     return decode(encode(raw), Record)
 
 
-def ingest(engine: Engine, rec: Record, settings: LoyaltySettings | None = None) -> None:
+def ingest(engine: Engine, rec: Record, settings: LoyaltySection | None = None) -> None:
     with Session(engine) as s, s.begin():
-        apply_record(s, rec, settings or LoyaltySettings())
+        settle_record(s, rec, settings or LoyaltySection())
 
 
 def test_earn_redeem_and_over_redeem_refused(engine: Engine) -> None:
@@ -122,7 +119,7 @@ def test_retries_never_count_twice(engine: Engine) -> None:
 
 def test_reservation_holds_releases_expires_and_is_committed_by_the_sale(engine: Engine) -> None:
     clock = Clock()
-    ledger = Ledger(engine, LoyaltySettings(reservation_ttl=60), clock=clock)
+    ledger = Ledger(engine, LoyaltySection(reservation_ttl=60), clock=clock)
     ledger.earn("00000001", 300, "seed", source="test")
     hold = ledger.reserve("00000001", 200, "till-01")
     assert ledger.balance("00000001").available == 100
@@ -181,7 +178,7 @@ def test_two_tills_reserving_the_same_points_exactly_one_wins(engine: Engine) ->
 
 def test_expiry_takes_the_oldest_lots_and_spends_used_them_first(engine: Engine) -> None:
     clock = Clock()
-    ledger = Ledger(engine, LoyaltySettings(expiry_months=12), clock=clock)
+    ledger = Ledger(engine, LoyaltySection(expiry_months=12), clock=clock)
     ledger.earn("00000001", 100, "jan", source="test")
     clock.t = T0 + dt.timedelta(days=180)
     ledger.earn("00000001", 50, "jul", source="test")
@@ -201,7 +198,7 @@ def test_expiry_takes_the_oldest_lots_and_spends_used_them_first(engine: Engine)
 
 
 def test_tier_multiplies_earning_by_twelve_month_spend(engine: Engine) -> None:
-    settings = LoyaltySettings(tiers=[Tier("gold", 100_000, "1.5"), Tier("silver", 50_000, "1.2")])
+    settings = LoyaltySection(tiers=[Tier("gold", 100_000, "1.5"), Tier("silver", 50_000, "1.2")])
     ingest(engine, record(60_000), settings)  # 600 points; now silver
     ingest(engine, record(10_000), settings)  # 100 × 1.2
     ingest(engine, record(40_000), settings)  # 400 × 1.2; now gold (1100 spent)
@@ -213,7 +210,7 @@ def test_tier_multiplies_earning_by_twelve_month_spend(engine: Engine) -> None:
 
 
 def test_other_currency_earns_at_the_configured_rate(engine: Engine) -> None:
-    settings = LoyaltySettings(base_currency="EUR", rates={"GBP": "1.17", "JPY": "0.0061"})
+    settings = LoyaltySection(base_currency="EUR", rates={"GBP": "1.17", "JPY": "0.0061"})
     ingest(engine, record(10_000, currency="GBP"), settings)  # £100 -> 117.00 EUR
     ingest(engine, record(10_000, account="00000002", currency="JPY"), settings)  # ¥10000
     ledger = Ledger(engine, settings)

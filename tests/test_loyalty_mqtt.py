@@ -14,7 +14,7 @@ import aiomqtt
 from sqlalchemy import Engine
 
 from collector.customers import issue_card
-from collector.loyalty import Ledger
+from collector.loyalty.ledger import Ledger
 from collector.service import Collector
 from protocol.cards import make_loyalty_card
 from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode

@@ -30,8 +30,9 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session
 
+from collector.config import LoyaltySection
 from collector.ingest.bulk import SALES, insert_sales, stored_ids
-from collector.loyalty import LoyaltySettings, apply_record
+from collector.loyalty.settlement import settle_record
 from collector.models import DeadLetter, Device, Event
 from collector.outgoing import Outgoing
 from collector.stock import stock_moves
@@ -144,10 +145,10 @@ class Ingestor:
         *,
         resend_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        loyalty: LoyaltySettings | None = None,
+        loyalty: LoyaltySection | None = None,
     ) -> None:
         self.engine = engine
-        self.loyalty = loyalty or LoyaltySettings()
+        self.loyalty = loyalty or LoyaltySection()
         self.resend_interval = resend_interval
         self._clock = clock
         self._resent: dict[str, tuple[int, float]] = {}
@@ -280,7 +281,7 @@ class Ingestor:
                 known.add(sale.record.sale_id)
                 if sale.record.loyalty is not None:
                     # Points move in the sale's own transaction: stored once, or not at all.
-                    apply_record(session, sale.record, self.loyalty)
+                    settle_record(session, sale.record, self.loyalty)
             result.ingested += len(walk.taken)
             dev.last_seq, dev.last_hash = walk.checker.checked, walk.checker.prev_hash
             dev.last_seen = at

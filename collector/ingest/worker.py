@@ -33,9 +33,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from collector.config import LoyaltySection
 from collector.errors import CollectorError
 from collector.ingest.batches import BatchResult, Incoming, Ingestor
-from collector.loyalty import LoyaltySettings
 
 PARENT_CHECK = 1.0  # seconds between the worker's looks at whether its collector lives
 
@@ -52,7 +52,7 @@ class IngestThread:
     """The ingest on a thread of this process: for an in-memory SQLite database, which
     another process cannot open, and where a second process is not wanted."""
 
-    def __init__(self, engine: Engine, resend_interval: float, loyalty: LoyaltySettings) -> None:
+    def __init__(self, engine: Engine, resend_interval: float, loyalty: LoyaltySection) -> None:
         self._ingestor = Ingestor(engine, resend_interval=resend_interval, loyalty=loyalty)
 
     async def ingest(self, batch: list[Incoming]) -> BatchResult:
@@ -71,7 +71,7 @@ class IngestThread:
 class IngestProcess:
     """The ingest in a worker process (see the module's docstring)."""
 
-    def __init__(self, engine: Engine, resend_interval: float, loyalty: LoyaltySettings) -> None:
+    def __init__(self, engine: Engine, resend_interval: float, loyalty: LoyaltySection) -> None:
         self._url = engine.url.render_as_string(hide_password=False)
         self._settings = (resend_interval, loyalty)
         self._context = multiprocessing.get_context("spawn")
@@ -145,13 +145,13 @@ def _relay_logs(logs: Any) -> None:
 # -- in the worker process ----------------------------------------------------------------
 
 _ingestor: Ingestor | None = None
-_settings: tuple[str, float, LoyaltySettings] | None = None
+_settings: tuple[str, float, LoyaltySection] | None = None
 
 
 def _start(
     url: str,
     resend_interval: float,
-    loyalty: LoyaltySettings,
+    loyalty: LoyaltySection,
     logs: Any,
     level: int,
     parent: int,

@@ -1,0 +1,173 @@
+"""The collector's answers to the tills' and kiosks' `loyalty/request`s (docs/loyalty.md,
+"Reservation protocol"): balance and first name for a scanned card, holds for a redeem
+(reserve, release, commit), the kiosk's summary of an account, and enrolment of a new
+customer. A card whose issue was replaced is refused; a refusal or bad input is an
+answer with `ok: false` and the reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from collector.config import PrivacySection
+from collector.customers import enrol
+from collector.errors import CollectorInput
+from collector.loyalty.ledger import Ledger, last_purchases
+from collector.loyalty.rules import LoyaltyInput, LoyaltyRefused, check_account, within_reach
+from collector.privacy import Vault
+from protocol.cards import loyalty_card
+from protocol.messages import (
+    LoyaltyExpiry,
+    LoyaltyPurchase,
+    LoyaltyRequest,
+    LoyaltyResponse,
+    LoyaltyReward,
+)
+
+SUMMARY_PURCHASES = 5  # past purchases a `summary` lists
+EXPIRY_NOTICE = dt.timedelta(days=30)  # lots expiring this soon are listed in a `summary`
+
+
+class Answers:
+    """Answers `loyalty/request`s from the ledger and the customers' data. The vault (the
+    customers' sealed names) is opened on first need: the master key may be made after
+    the collector started, by the first customer import or enrolment."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        *,
+        vault: Vault | None = None,
+        privacy: PrivacySection | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.vault = vault
+        self.privacy = privacy
+
+    def answer(self, req: LoyaltyRequest, device: str) -> LoyaltyResponse:
+        """The response to a till's `loyalty/request` (never raises on the request's content)."""
+        try:
+            return self._answer(req, device)
+        except (LoyaltyRefused, CollectorInput) as exc:  # LoyaltyInput, CustomerInput
+            return LoyaltyResponse(corr=req.corr, ok=False, error=str(exc))
+
+    def _answer(self, req: LoyaltyRequest, device: str) -> LoyaltyResponse:
+        ledger = self.ledger
+        if req.op == "enrol":
+            return self._enrol(req, device)
+        account = check_account(req.account)
+        card = req.card
+        issue: int | None = None
+        if card:
+            parsed = loyalty_card(card)
+            if parsed is None or parsed.account != account:
+                raise LoyaltyInput(f"card {card[:20]!r} is not a loyalty card of {account}")
+            issue = parsed.issue
+        if req.op == "balance":
+            bal = ledger.balance(account)
+            _check_issue(account, issue, bal.issue)
+            return LoyaltyResponse(
+                corr=req.corr,
+                ok=True,
+                balance=bal.available,
+                first_name=self._first_name(account),
+            )
+        if req.op == "summary":
+            bal = ledger.balance(account)
+            _check_issue(account, issue, bal.issue)
+            return self._summary(req.corr, account, bal.available)
+        if req.op == "reserve":
+            bal = ledger.balance(account)
+            _check_issue(account, issue, bal.issue)
+            hold = ledger.reserve(
+                account, req.points, device, key=f"hold:{device}:{req.corr}", sale_id=req.sale_id
+            )
+            return LoyaltyResponse(
+                corr=req.corr,
+                ok=True,
+                balance=ledger.balance(account).available,
+                reservation=hold.id,
+            )
+        rid = req.reservation or ledger.hold_for_sale(req.sale_id)
+        if not rid:
+            raise LoyaltyInput(f"{req.op} needs the reservation id (or the sale_id it was for)")
+        hold = ledger.release(rid) if req.op == "release" else ledger.keep(rid, req.sale_id)
+        return LoyaltyResponse(
+            corr=req.corr,
+            ok=True,
+            balance=ledger.balance(hold.account).available,
+            reservation=hold.id,
+        )
+
+    def _summary(self, corr: str, account: str, available: int) -> LoyaltyResponse:
+        """The kiosk's view: balance and name, the last purchases with the points each
+        made, rewards within reach and points expiring within EXPIRY_NOTICE."""
+        with Session(self.ledger.engine) as session:
+            bought = last_purchases(session, account, SUMMARY_PURCHASES)
+        points = self.ledger.points_by_sale([p["sale_id"] for p in bought])
+        due = self.ledger.expiring(account, EXPIRY_NOTICE)
+        return LoyaltyResponse(
+            corr=corr,
+            ok=True,
+            balance=available,
+            first_name=self._first_name(account),
+            purchases=[
+                LoyaltyPurchase(
+                    date=str(p["ts"])[:10],
+                    store=p["store"],
+                    total=int(p["total"]),
+                    currency=p["currency"],
+                    points=points.get(p["sale_id"], 0),
+                )
+                for p in bought
+            ],
+            rewards=[
+                LoyaltyReward(r.title, r.points)
+                for r in within_reach(self.ledger.settings.rewards, available)
+            ],
+            expiring=[LoyaltyExpiry(points=n, on=day) for day, n in due.items()],
+        )
+
+    def _enrol(self, req: LoyaltyRequest, device: str) -> LoyaltyResponse:
+        if req.enrolment is None:
+            raise LoyaltyInput("enrol needs the new customer's details (enrolment)")
+        if self.vault is None:
+            self.vault = Vault.from_settings(self.privacy)  # the first customer makes the key
+        made = enrol(
+            self.ledger.engine,
+            self.vault,
+            req.enrolment,
+            source=f"kiosk:{device}",
+            key=f"enrol:{device}:{req.corr}",
+            at=self.ledger.clock(),
+        )
+        return LoyaltyResponse(
+            corr=req.corr,
+            ok=True,
+            balance=self.ledger.balance(made.account).available,
+            first_name=req.enrolment.first_names.split(" ")[0] or None,
+            account=made.account,
+            card=made.card,
+        )
+
+    def _first_name(self, account: str) -> str | None:
+        if self.vault is None:
+            # The master key may be made later (the first customer import): look again.
+            self.vault = Vault.existing(self.privacy)
+        if self.vault is None:
+            return None
+        with Session(self.ledger.engine) as session:
+            data = self.vault.read(session, account)
+        if not data:
+            return None
+        return str(data.get("first_names", "")).split(" ")[0] or None
+
+
+def _check_issue(account: str, asked: int | None, current: int) -> None:
+    if asked is not None and asked < current:
+        raise LoyaltyRefused(
+            f"card issue {asked:02d} of account {account} is blocked: it was replaced by issue "
+            f"{current:02d}; take the new card (or `collector customers card` for another)"
+        )
