@@ -118,8 +118,8 @@ def cmd_customers_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from collector.config import load_config
-    from collector.customers import import_customers, parse_csv
-    from collector.privacy import Vault
+    from collector.customers.master_data import import_customers, parse_csv
+    from collector.customers.privacy import Vault
 
     config = load_config(args.config)
     rows = parse_csv(args.file)  # every row checked before the database is touched
@@ -131,16 +131,27 @@ def cmd_customers_import(args: argparse.Namespace) -> int:
 
 def cmd_customers_show(args: argparse.Namespace) -> int:
     from collector.config import load_config
-    from collector.customers import show
+    from collector.customers.accounts import check_account
+    from collector.customers.master_data import profile
+    from collector.customers.privacy import Vault
     from collector.loyalty.ledger import Ledger
-    from collector.loyalty.rules import check_account
-    from collector.privacy import Vault
 
     config = load_config(args.config)
     check_account(args.account)
     engine = open_database(args.db)
+    person = profile(engine, Vault.existing(config.privacy) or _no_vault(), args.account)
     ledger = Ledger(engine, config.loyalty)
-    data = show(engine, Vault.existing(config.privacy) or _no_vault(), ledger, args.account)
+    balance = ledger.balance(args.account)
+    tier, spend = ledger.tier(args.account)
+    # The customer's data with their points between the personal data and the cards.
+    data = {k: person[k] for k in ("account", "surname", "first_names", "email", "phone")}
+    data |= {
+        "points": balance.balance,
+        "available": balance.available,
+        "tier": tier.name if tier else None,
+        "spend_12m": spend,
+    }
+    data |= {k: person[k] for k in ("cards", "consents", "purchases")}
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
     else:
@@ -154,7 +165,7 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
 
 
 def _no_vault() -> Any:
-    from collector.privacy import Vault
+    from collector.customers.privacy import Vault
 
     # No master key exists: nothing was ever sealed, so a throwaway key reads nothing.
     return Vault(bytes(32))
@@ -162,14 +173,12 @@ def _no_vault() -> Any:
 
 def cmd_customers_card(args: argparse.Namespace) -> int:
     from collector.config import load_config
-    from collector.customers import issue_card
-    from collector.loyalty.ledger import Ledger
-    from collector.loyalty.rules import check_account
+    from collector.customers.accounts import check_account
+    from collector.customers.cards import issue_card
 
-    config = load_config(args.config)
+    load_config(args.config)  # a broken file is bad input even where nothing of it is used
     check_account(args.account)
-    engine = open_database(args.db)
-    print(issue_card(engine, Ledger(engine, config.loyalty), args.account))
+    print(issue_card(open_database(args.db), args.account))
     return 0
 
 
@@ -222,8 +231,8 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 def cmd_gdpr_export(args: argparse.Namespace) -> int:
     from collector.config import load_config
-    from collector.loyalty.rules import check_account
-    from collector.privacy import Vault, export
+    from collector.customers.accounts import check_account
+    from collector.customers.privacy import Vault, export
 
     config = load_config(args.config)
     check_account(args.account)
@@ -234,8 +243,8 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gdpr_erase(args: argparse.Namespace) -> int:
-    from collector.loyalty.rules import check_account
-    from collector.privacy import erase
+    from collector.customers.accounts import check_account
+    from collector.customers.privacy import erase
 
     check_account(args.account)
     tomb = erase(open_database(args.db), args.account)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from collector.errors import CollectorInput
 from collector.loyalty.book import Change
 from collector.loyalty.ledger import Ledger
-from collector.loyalty.rules import MAX_POINTS, LoyaltyInput, LoyaltyRefused
+from collector.loyalty.rules import MAX_POINTS, LoyaltyRefused
 from collector.models import LoyaltyChannel
 from protocol.timestamps import utc_stamp
 
@@ -140,7 +140,7 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
     def balance(account: str, who: Channel) -> dict[str, Any]:
         try:
             b = ledger.balance(account)
-        except LoyaltyInput as exc:
+        except CollectorInput as exc:  # an account, amount or currency we refuse
             raise HTTPException(422, str(exc)) from exc
         return {"account": account, "balance": b.balance, "available": b.available}
 
@@ -165,7 +165,7 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
                 )
             else:
                 raise HTTPException(422, 'send either {"amount", "currency"} or {"points"}')
-        except LoyaltyInput as exc:
+        except CollectorInput as exc:  # an account, amount or currency we refuse
             raise HTTPException(422, str(exc)) from exc
         return answer(account, change, fp)
 
@@ -180,7 +180,7 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
                 source=f"web:{who}",
                 detail={"request": fp, "order": body.order},
             )
-        except LoyaltyInput as exc:
+        except CollectorInput as exc:  # an account, amount or currency we refuse
             raise HTTPException(422, str(exc)) from exc
         except LoyaltyRefused as exc:
             raise HTTPException(409, str(exc)) from exc

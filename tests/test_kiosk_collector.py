@@ -14,12 +14,14 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection
-from collector.customers import CustomerRow, import_customers, issue_card
+from collector.customers.cards import issue_card
+from collector.customers.consent import consents
+from collector.customers.master_data import CustomerRow, import_customers
+from collector.customers.privacy import Vault
 from collector.loyalty.ledger import Ledger
 from collector.loyalty.requests import Answers
 from collector.loyalty.rules import add_months
 from collector.models import Consent, Device, Sale
-from collector.privacy import Vault, consents
 from protocol.cards import make_loyalty_card
 from protocol.messages import LoyaltyEnrolment, LoyaltyRequest, LoyaltyResponse
 from protocol.timestamps import utc_stamp
@@ -88,7 +90,7 @@ def test_summary_lists_purchases_rewards_and_expiring_points(engine: Engine) -> 
     expires = add_months(then, 24)
     assert [(e.points, e.on) for e in r.expiring] == [(120, utc_stamp(expires)[:10])]
     # A replaced card no longer opens the account's summary.
-    issue_card(engine, ledger, ANNA)
+    issue_card(engine, ANNA)
     old = ask(answers, "summary", card=make_loyalty_card(ANNA, 0))
     assert not old.ok and "blocked" in (old.error or "")
     assert old.purchases is None

@@ -17,10 +17,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from collector.customers.privacy import Vault, erase, export
 from collector.ingest.batches import Incoming, Ingestor
 from collector.loyalty.ledger import Ledger
 from collector.models import Base, Customer, LoyaltyAccount, Sale
-from collector.privacy import Vault, erase, export
 from collector.webshop import add_channel, create_app
 from protocol.messages import device_topic
 from tests.conftest import ROOT
@@ -160,7 +160,7 @@ def _text_everywhere(engine: Engine) -> str:
 
 def test_gdpr_export_and_erase(engine: Engine, database_url: str, tmp_path: Path) -> None:
     vault = Vault(os.urandom(32))
-    from collector.customers import import_customers, parse_csv
+    from collector.customers.master_data import import_customers, parse_csv
 
     src = tmp_path / "c.csv"
     src.write_text(CSV)

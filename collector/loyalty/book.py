@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection, Tier
+from collector.customers.accounts import lock_account
 from collector.loyalty.rules import LoyaltyRefused, expires, tier_for, tier_window
 from collector.models import (
     LoyaltyAccount,
@@ -30,7 +31,6 @@ from collector.models import (
     LoyaltyLot,
     LoyaltyReservation,
 )
-from collector.upsert import upsert_insert
 from protocol.timestamps import parse_stamp, utc_stamp
 
 # -- results ----------------------------------------------------------------------------------
@@ -90,17 +90,7 @@ class Book:
 
     def lock(self, account: str) -> LoyaltyAccount:
         """The account's row, made if new, locked for this transaction; due lots expired."""
-        s = self.session
-        ins = upsert_insert(s, LoyaltyAccount).values(
-            account=account, balance=0, overdrawn=0, issue=0, next_expiry=None, updated_at=self.now
-        )
-        s.execute(ins.on_conflict_do_nothing(index_elements=["account"]))
-        acct = s.execute(
-            select(LoyaltyAccount)
-            .where(LoyaltyAccount.account == account)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).scalar_one()
+        acct = lock_account(self.session, account, self.now)
         self._expire(acct)
         return acct
 

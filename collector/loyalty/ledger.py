@@ -15,17 +15,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection, Tier
+from collector.customers.accounts import check_account
 from collector.loyalty.book import Balance, Book, Change, Hold
 from collector.loyalty.rules import (
     LoyaltyInput,
-    check_account,
     check_points,
     multiplier,
     points_for,
     tier_for,
     to_base,
 )
-from collector.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyReservation, Sale
+from collector.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyReservation
 from protocol.timestamps import utc_stamp
 
 
@@ -226,17 +226,3 @@ class Ledger:
                 day = str(expires_at)[:10]
                 due[day] = due.get(day, 0) + int(left)
         return due
-
-
-def last_purchases(session: Session, account: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The account's last sales and refunds, newest first."""
-    rows = session.execute(
-        select(Sale.sale_id, Sale.kind, Sale.ts, Sale.store, Sale.total, Sale.currency)
-        .where(Sale.account == account)
-        .order_by(Sale.ts.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {"sale_id": r[0], "kind": r[1], "ts": r[2], "store": r[3], "total": r[4], "currency": r[5]}
-        for r in rows
-    ]

@@ -12,11 +12,13 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from collector.config import PrivacySection
-from collector.customers import enrol
+from collector.customers.accounts import check_account
+from collector.customers.enrolment import enrol
+from collector.customers.master_data import last_purchases
+from collector.customers.privacy import Vault
 from collector.errors import CollectorInput
-from collector.loyalty.ledger import Ledger, last_purchases
-from collector.loyalty.rules import LoyaltyInput, LoyaltyRefused, check_account, within_reach
-from collector.privacy import Vault
+from collector.loyalty.ledger import Ledger
+from collector.loyalty.rules import LoyaltyInput, LoyaltyRefused, within_reach
 from protocol.cards import loyalty_card
 from protocol.messages import (
     LoyaltyExpiry,

@@ -8,7 +8,6 @@ The numbers come from `[loyalty]` of the collector config (collector.config).
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -17,7 +16,6 @@ from collector.errors import CollectorError, CollectorInput
 from protocol.money import exponent
 from protocol.record import Record
 
-ACCOUNT = re.compile(r"^[0-9]{8}$")
 MAX_POINTS = 10**12  # one request never moves more (keeps sums far inside BIGINT)
 REWARDS_SHOWN = 3  # rewards a kiosk's summary lists
 TIER_MONTHS = 12  # the spend that reaches a tier is this many months'
@@ -32,13 +30,7 @@ class LoyaltyRefused(LoyaltyError):
 
 
 class LoyaltyInput(CollectorInput):
-    """An account number or amount we refuse (exit 2; `ok: false` to a till)."""
-
-
-def check_account(account: str) -> str:
-    if not isinstance(account, str) or not ACCOUNT.match(account):
-        raise LoyaltyInput(f"account {str(account)[:20]!r} is not 8 digits")
-    return account
+    """An amount, currency or request we refuse (exit 2; `ok: false` to a till)."""
 
 
 def check_points(points: int) -> int:

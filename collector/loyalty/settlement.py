@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection
+from collector.customers.accounts import ACCOUNT
 from collector.loyalty.book import Book
 from collector.loyalty.rules import (
-    ACCOUNT,
     giveback,
     multiplier,
     paid,

@@ -27,6 +27,7 @@ from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from collector.config import PrivacySection
+from collector.customers.consent import consents
 from collector.errors import CollectorError, CollectorInput
 from collector.models import (
     Consent,
@@ -154,27 +155,6 @@ class Vault:
             raise PrivacyError(f"the data of account {account} is damaged") from exc
         data: dict[str, str] = json.loads(plain)
         return data
-
-
-def consents(session: Session, account: str) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Consent).where(Consent.account == account).order_by(Consent.id))
-    return [
-        {"channel": c.channel, "granted": c.granted, "at": c.at, "source": c.source} for c in rows
-    ]
-
-
-def record_consent(
-    session: Session, account: str, channels: dict[str, bool], source: str, at: str
-) -> None:
-    """Add a consent row for each channel whose state changes (first time: always)."""
-    current: dict[str, bool] = {}
-    for c in consents(session, account):
-        current[c["channel"]] = c["granted"]
-    for channel, granted in channels.items():
-        if current.get(channel) != granted:
-            session.add(
-                Consent(account=account, channel=channel, granted=granted, at=at, source=source)
-            )
 
 
 def export(engine: Engine, vault: Vault, account: str) -> dict[str, Any]:
