@@ -1,4 +1,8 @@
-"""`collector` command line. Bad input exits 2 with one line on stderr, no traceback."""
+"""`collector` command line. Bad input exits 2 with one line on stderr, no traceback.
+
+Every command takes `--config FILE` (collector.config); a flag it also takes wins over
+the file's key (OVERRIDES), the file's over the default.
+"""
 
 from __future__ import annotations
 
@@ -11,35 +15,53 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from collector.config import CollectorConfig, load_config
 from collector.db import DEFAULT_URL, open_database
 from collector.errors import CollectorInput
 from protocol.commandline import OneLineParser, run, usage
 from protocol.logs import setup_logging
 
 PROG = "collector"
+LOG_LEVEL_ENV = "COLLECTOR_LOG_LEVEL"  # overrides [log] level (collector.config)
+# The flags that override a key of the configuration file: (attribute, flag, key).
+OVERRIDES = (
+    ("db", "--db", "database.url"),
+    ("broker", "--broker", "mqtt.url"),
+    ("id", "--id", "mqtt.client_id"),
+    ("batch", "--batch", "ingest.batch"),
+    ("tls_ca", "--tls-ca", "mqtt.tls.ca"),
+    ("tls_cert", "--tls-cert", "mqtt.tls.cert"),
+    ("tls_key", "--tls-key", "mqtt.tls.key"),
+    ("host", "--host", "api.host"),
+    ("port", "--port", "api.port"),
+)
+TLS_FLAGS = ("tls_ca", "tls_cert", "tls_key")
+
+
+def configure(args: argparse.Namespace) -> CollectorConfig:
+    """The command's configuration: its `--config FILE`, the environment, and the flags
+    it was given (a flag left out is None, so the file's key or the default stands)."""
+    flags = {
+        key: (flag, getattr(args, attr))
+        for attr, flag, key in OVERRIDES
+        if getattr(args, attr, None) is not None
+    }
+    return load_config(args.config, flags=flags)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from collector.config import load_config
     from collector.service import Collector, Settings
-    from protocol.broker import BrokerAddress
 
-    if args.batch < 1:
-        raise CollectorInput(f"--batch {args.batch}: must be at least 1")
-    config = load_config(args.config)
-    settings = Settings(
-        BrokerAddress.parse(args.broker, "--broker"),
-        client_id=args.id,
-        batch_size=args.batch,
-        loyalty=config.loyalty,
-        privacy=config.privacy,
-        tls_ca=args.tls_ca,
-        tls_cert=args.tls_cert,
-        tls_key=args.tls_key,
-    )
-    settings.tls_context()  # bad TLS files are bad input: exit 2 now, not a retry loop
-    engine = open_database(args.db)
-    setup_logging(env="COLLECTOR_LOG_LEVEL")
+    config = configure(args)
+    settings = Settings.from_config(config)
+    # Bad TLS files are bad input: exit 2 now, not a retry loop. Named as they were given.
+    if any(getattr(args, a) is not None for a in TLS_FLAGS):
+        tls_from = "--tls-ca/--tls-cert/--tls-key"
+    else:
+        tls_from = f"{args.config}: mqtt.tls" if args.config else "mqtt.tls"
+    settings.tls_context(tls_from)
+    engine = open_database(config.database.url)
+    setup_logging(config.log.level, env=LOG_LEVEL_ENV)
 
     async def main() -> None:
         collector = Collector(engine, settings)
@@ -71,7 +93,7 @@ def cmd_report_sales(args: argparse.Namespace) -> int:
         raise CollectorInput(f"--by {args.by!r}: choose one of {', '.join(DIMENSIONS)}")
     if args.format not in FORMATS:
         raise CollectorInput(f"--format {args.format!r}: choose one of {', '.join(FORMATS)}")
-    engine = open_database(args.db)
+    engine = open_database(configure(args).database.url)
     rows = sales_report(engine, args.by, start=start, end=end)
     print(render_sales(rows, args.format, args.by, currencies(engine)))
     return 0
@@ -80,7 +102,8 @@ def cmd_report_sales(args: argparse.Namespace) -> int:
 def cmd_report_low_stock(args: argparse.Namespace) -> int:
     from collector.stock import levels
 
-    rows = levels(open_database(args.db), below=args.below, store=args.store)
+    engine = open_database(configure(args).database.url)
+    rows = levels(engine, below=args.below, store=args.store)
     if args.json:
         print(json.dumps([{"store": r.store, "sku": r.sku, "stock": r.level} for r in rows]))
     else:
@@ -93,7 +116,8 @@ def cmd_stock_receive(args: argparse.Namespace) -> int:
     from collector.stock import check_move, receive
 
     check_move(args.store, args.sku, args.qty, "receive")
-    level = receive(open_database(args.db), args.store, args.sku, args.qty)
+    engine = open_database(configure(args).database.url)
+    level = receive(engine, args.store, args.sku, args.qty)
     print(f"{args.store} {args.sku}: {level}")
     return 0
 
@@ -102,7 +126,8 @@ def cmd_stock_count(args: argparse.Namespace) -> int:
     from collector.stock import check_move, count
 
     check_move(args.store, args.sku, args.qty, "count")
-    level = count(open_database(args.db), args.store, args.sku, args.qty)
+    engine = open_database(configure(args).database.url)
+    level = count(engine, args.store, args.sku, args.qty)
     print(f"{args.store} {args.sku}: {level}")
     return 0
 
@@ -110,35 +135,35 @@ def cmd_stock_count(args: argparse.Namespace) -> int:
 def cmd_fleet_status(args: argparse.Namespace) -> int:
     from collector.fleet import fleet_status, render_fleet
 
-    print(render_fleet(fleet_status(open_database(args.db)), args.json))
+    engine = open_database(configure(args).database.url)
+    print(render_fleet(fleet_status(engine), args.json))
     return 0
 
 
 def cmd_customers_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from collector.config import load_config
     from collector.customers.master_data import import_customers, parse_csv
     from collector.customers.privacy import Vault
 
-    config = load_config(args.config)
+    config = configure(args)
     rows = parse_csv(args.file)  # every row checked before the database is touched
     vault = Vault.from_settings(config.privacy)
-    count = import_customers(open_database(args.db), vault, rows, f"import:{Path(args.file).name}")
+    engine = open_database(config.database.url)
+    count = import_customers(engine, vault, rows, f"import:{Path(args.file).name}")
     print(f"{count} customers imported")
     return 0
 
 
 def cmd_customers_show(args: argparse.Namespace) -> int:
-    from collector.config import load_config
     from collector.customers.accounts import check_account
     from collector.customers.master_data import profile
     from collector.customers.privacy import Vault
     from collector.loyalty.ledger import Ledger
 
-    config = load_config(args.config)
+    config = configure(args)
     check_account(args.account)
-    engine = open_database(args.db)
+    engine = open_database(config.database.url)
     person = profile(engine, Vault.existing(config.privacy) or _no_vault(), args.account)
     ledger = Ledger(engine, config.loyalty)
     balance = ledger.balance(args.account)
@@ -172,20 +197,19 @@ def _no_vault() -> Any:
 
 
 def cmd_customers_card(args: argparse.Namespace) -> int:
-    from collector.config import load_config
     from collector.customers.accounts import check_account
     from collector.customers.cards import issue_card
 
-    load_config(args.config)  # a broken file is bad input even where nothing of it is used
+    config = configure(args)
     check_account(args.account)
-    print(issue_card(open_database(args.db), args.account))
+    print(issue_card(open_database(config.database.url), args.account))
     return 0
 
 
 def cmd_channel_add(args: argparse.Namespace) -> int:
     from collector.webshop import add_channel
 
-    key = add_channel(open_database(args.db), args.name)
+    key = add_channel(open_database(configure(args).database.url), args.name)
     print(key)
     print(f"the API key of channel {args.name}: it is shown only now", file=sys.stderr)
     return 0
@@ -194,7 +218,7 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 def cmd_channel_revoke(args: argparse.Namespace) -> int:
     from collector.webshop import revoke_channel
 
-    when = revoke_channel(open_database(args.db), args.name)
+    when = revoke_channel(open_database(configure(args).database.url), args.name)
     print(f"channel {args.name} revoked at {when}: its key is refused from now on")
     return 0
 
@@ -202,7 +226,7 @@ def cmd_channel_revoke(args: argparse.Namespace) -> int:
 def cmd_channel_list(args: argparse.Namespace) -> int:
     from collector.webshop import list_channels
 
-    channels = list_channels(open_database(args.db))
+    channels = list_channels(open_database(configure(args).database.url))
     if args.json:
         print(json.dumps(channels))
         return 0
@@ -215,28 +239,24 @@ def cmd_channel_list(args: argparse.Namespace) -> int:
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.config import load_config
     from collector.loyalty.ledger import Ledger
     from collector.webshop import create_app
 
-    config = load_config(args.config)
-    if not 0 < args.port < 65536:
-        raise CollectorInput(f"--port {args.port}: not a TCP port")
-    engine = open_database(args.db)
-    setup_logging(env="COLLECTOR_LOG_LEVEL")
+    config = configure(args)
+    engine = open_database(config.database.url)
+    setup_logging(config.log.level, env=LOG_LEVEL_ENV)
     app = create_app(engine, Ledger(engine, config.loyalty))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(app, host=config.api.host, port=config.api.port, log_level="warning")
     return 0
 
 
 def cmd_gdpr_export(args: argparse.Namespace) -> int:
-    from collector.config import load_config
     from collector.customers.accounts import check_account
     from collector.customers.privacy import Vault, export
 
-    config = load_config(args.config)
+    config = configure(args)
     check_account(args.account)
-    engine = open_database(args.db)
+    engine = open_database(config.database.url)
     vault = Vault.existing(config.privacy) or _no_vault()
     print(json.dumps(export(engine, vault, args.account), ensure_ascii=False, indent=1))
     return 0
@@ -246,18 +266,18 @@ def cmd_gdpr_erase(args: argparse.Namespace) -> int:
     from collector.customers.accounts import check_account
     from collector.customers.privacy import erase
 
+    config = configure(args)
     check_account(args.account)
-    tomb = erase(open_database(args.db), args.account)
+    tomb = erase(open_database(config.database.url), args.account)
     print(f"account {args.account} erased; its sales and points are now under {tomb}")
     return 0
 
 
 def cmd_loyalty_expire(args: argparse.Namespace) -> int:
-    from collector.config import load_config
     from collector.loyalty.ledger import Ledger
 
-    config = load_config(args.config)
-    count = Ledger(open_database(args.db), config.loyalty).expire_all()
+    config = configure(args)
+    count = Ledger(open_database(config.database.url), config.loyalty).expire_all()
     print(f"{count} accounts had points expire")
     return 0
 
@@ -275,30 +295,27 @@ def build_parser() -> argparse.ArgumentParser:
         c = within.add_parser(name, help=help_, description=help_)
         c.set_defaults(func=func)
         if name not in ("report", "stock", "fleet", "customers", "channel", "gdpr", "loyalty"):
-            c.add_argument("--db", default=DEFAULT_URL, help="database URL (%(default)s)")
+            c.add_argument("--config", metavar="FILE", help="the collector's TOML configuration")
+            c.add_argument("--db", help=f"database URL ([database] url, else {DEFAULT_URL})")
         return c
 
-    def configured(c: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        c.add_argument("--config", help="collector TOML: [loyalty] rules, [privacy] key")
-        return c
-
+    # Defaults are None: what a flag does not say, the configuration file does.
     r = command("run", cmd_run, "ingest what the appliances report over MQTT")
-    r.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="broker URL")
-    r.add_argument("--id", default="collector-1", help="MQTT client id: fixed per process")
-    r.add_argument("--batch", type=int, default=256, help="messages per transaction, at most")
-    r.add_argument("--tls-ca", default="", help="mqtts://: CA of the broker's certificate")
-    r.add_argument("--tls-cert", default="", help="mqtts://: our client certificate (PEM)")
-    r.add_argument("--tls-key", default="", help="mqtts://: its private key (PEM)")
-    configured(r)
+    r.add_argument("--broker", help="broker URL ([mqtt] url, else mqtt://127.0.0.1:1883)")
+    r.add_argument("--id", help="MQTT client id, fixed per process ([mqtt] client_id)")
+    r.add_argument("--batch", type=int, help="messages per transaction, at most ([ingest])")
+    r.add_argument("--tls-ca", help="mqtts://: CA of the broker's certificate ([mqtt.tls])")
+    r.add_argument("--tls-cert", help="mqtts://: our client certificate (PEM)")
+    r.add_argument("--tls-key", help="mqtts://: its private key (PEM)")
 
     cu = command("customers", lambda a: usage(cu), "customers and their cards")
     cu_sub = cu.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
-    c = configured(command("import", cmd_customers_import, "load a customer CSV", cu_sub))
+    c = command("import", cmd_customers_import, "load a customer CSV", cu_sub)
     c.add_argument("file", metavar="FILE.csv")
-    c = configured(command("show", cmd_customers_show, "one customer, points, cards", cu_sub))
+    c = command("show", cmd_customers_show, "one customer, points, cards", cu_sub)
     c.add_argument("account", metavar="ACCOUNT")
     c.add_argument("--json", action="store_true")
-    c = configured(command("card", cmd_customers_card, "issue a replacement card", cu_sub))
+    c = command("card", cmd_customers_card, "issue a replacement card", cu_sub)
     c.add_argument("account", metavar="ACCOUNT")
 
     ch = command("channel", lambda a: usage(ch), "loyalty API channels (web shop)")
@@ -310,20 +327,20 @@ def build_parser() -> argparse.ArgumentParser:
     c = command("list", cmd_channel_list, "the channels, active or revoked", ch_sub)
     c.add_argument("--json", action="store_true")
 
-    a = configured(command("api", cmd_api, "serve the loyalty HTTP API"))
-    a.add_argument("--host", default="127.0.0.1")
-    a.add_argument("--port", type=int, default=8080)
+    a = command("api", cmd_api, "serve the loyalty HTTP API")
+    a.add_argument("--host", help="address to listen on ([api] host, else 127.0.0.1)")
+    a.add_argument("--port", type=int, help="TCP port ([api] port, else 8080)")
 
     gd = command("gdpr", lambda a: usage(gd), "data subject requests")
     gd_sub = gd.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
-    c = configured(command("export", cmd_gdpr_export, "everything held, as JSON", gd_sub))
+    c = command("export", cmd_gdpr_export, "everything held, as JSON", gd_sub)
     c.add_argument("account", metavar="ACCOUNT")
     c = command("erase", cmd_gdpr_erase, "destroy the customer's key; anonymise", gd_sub)
     c.add_argument("account", metavar="ACCOUNT")
 
     lo = command("loyalty", lambda a: usage(lo), "the points ledger")
     lo_sub = lo.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
-    configured(command("expire", cmd_loyalty_expire, "expire points now due", lo_sub))
+    command("expire", cmd_loyalty_expire, "expire points now due", lo_sub)
 
     rep = command("report", lambda a: usage(rep), "reports")
     rep_sub = rep.add_subparsers(dest="sub", metavar="REPORT", parser_class=OneLineParser)

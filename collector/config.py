@@ -1,25 +1,83 @@
-"""The collector's configuration file (`--config FILE`, TOML): `[loyalty]` and `[privacy]`.
+"""The collector's configuration: one TOML file (`--config FILE`), as strict as the unit's.
 
-Strict like the unit's: unknown keys and wrong types are bad input (`ConfigError`, exit
-2), with one line naming the file and the key.
+Sections: `[database]`, `[mqtt]` with `[mqtt.tls]`, `[ingest]`, `[loyalty]` (with
+`tiers`, `[loyalty.rates]` and `[[loyalty.rewards]]`), `[privacy]`, `[api]` and `[log]`;
+every key has a default, so no file at all is a valid configuration. Unknown keys, wrong
+types and bad values are bad input (`ConfigError`, exit 2): one line naming the file and
+the key, and nothing is started or written.
+
+Where a value comes from, strongest first: a command-line flag (`--db`, `--broker`,
+`--id`, `--batch`, `--tls-ca`, `--tls-cert`, `--tls-key`, `--host`, `--port`), then the
+environment (`ENVIRONMENT`), then the file, then the defaults. The master key itself
+(`COLLECTOR_MASTER_KEY`, base64) is not configuration: it is read where it is used
+(collector.customers.privacy) and never copied into these structs. A file written for
+the earlier loyalty-only `--config` (`[loyalty]`, `[privacy]`) is a valid file as it is.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import msgspec
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from collector.db import DEFAULT_URL
 from collector.errors import CollectorInput
+from protocol.broker import BrokerAddress, BrokerUrlError
 from protocol.commandline import read_input
 from protocol.money import exponent
 
+# Environment variables that override a key of the file (and yield to a flag).
+ENVIRONMENT = {
+    "COLLECTOR_MASTER_KEY_FILE": "privacy.master_key_file",
+    "COLLECTOR_LOG_LEVEL": "log.level",
+}
+DEFAULT_MASTER_KEY_FILE = "collector-master.key"
+
 
 class ConfigError(CollectorInput):
-    """The collector's configuration file is missing, unreadable or wrong."""
+    """The collector's configuration file is missing, unreadable or wrong, or a flag or
+    environment variable that overrides it is."""
+
+
+class DatabaseSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[database]`: `url` is `sqlite:///FILE` or `postgresql+psycopg://USER@HOST/DB`."""
+
+    url: str = DEFAULT_URL
+
+
+class TlsSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[mqtt.tls]` for an `mqtts://` broker: the CA that signed its certificate (the
+    system's CAs when empty), and our client certificate and key when it asks for one."""
+
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+
+
+class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[mqtt]`: the broker, and the client id that keeps this collector's session (one
+    fixed id per process: QoS 1 sales queue under it while the collector is down)."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    client_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] = "collector-1"
+    tls: TlsSection = msgspec.field(default_factory=TlsSection)
+
+
+class IngestSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[ingest]`: at most `batch` messages per transaction, taken for up to `window`
+    seconds after the first one."""
+
+    batch: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 256
+    window: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.005
 
 
 class Tier(msgspec.Struct, forbid_unknown_fields=True):
@@ -65,44 +123,161 @@ class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PrivacySection(msgspec.Struct, forbid_unknown_fields=True):
-    """`[privacy]`: where the master key that seals personal data is kept."""
+    """`[privacy]`: the file of the master key that seals personal data (base64 of 32
+    bytes; made, mode 0600, by the first customer import or enrolment)."""
 
-    master_key_file: str = ""
+    master_key_file: str = DEFAULT_MASTER_KEY_FILE
+
+
+class ApiSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[api]`: where `collector api` serves the web shop channel."""
+
+    host: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8080
+
+
+class LogSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[log]`: the level of the JSON log lines on stderr."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
 
 class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True):
-    """The collector's optional TOML (`--config FILE`): `[loyalty]` and `[privacy]`."""
+    """Everything the collector is told (see the module's docstring)."""
 
+    database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
+    mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
+    ingest: IngestSection = msgspec.field(default_factory=IngestSection)
     loyalty: LoyaltySection = msgspec.field(default_factory=LoyaltySection)
     privacy: PrivacySection = msgspec.field(default_factory=PrivacySection)
+    api: ApiSection = msgspec.field(default_factory=ApiSection)
+    log: LogSection = msgspec.field(default_factory=LogSection)
 
 
-def load_config(path: str | None) -> CollectorConfig:
-    """The config at `path` (defaults when None); ConfigError naming the mistake."""
-    if path is None:
-        return CollectorConfig()
-    text = read_input(path, "collector config file", ConfigError)
+def load_config(
+    path: str | Path | None,
+    *,
+    flags: Mapping[str, tuple[str, object]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> CollectorConfig:
+    """The configuration from the file at `path` (none: the defaults), overridden by the
+    environment (`ENVIRONMENT`; `environ` defaults to os.environ) and by `flags`, which
+    map a key (`ingest.batch`) to the flag that set it and its value (`("--batch", 64)`).
+    ConfigError names the file and key, the variable or the flag that is wrong."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        text = read_input(path, "collector config file", ConfigError)
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    given: dict[str, str] = {}  # key -> the variable or flag that overrode it
+    env = os.environ if environ is None else environ
+    for variable, key in ENVIRONMENT.items():
+        if env.get(variable):
+            _put(raw, key, env[variable])
+            given[key] = variable
+    for key, (flag, value) in (flags or {}).items():
+        _put(raw, key, value)
+        given[key] = flag
+
+    def where(key: str) -> str:
+        """How a message names `key`: the flag or variable that set it, else FILE: key."""
+        if key in given:
+            return given[key]
+        return ": ".join(str(p) for p in (path, key) if p) or "the configuration"
+
     try:
-        cfg = msgspec.convert(tomllib.loads(text), CollectorConfig)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+        cfg = msgspec.convert(raw, CollectorConfig, strict=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    for currency, rate in {cfg.loyalty.base_currency: "1", **cfg.loyalty.rates}.items():
+        raise ConfigError(_explain(str(exc), where)) from exc
+    _check(cfg, where)
+    return cfg
+
+
+def _put(raw: dict[str, Any], key: str, value: object) -> None:
+    """Set dotted `key` in the parsed TOML, making the tables on the way. Where the file
+    has something else than a table on the way, it stays, to be refused as it is."""
+    *tables, leaf = key.split(".")
+    node = raw
+    for name in tables:
+        node = node.setdefault(name, {})
+        if not isinstance(node, dict):
+            return
+    node[leaf] = value
+
+
+def _explain(message: str, where: Callable[[str], str]) -> str:
+    """msgspec's `reason - at `$.a.b`` as `FILE: a.b: reason`; an unknown key named, with
+    the keys its table takes."""
+    m = re.search(r" - at `\$\.?([^`]*)`$", message)
+    key, reason = (m.group(1), message[: m.start()]) if m else ("", message)
+    unknown = re.fullmatch(r"Object contains unknown field `(.*)`", reason)
+    if unknown:
+        table = _type_at(key)
+        keys = [f.encode_name for f in getattr(table, "fields", ())]
+        reason = f"unknown key; {f'[{key}]' if key else 'the file'} takes {', '.join(keys)}"
+        key = f"{key}.{unknown.group(1)}" if key else unknown.group(1)
+    elif reason.startswith("Invalid enum value"):
+        choices = getattr(_type_at(key), "values", ())
+        reason += f"; choose one of {', '.join(map(str, choices))}"
+    return f"{where(key)}: {reason}"
+
+
+def _type_at(key: str) -> msgspec.inspect.Type | None:
+    """What the configuration takes at dotted `key` (`loyalty.tiers[0]`), as msgspec
+    describes it; None when there is no such key."""
+    info: Any = msgspec.inspect.type_info(CollectorConfig)
+    for part in re.findall(r"[^.\[\]]+|\[[^\]]*\]", key):
+        if part.startswith("["):  # a list's item or a table's value
+            info = getattr(info, "item_type", None) or getattr(info, "value_type", None)
+        elif isinstance(info, msgspec.inspect.StructType):
+            info = next((f.type for f in info.fields if f.encode_name == part), None)
+        else:
+            return None
+    return info
+
+
+def _check(cfg: CollectorConfig, where: Callable[[str], str]) -> None:
+    """What the types cannot say: URLs that parse, currencies that exist, numbers > 0."""
+    try:
+        url = make_url(cfg.database.url)
+    except ArgumentError as exc:
+        raise ConfigError(f"{where('database.url')} {cfg.database.url!r}: {exc}") from exc
+    # The same rule open_database applies, checked here to name the file and key.
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"{where('database.url')} {cfg.database.url!r} is neither sqlite:///FILE "
+            "nor postgresql+psycopg://…"
+        )
+    try:
+        BrokerAddress.parse(cfg.mqtt.url, where("mqtt.url"))
+    except BrokerUrlError as exc:
+        raise ConfigError(str(exc)) from exc
+    lo = cfg.loyalty
+    try:
+        exponent(lo.base_currency)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where('loyalty.base_currency')}: {lo.base_currency!r} is not an ISO 4217 currency"
+        ) from exc
+    for currency, rate in lo.rates.items():
+        key = f"loyalty.rates.{currency}"
         try:
             exponent(currency)
-            if Decimal(rate) <= 0:
-                raise InvalidOperation
         except ValueError as exc:
-            raise ConfigError(f"{path}: currency {currency!r} is not ISO 4217") from exc
+            raise ConfigError(f"{where(key)}: {currency!r} is not an ISO 4217 currency") from exc
+        try:
+            if not Decimal(rate).is_finite() or Decimal(rate) <= 0:
+                raise InvalidOperation
         except InvalidOperation as exc:
-            raise ConfigError(f"{path}: rate {rate!r} of {currency} is not a number > 0") from exc
-    for tier in cfg.loyalty.tiers:
+            raise ConfigError(f"{where(key)}: rate {rate!r} is not a number > 0") from exc
+    for n, tier in enumerate(lo.tiers):
         try:
             if Fraction(tier.multiplier) < 0:
                 raise ValueError
-        except ValueError as exc:
+        except (ValueError, ZeroDivisionError) as exc:
             raise ConfigError(
-                f"{path}: tier {tier.name!r} multiplier {tier.multiplier!r} is not a number ≥ 0"
+                f"{where(f'loyalty.tiers[{n}].multiplier')}: {tier.multiplier!r} of tier "
+                f"{tier.name!r} is not a number ≥ 0"
             ) from exc
-    return cfg

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
 from collector import stock
-from collector.config import LoyaltySection, PrivacySection
+from collector.config import CollectorConfig, LoyaltySection, PrivacySection
 from collector.errors import CollectorInput
 from collector.ingest.batches import BatchResult, Incoming
 from collector.ingest.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
@@ -146,14 +146,31 @@ class Settings:
     loyalty: LoyaltySection = field(default_factory=LoyaltySection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
 
-    def tls_context(self) -> ssl.SSLContext | None:
-        """The TLS context for an mqtts:// broker; CollectorInput when a file will not load."""
+    @classmethod
+    def from_config(cls, config: CollectorConfig) -> Settings:
+        """What the configuration (collector.config, already checked) tells `run`."""
+        mqtt = config.mqtt
+        return cls(
+            BrokerAddress.parse(mqtt.url, "mqtt.url"),
+            client_id=mqtt.client_id,
+            batch_size=config.ingest.batch,
+            batch_window=config.ingest.window,
+            tls_ca=mqtt.tls.ca,
+            tls_cert=mqtt.tls.cert,
+            tls_key=mqtt.tls.key,
+            loyalty=config.loyalty,
+            privacy=config.privacy,
+        )
+
+    def tls_context(self, what: str = "mqtt.tls") -> ssl.SSLContext | None:
+        """The TLS context for an mqtts:// broker; CollectorInput naming `what` (where the
+        files were given) when one will not load."""
         if not self.broker.tls:
             return None
         try:
             return tls_context(self.tls_ca, self.tls_cert, self.tls_key)
         except TlsFilesError as exc:
-            raise CollectorInput(f"--tls-ca/--tls-cert/--tls-key: {exc}") from exc
+            raise CollectorInput(f"{what}: {exc}") from exc
 
 
 class Collector:

@@ -6,9 +6,10 @@ master key in `customer_keys`. Erasing a customer deletes their key: every copy 
 sealed blob, in this database or in any backup taken without the key table, is then noise.
 Sales stay, with the account replaced by a tombstone; ledger totals are unchanged.
 
-The master key (32 bytes) comes from, in order: `COLLECTOR_MASTER_KEY` (base64),
-`[privacy] master_key_file` of the collector config, `COLLECTOR_MASTER_KEY_FILE`, or
-`./collector-master.key`, which is made (mode 0600) when it does not exist yet.
+The master key (32 bytes) is `COLLECTOR_MASTER_KEY` (base64) when that is set, else the
+file `[privacy] master_key_file` of the collector config names (which
+`COLLECTOR_MASTER_KEY_FILE` overrides, collector.config; `./collector-master.key` by
+default), made (mode 0600) when it does not exist yet.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from collector.config import PrivacySection
+from collector.config import DEFAULT_MASTER_KEY_FILE, PrivacySection
 from collector.customers.consent import consents
 from collector.errors import CollectorError, CollectorInput
 from collector.models import (
@@ -42,9 +43,9 @@ from collector.models import (
 )
 from protocol.timestamps import utc_stamp
 
+# The key itself, for where a file will not do (a container's secret); read here only,
+# never kept in the configuration.
 MASTER_KEY_ENV = "COLLECTOR_MASTER_KEY"
-MASTER_KEY_FILE_ENV = "COLLECTOR_MASTER_KEY_FILE"
-DEFAULT_MASTER_KEY_FILE = "collector-master.key"
 PERSONAL = ("surname", "first_names", "email", "phone")
 _NONCE = 12
 
@@ -65,11 +66,7 @@ def load_master_key(settings: PrivacySection | None = None, *, create: bool = Tr
         if len(key) != 32:
             raise CollectorInput(f"{MASTER_KEY_ENV} holds {len(key)} bytes, not 32")
         return key
-    path = Path(
-        (settings.master_key_file if settings else "")
-        or os.environ.get(MASTER_KEY_FILE_ENV)
-        or DEFAULT_MASTER_KEY_FILE
-    )
+    path = Path((settings or PrivacySection()).master_key_file or DEFAULT_MASTER_KEY_FILE)
     if not create and not path.exists():
         raise PrivacyError(f"{path}: no master key; nothing has been sealed with it")
     try:
