@@ -35,8 +35,8 @@ demo: $(STAMP) sysdeps
 	$(BIN)/appliance demo --headless --out $(DEMO_OUT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check protocol appliance collector tests bench
-	$(BIN)/ruff format --check protocol appliance collector tests bench
+	$(BIN)/ruff check protocol appliance collector demo tests bench
+	$(BIN)/ruff format --check protocol appliance collector demo tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

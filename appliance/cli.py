@@ -8,6 +8,7 @@ import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from appliance import __version__
@@ -56,10 +57,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return asyncio.run(replay(cfg, events, drain=args.drain, config_path=Path(args.config)))
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from appliance.demo import run_demo
+def cmd_receipt_reprint(args: argparse.Namespace) -> int:
+    from appliance.reprint import check_supervisor, reprint
 
-    return run_demo(Path(args.out), headless=args.headless)
+    cfg = _config(args)
+    _journal_path(cfg)
+    pin = None
+    if args.staff is not None and cfg.staff:
+        pin = sys.stdin.readline().rstrip("\n")  # never on the command line: ps shows it
+    approver = check_supervisor(cfg, args.staff, pin)
+    setup_logging("WARNING")
+    done = asyncio.run(reprint(cfg, args.receipt_no, wait=args.wait))
+    who = f" for {approver}" if approver else ""
+    if done.printed:
+        print(f"{done.receipt_no}: copy printed{who} (print job {done.job_id})")
+        return 0
+    print(
+        f"{done.receipt_no}: copy queued{who} (print job {done.job_id}) but not printed within "
+        f"{args.wait:g} s (printer: {done.printer}); it prints once the printer is back",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def cmd_catalog_import(args: argparse.Namespace) -> int:
@@ -197,9 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     with_config(sp)
     sp.add_argument("--simulate", action="store_true", help="use simulator twins of every driver")
 
-    sp = command("demo", cmd_demo, "run a scripted trading day on simulated hardware")
-    sp.add_argument("--headless", action="store_true", help="no screens (the only mode for now)")
-    sp.add_argument("--out", default="demo-out", metavar="DIR", help="where to write the results")
+    # Commands other parts of the product add: the demo, which runs a collector too,
+    # lives in its own package and registers itself; the unit never imports it.
+    for plugin in sorted(entry_points(group="appliance.commands"), key=lambda e: e.name):
+        plugin.load()(command)
 
     sp = command("replay", cmd_replay, "drive the till with scenario events (JSON Lines)")
     with_config(sp)
@@ -222,6 +241,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     with_config(sp)
     sp.add_argument("catalog", metavar="CATALOG.csv")
+
+    rc = command("receipt", lambda a: usage(rc), "receipts already printed")
+    rc_sub = rc.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
+    sp = command(
+        "reprint", cmd_receipt_reprint, "print a receipt again, marked COPY (supervised)", rc_sub
+    )
+    with_config(sp)
+    sp.add_argument("receipt_no", metavar="RECEIPT_NO")
+    sp.add_argument(
+        "--staff", metavar="ID", help="the supervisor asking for it (PIN on stdin with a roster)"
+    )
+    sp.add_argument(
+        "--wait",
+        type=_seconds,
+        default=30.0,
+        metavar="S",
+        help="how long to wait for the copy to come out (default 30)",
+    )
 
     jr = command("journal", lambda a: usage(jr), "read and check the sales journal")
     jr_sub = jr.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
