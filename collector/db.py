@@ -110,8 +110,8 @@ def open_database(url: str, *, migrate: bool = True) -> Engine:
     if engine.dialect.name == "sqlite":
         _sqlite_setup(engine)
     try:
-        with _MIGRATING, engine.begin() as conn:
-            _ensure_schema(conn, migrate)
+        with _MIGRATING, engine.connect() as conn:
+            _schema_transaction(conn, migrate)
     except OperationalError as exc:
         engine.dispose()
         raise CollectorInput(
@@ -146,6 +146,24 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _schema_transaction(conn: Connection, migrate: bool) -> None:
+    """`_ensure_schema` in one transaction. On SQLite with foreign keys off around it (it
+    checks them before the commit): SQLite's own way to change a table that others
+    reference, which Alembic's batch operations copy, as dropping the old copy fails with
+    them on. The PRAGMA does nothing inside a transaction: it goes to the driver first."""
+    if conn.dialect.name != "sqlite":
+        with conn.begin():
+            _ensure_schema(conn, migrate)
+        return
+    driver: Any = conn.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with conn.begin():
+            _ensure_schema(conn, migrate)
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 def _ensure_schema(conn: Connection, migrate: bool) -> None:
@@ -191,6 +209,8 @@ def _ensure_schema(conn: Connection, migrate: bool) -> None:
             f"{_first_line(exc)}"
         ) from exc
     _mark_for_old_collectors(conn, head)
+    if conn.dialect.name == "sqlite":
+        _check_foreign_keys(conn, head)
     log.info("migrated %s to schema revision %s", at, head)
 
 
@@ -227,6 +247,19 @@ def _schema_before_alembic(conn: Connection) -> int | None:
             "migrated by a newer collector and then damaged; restore it from a backup"
         )
     return version
+
+
+def _check_foreign_keys(conn: Connection, head: str) -> None:
+    """SQLite, its foreign keys off for the migration: CollectorError (so all is rolled
+    back) when a revision left rows pointing nowhere. PostgreSQL checks every statement."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        table, _rowid, parent, _fk = broken[0]
+        raise CollectorError(
+            f"migrating the database to revision {head} would leave {len(broken)} rows "
+            f"pointing nowhere ({table} to {parent} first), so nothing was changed: keep "
+            "running the previous collector and report this"
+        )
 
 
 def _mark_for_old_collectors(conn: Connection, head: str) -> None:

@@ -412,24 +412,59 @@ def test_migrate_false_refuses_a_database_behind_the_head(
     assert revisions(empty_url) == [rev]
 
 
-def test_a_revision_that_fails_changes_nothing(
+def test_a_revision_that_rebuilds_a_referenced_table_keeps_every_row(
     old_url: str, next_revision: Callable[[str], str]
+) -> None:
+    """A change SQLite can only make by copying the table (sales, events point at devices):
+    the batch operation works there, foreign keys and all, and keeps the rows."""
+    before = rows(old_url)
+    rev = next_revision(
+        """
+        with op.batch_alter_table("devices") as t:
+            t.alter_column("region", type_=sa.String(80), existing_type=sa.String(64))
+        """
+    )
+    engine = open_database(old_url)
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "sqlite":  # back on for the collector's own work
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        engine.dispose()
+    assert revisions(old_url) == [rev]
+    after = rows(old_url)
+    assert after.pop("collector_meta")[1] == [("schema_version", "3")]
+    assert after == {t: v for t, v in before.items() if t != "collector_meta"}
+    columns = plain(old_url, lambda conn: inspect(conn).get_columns("devices"))
+    assert [c["type"].length for c in columns if c["name"] == "region"] == [80]
+
+
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        (
+            """
+            op.create_table("half", sa.Column("id", sa.Integer(), primary_key=True))
+            op.add_column("devices", sa.Column("note", sa.String(64), nullable=True))
+            op.execute("UPDATE devices SET note = no_such_column")
+            """,
+            "no_such_column",
+        ),
+        ('op.execute("DELETE FROM devices")', "devices"),  # the sales point at them
+    ],
+    ids=["bad-sql", "broken-foreign-keys"],
+)
+def test_a_revision_that_fails_changes_nothing(
+    old_url: str, next_revision: Callable[[str], str], body: str, error: str
 ) -> None:
     """The stamp, the revisions and their DDL are one transaction, on SQLite too."""
     before = (schema(old_url), rows(old_url))
-    rev = next_revision(
-        """
-        op.create_table("half", sa.Column("id", sa.Integer(), primary_key=True))
-        op.add_column("devices", sa.Column("note", sa.String(64), nullable=True))
-        op.execute("UPDATE devices SET note = no_such_column")
-        """
-    )
+    rev = next_revision(body)
     with pytest.raises(CollectorError) as failed:
         open_database(old_url)
     message = str(failed.value)
     assert message.startswith(f"migrating the database to revision {rev} ")
-    assert "nothing was changed" in message and "no_such_column" in message
-    assert "\n" not in message
+    assert "nothing was changed" in message and error in message and "\n" not in message
     assert (schema(old_url), rows(old_url), revisions(old_url)) == (*before, [])
 
 
