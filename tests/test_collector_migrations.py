@@ -27,8 +27,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from appliance.mqtt.messages import Status, device_topic, encode
-from appliance.store import Store
 from collector import db
 from collector.customers import show
 from collector.db import BASELINE, open_database
@@ -39,7 +37,7 @@ from collector.models import Base
 from collector.privacy import Vault
 from tests.conftest import ROOT
 from tests.pg import fresh_database
-from tests.test_collector_ingest import draft
+from tests.test_collector_ingest import FakeDevice
 
 DATA = Path(__file__).parent / "data"
 # The key tests/data/make_collector_schema2.py sealed the customers with.
@@ -209,14 +207,14 @@ def test_a_database_from_before_alembic_is_stamped_and_keeps_every_row(
         cards = show(engine, vault, ledger, "00000002")["cards"]
         assert [(c["issue"], c["blocked"]) for c in cards] == [(0, True), (1, False)]
         points = ledger.balance("00000001").balance
-        till = Store.open(tmp_path / "till-09", "till-09")
+        # A new till's birth and first sale, handed to the ingest as the broker would.
+        till = FakeDevice(tmp_path, None, "till-09", "s003")  # type: ignore[arg-type]
         paid = {"account": "00000001", "earned": 2, "redeemed": 0, "balance": None}
-        rec = till.append(draft(1, "till-09", "s003", loyalty=paid | {"offline": False}), False)
-        birth = Status(state="online", version="2.0", pubkey=till.public_key_pem())
+        [sale] = till.append(1, loyalty=paid | {"offline": False})
         result = Ingestor(engine).ingest(
             [
-                Incoming(device_topic("s003", "till-09", "status"), encode(birth)),
-                Incoming(device_topic("s003", "till-09", "sales"), json.dumps(rec).encode()),
+                Incoming(till.topic("status"), till.birth()),
+                Incoming(till.topic("sales"), json.dumps(sale).encode()),
             ]
         )
         assert (result.ingested, result.dead) == (1, 0)
