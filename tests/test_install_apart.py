@@ -5,6 +5,7 @@ or pyusb present. From a wheel of this checkout, as a Pi image or a server gets 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -36,9 +37,15 @@ print("LOADED", sorted({k.split(".")[0] for k in sys.modules} & set(absent)))
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy: setuptools builds in the source tree, and leaves build/ there.
+    source = tmp_path_factory.mktemp("source")
+    for name in ("protocol", "appliance", "collector", "demo"):
+        shutil.copytree(ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(source)],
         check=True,
         capture_output=True,
         timeout=300,
