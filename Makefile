@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEMO_OUT ?= demo-out
 
-.PHONY: demo test lint typecheck unit sysdeps bench clean
+.PHONY: demo test lint typecheck unit sysdeps bench clean revision
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,14 +35,23 @@ demo: $(STAMP) sysdeps
 	$(BIN)/appliance demo --headless --out $(DEMO_OUT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check protocol appliance collector tests bench
-	$(BIN)/ruff format --check protocol appliance collector tests bench
+	$(BIN)/ruff check protocol appliance collector demo tests bench
+	$(BIN)/ruff format --check protocol appliance collector demo tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) sysdeps lint typecheck
 	$(BIN)/python -m pytest -q
+
+# A new Alembic revision of the collector's schema: autogenerate's draft from the models
+# against a scratch SQLite database at the head. Read it; it must be explicit DDL.
+revision: $(STAMP)
+	@test -n "$(MSG)" || { echo 'usage: make revision MSG="what changes"'; exit 2; }
+	rm -f $(VENV)/revision.db
+	$(BIN)/alembic -x db=sqlite:///$(VENV)/revision.db upgrade head
+	$(BIN)/alembic -x db=sqlite:///$(VENV)/revision.db revision --autogenerate -m "$(MSG)"
+	rm -f $(VENV)/revision.db
 
 bench: $(STAMP) sysdeps
 	$(BIN)/python -m bench

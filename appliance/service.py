@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import signal
@@ -33,6 +34,7 @@ from appliance.sales.catalog import Catalog
 from appliance.sales.staff import Roster
 from appliance.sales.till import Till, TillSettings
 from appliance.store import PrintJob, Store
+from protocol.errors import BadInput
 
 if TYPE_CHECKING:
     from appliance.mqtt.client import MqttLink
@@ -124,6 +126,51 @@ def receipt_header(cfg: Config) -> ReceiptHeader:
     )
 
 
+class ServiceBusy(BadInput):
+    """Another process drives this data_dir's till (its printer, drawer and scanner)."""
+
+
+class ServiceLock:
+    """Held by the one process that drives a data_dir's hardware (`run`, `replay`, the
+    demo): an exclusive flock on DATA_DIR/service.lock, which the kernel lets go however
+    the process ends (even kill -9), so there is nothing stale to clean up."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "service.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take it without waiting; False when another process holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def receipt_renderer(
+    store: Store, headers: list[ReceiptHeader], exponent: int
+) -> Callable[[PrintJob], Receipt]:
+    """How the print queue lays out a job: its record, under the current header (the last
+    of `headers`: a config command may change it), marked COPY for a reprint."""
+
+    def render(job: PrintJob) -> Receipt:
+        record = store.by_seq(job.seq)
+        if record is None:  # cannot happen: jobs reference committed records
+            raise LookupError(f"print job {job.job_id} has no record {job.seq}")
+        return Receipt.from_record(record, headers[-1], exponent, copy=job.copy)
+
+    return render
+
+
 def _printer_for(cfg: Config, simulate: bool) -> Printer:
     spec = cfg.hardware.printer
     if simulate:
@@ -178,8 +225,16 @@ async def open_unit(
     on_event: Callable[[Event], None] | None = None,
     config_path: Path | None = None,
 ) -> AsyncIterator[Unit]:
-    """Open the store, load the catalog, start the drivers; stop everything on exit."""
+    """Open the store, load the catalog, start the drivers; stop everything on exit.
+    ServiceBusy when another process already drives this data_dir."""
     store = Store.open(cfg.data_dir, cfg.device.id)
+    lock = ServiceLock(cfg.data_dir)
+    if not lock.acquire():
+        store.close()
+        raise ServiceBusy(
+            f"{cfg.data_dir}: another appliance process (run, replay or demo) drives this "
+            "till; stop it first (only one may own its printer, drawer and scanner)"
+        )
     events: list[Event] = []
     controller_ref: list[Controller] = []
     mqtt_ref: list[MqttLink] = []
@@ -220,13 +275,7 @@ async def open_unit(
         printer = _printer_for(cfg, simulate)
         headers = [receipt_header(cfg)]  # the last is current: a config command may change it
         exponent = cfg.exponent
-
-        def render(job: PrintJob) -> Receipt:
-            record = store.by_seq(job.seq)
-            if record is None:  # cannot happen: jobs reference committed records
-                raise LookupError(f"print job {job.job_id} has no record {job.seq}")
-            return Receipt.from_record(record, headers[-1], exponent, copy=job.copy)
-
+        render = receipt_renderer(store, headers, exponent)
         queue = PrintQueue(
             printer, store.print_jobs, render, cfg.data_dir / "receipts", on_event=emit
         )
@@ -304,6 +353,7 @@ async def open_unit(
             drawer.close()
             printer.close()
     finally:
+        lock.release()
         store.close()
 
 

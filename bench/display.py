@@ -56,9 +56,9 @@ favourites = ["B1", "B2", "D3", "D1"]
 
 
 def prepare(work: Path) -> Path:
-    from appliance.demo import demo_catalog_text
     from appliance.sales.catalog import parse_catalog_csv
     from appliance.store import Store
+    from demo.day import demo_catalog_text
 
     data = work / "data"
     cfg = work / "appliance.toml"

@@ -22,7 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-# Bump with a migration step in collector.db (MIGRATIONS) whenever a table changes.
+# A table change is an Alembic revision (collector/migrations, docs/collector.md), never a
+# bump of this: it is the schema version of the collector before Alembic, which reads it
+# from collector_meta (collector.db keeps that row for it).
 SCHEMA_VERSION = 2
 
 
@@ -31,7 +33,8 @@ class Base(DeclarativeBase):
 
 
 class Meta(Base):
-    """Key/value facts about the database itself (the schema version)."""
+    """Key/value facts about the database itself: `schema_version`, for collectors from
+    before Alembic (the revision is in Alembic's own `alembic_version`)."""
 
     __tablename__ = "collector_meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.demo import demo_catalog_text
+from demo.day import demo_catalog_text
 from tests.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent

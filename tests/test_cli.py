@@ -168,3 +168,17 @@ def test_journal_commands_on_a_fresh_config(tmp_path: Path) -> None:
     r = run_cli("journal", "verify", "--config", str(cfg))
     assert r.returncode == 2 and "no journal" in r.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_the_builtin_commands_are_known_without_looking_for_plugins() -> None:
+    """`appliance run` skips the entry-point scan; the list it trusts must be complete."""
+    import argparse
+
+    from appliance.cli import BUILTIN_COMMANDS, build_parser
+
+    def commands(parser: argparse.ArgumentParser) -> set[str]:
+        (sub,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return set(sub.choices)
+
+    assert commands(build_parser(plugins=False)) == BUILTIN_COMMANDS
+    assert commands(build_parser()) == BUILTIN_COMMANDS | {"demo"}

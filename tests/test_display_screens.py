@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 
 from appliance.config import Config, parse_config
-from appliance.demo import demo_catalog_text
 from appliance.display import DisplayError
 from appliance.loyalty.customers import (
     CustomerSummary,
@@ -27,6 +26,7 @@ from appliance.loyalty.customers import (
 )
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.store import Store
+from demo.day import demo_catalog_text
 from tests.conftest import config_text
 
 CARD = "2900000000018"  # account 00000001, first issue

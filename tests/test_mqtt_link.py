@@ -15,10 +15,10 @@ import aiomqtt
 import pytest
 
 from appliance.config import Config, parse_config
-from appliance.demo import demo_catalog_text
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.service import Unit, open_unit
 from appliance.store import Store
+from demo.day import demo_catalog_text
 from protocol import messages as m
 from protocol.chain import verify_chain
 from protocol.record import Record, plain

@@ -23,13 +23,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from appliance.config import parse_config
-from appliance.demo import demo_catalog_text
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.service import open_unit
 from appliance.store import Store
 from collector.db import open_database
 from collector.models import Sale
 from collector.service import Collector, Settings
+from demo.day import demo_catalog_text
 from protocol.broker import BrokerAddress
 from tests.broker import Broker, free_port
 from tests.conftest import ROOT, config_text

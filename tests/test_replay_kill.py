@@ -17,8 +17,8 @@ KILLS = 24
 
 
 def busy_day(rng: random.Random, sales: int) -> list[dict]:  # type: ignore[type-arg]
-    from appliance.demo import demo_catalog_text
     from appliance.sales.catalog import parse_catalog_csv
+    from demo.day import demo_catalog_text
 
     items = parse_catalog_csv(demo_catalog_text(), 2, "catalog.csv")
     events: list[dict] = [{"op": "login", "staff": "ana"}]  # type: ignore[type-arg]

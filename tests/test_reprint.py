@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from appliance.config import parse_config
-from appliance.demo import demo_catalog_text
 from appliance.events import Event
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.sales.till import Rejected
 from appliance.service import Unit, open_unit
 from appliance.store import Store
+from demo.day import demo_catalog_text
 from tests.conftest import config_text
 from tests.test_sales_till import ROSTER, cashier_till, make_till
 

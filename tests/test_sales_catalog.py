@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.demo import demo_catalog_text
 from appliance.sales.catalog import Catalog, CatalogError, Item, parse_catalog_csv
+from demo.day import demo_catalog_text
 from protocol.cards import make_loyalty_card
 
 HEADER = "sku,barcode,name,price,tax_rate,category,stock\n"

@@ -83,7 +83,7 @@ def unit(tmp_path: Path, broker: Broker) -> Iterator[Path]:
     """A unit's config reporting to the test broker, with the demo catalog."""
     cfg = tmp_path / "appliance.toml"
     cfg.write_text(config_text(tmp_path / "data", extra=f'[mqtt]\nurl = "{broker.url}"\n'))
-    from appliance.demo import demo_catalog_text
+    from demo.day import demo_catalog_text
 
     (tmp_path / "catalog.csv").write_text(demo_catalog_text())
     r = run_cli("catalog", "import", "--config", str(cfg), str(tmp_path / "catalog.csv"))

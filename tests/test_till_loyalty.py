@@ -27,9 +27,9 @@ import aiomqtt
 import pytest
 
 from appliance.config import load_config
-from appliance.demo import demo_catalog_text
 from appliance.replay import scan_through_scanner
 from appliance.service import open_unit
+from demo.day import demo_catalog_text
 from protocol.cards import make_loyalty_card
 from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from tests.broker import Broker

@@ -25,13 +25,13 @@ from rich.table import Table
 
 from appliance.config import Config, parse_config
 from appliance.controller import Outcome
-from appliance.mqtt.broker import EmbeddedBroker
 from appliance.replay import scan_through_scanner
 from appliance.sales.catalog import Item, parse_catalog_csv
 from appliance.sales.reports import format_report
 from appliance.sales.staff import hash_pin
 from appliance.service import Unit, open_unit
 from appliance.store import Store
+from demo.broker import EmbeddedBroker
 from protocol.cards import make_loyalty_card
 from protocol.errors import BadInput
 from protocol.money import format_minor
@@ -47,7 +47,7 @@ SUPERVISOR = ("marie", "9999")
 
 
 def demo_catalog_text() -> str:
-    return resources.files("appliance.data").joinpath("demo_catalog.csv").read_text("utf-8")
+    return resources.files("demo.data").joinpath("demo_catalog.csv").read_text("utf-8")
 
 
 def demo_config(out: Path, broker_url: str) -> str:

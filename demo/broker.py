@@ -20,7 +20,7 @@ from typing import Any
 
 from appliance.errors import ApplianceError
 
-log = logging.getLogger("appliance.mqtt.broker")
+log = logging.getLogger("demo.broker")
 
 
 class BrokerError(ApplianceError):
