@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("protocol", "appliance", "collector", "demo")
+LOYALTY_LAYERS = "the collector's loyalty in layers"
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -61,6 +62,14 @@ def test_every_import_contract_is_kept() -> None:
         ("appliance/service.py", "import appliance.display.app", "the unit in layers"),
         ("appliance/mqtt/commands.py", "import appliance.controller", "the unit in layers"),
         ("appliance/sales/till.py", "import appliance.receipt.layout", "the unit in layers"),
+        # and in the collector
+        ("collector/stock.py", "import collector.service", "the collector in layers"),
+        (
+            "collector/loyalty/rules.py",
+            "import collector.loyalty.book",
+            "the collector's loyalty in layers",
+        ),
+        ("collector/customers/accounts.py", "import collector.loyalty", "the collector in layers"),
     ],
 )
 def test_a_forbidden_import_breaks_the_check(
