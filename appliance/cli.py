@@ -199,8 +199,8 @@ def cmd_release_verify(args: argparse.Namespace) -> int:
 
 def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     """The whole command line; `plugins=False` leaves out the commands other packages add
-    (finding them reads every installed distribution's metadata: ~50 ms and ~5 MB that
-    `appliance run` on a Pi does not need)."""
+    (finding them reads every installed distribution's metadata, time and memory that
+    `appliance run` on a Pi does not need: docs/benchmarks.md)."""
     p = OneLineParser(prog=PROG, description="Point-of-sale appliance service and tools.")
     p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)

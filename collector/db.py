@@ -52,8 +52,8 @@ from collector.errors import CollectorError, CollectorInput
 from collector.models import SCHEMA_VERSION, Base, Meta
 
 # JSON columns (each sale's raw record, above all) through msgspec, not the json module:
-# encoding the raw record was ~7% of the ingest's time. Compact, UTF-8 unescaped; any
-# JSON reads back the same, whichever wrote it.
+# encoding the raw record showed in the ingest's profile (docs/benchmarks.md). Compact,
+# UTF-8 unescaped; any JSON reads back the same, whichever wrote it.
 _encoder = msgspec.json.Encoder()
 
 

@@ -53,7 +53,7 @@ SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps queueing for a stoppe
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason: the broker speaks MQTT 3.1.1 only
 # QoS 1 messages the broker may have sent us unacknowledged (MQTT 5 Receive Maximum), and
 # the most BoundedClient lets wait untaken. We acknowledge as _consume takes them, so the
-# rest stays queued at the broker (640 MB of RSS was seen draining 100k sales without it).
+# rest stays queued at the broker, not in our memory (docs/benchmarks.md).
 RECEIVE_MAXIMUM = 1024
 # How long a publish waits for its PUBACK, and a subscribe for its SUBACK: for ever. The
 # answer comes behind whatever the broker has already sent us, and a broker that
@@ -71,7 +71,8 @@ class BoundedClient(aiomqtt.Client):
 
     Receive Maximum alone bounds memory only with a broker that keeps to it: Mosquitto
     2.0.11 with `max_inflight_messages 0` does not (its log: six PUBLISHes on one PUBACK,
-    20 allowed), and a 100k drain grew the collector to ~810 MB. Not reading pushes back
+    20 allowed), and a 100k drain grew the collector by hundreds of MB (docs/benchmarks.md,
+    "The figures behind the code"). Not reading pushes back
     through TCP instead. aiomqtt and paho have no such switch (aiomqtt's bounded queue
     drops messages). The price: our own PUBACKs wait behind what the broker sent, so
     nothing that must go on (`_consume`) waits for one."""
@@ -254,7 +255,7 @@ class Collector:
                     # subscribing, or a paused BoundedClient would never read the SUBACK.
                     # Taking the next batch goes on while one is stored: the broker only
                     # sends more as we take (and PUBACK), so taking and storing in turn
-                    # left each idle half the time (measured: 38% of a drain ingesting).
+                    # left each idle half the time (docs/benchmarks.md).
                     batches: asyncio.Queue[list[Incoming]] = asyncio.Queue(maxsize=1)
                     tg.create_task(self._consume(client, batches))
                     tg.create_task(self._store(client, batches))

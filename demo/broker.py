@@ -84,7 +84,7 @@ class EmbeddedBroker:
             "max_queued_messages 0\nlog_dest none\n"
             # Not 0: Mosquitto 2.0.11 then ignores the collector's Receive Maximum.
             "max_inflight_messages 1024\n"
-            # Mosquitto otherwise holds small packets for the peer's delayed ACK (~40 ms).
+            # Mosquitto otherwise holds small packets for the peer's delayed ACK.
             "set_tcp_nodelay true\n"
         )
         conf.chmod(0o644)

@@ -50,9 +50,9 @@ _sorted = msgspec.json.Encoder(order="sorted")
 
 def _fast_record_hash(record: Mapping[str, Any]) -> str:
     """`record_hash` with msgspec's sorted compact encoding: the same bytes as
-    `canonical_json` for the records units write (strings and integers), four times
-    faster. Floats and odd escapes may be spelt differently, so a mismatch is only ever
-    a reason to ask `record_hash`, never a verdict."""
+    `canonical_json` for the records units write (strings and integers), and several
+    times faster (docs/benchmarks.md). Floats and odd escapes may be spelt differently,
+    so a mismatch is only ever a reason to ask `record_hash`, never a verdict."""
     return hashlib.sha256(_sorted.encode(_hashed_part(record))).hexdigest()
 
 
@@ -106,9 +106,9 @@ class VerifyResult:
 class ChainChecker:
     """Checks records one at a time, oldest first, remembering the last good hash.
 
-    Signatures are verified with libsodium (PyNaCl), not cryptography's OpenSSL: 47 µs
-    against 90 µs a signature here, and verifying is over a third of the collector's
-    ingest time (and of `journal verify` on a unit).
+    Signatures are verified with libsodium (PyNaCl), not cryptography's OpenSSL: it is
+    about twice as fast, and verifying is the largest part of the collector's ingest
+    (docs/benchmarks.md, "The figures behind the code").
 
     `check(record, signature=False)` checks the link and the hash only (and that `sig` is
     64 bytes of hex); `signed(record)` then verifies one signature. Each record's hash

@@ -276,8 +276,8 @@ def decode_object(payload: bytes, *, limit: int = MAX_PAYLOAD) -> dict[str, Any]
 
 def decode_record(payload: bytes, *, limit: int = MAX_PAYLOAD) -> tuple[Record, dict[str, Any]]:
     """A `sales` payload both ways from one JSON parse: validated, and as the plain object
-    its hash covers (every key, extensions too). Parsing it twice was ~10% of the
-    collector's ingest."""
+    its hash covers (every key, extensions too): parsing it twice showed in the
+    collector's ingest profile (docs/benchmarks.md, "The figures behind the code")."""
     raw = decode_object(payload, limit=limit)
     try:
         return convert(raw, Record), raw

@@ -6,8 +6,8 @@ from pathlib import Path
 
 
 def _escpos_cache() -> str:
-    # python-escpos parses its 96 KB capabilities JSON through YAML at import (~100 ms and
-    # ~10 MB on this machine) unless it finds the pickle it made last time, and it makes a
+    # python-escpos parses its capabilities JSON through YAML at import (slow and heavy:
+    # docs/benchmarks.md) unless it finds the pickle it made last time, and it makes a
     # new temporary directory per process for that pickle. Give it one lasting, private
     # place: systemd's CacheDirectory=, else the user's cache.
     base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME")

@@ -226,7 +226,7 @@ class MqttLink:
             tls_context=self._tls_context(),
             max_inflight_messages=self.publisher.window,
             # Without TCP_NODELAY, Nagle holds small packets back for the peer's delayed
-            # ACK: ~80 ms p99 publish latency and 5x lower QoS 1 throughput, measured.
+            # ACK: tens of ms a publish (docs/benchmarks.md, "The figures behind the code").
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
             **extra,  # type: ignore[arg-type]
         )

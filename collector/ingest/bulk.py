@@ -52,8 +52,8 @@ def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -
             )
         )
     # The rows, then their ids in one query: an INSERT … RETURNING of 256 rows is one
-    # 4,000-parameter statement that psycopg re-parses every batch (9% of the
-    # collector's CPU on PostgreSQL, measured), and COPY returns nothing.
+    # 4,000-parameter statement that psycopg re-parses every batch (docs/benchmarks.md,
+    # "The figures behind the code"), and COPY returns nothing.
     _insert_many(session, SALES, _SALE_KEYS, sale_rows)
     wanted = [r.sale_id for r, _ in taken]
     found = stored_ids(session, wanted)
@@ -77,7 +77,7 @@ def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -
 def stored_ids(session: Session, sale_ids: list[str]) -> dict[str, int]:
     """The row id of each of `sale_ids` already in `sales`. On PostgreSQL one array
     parameter (`= ANY(%s)`): an `IN` of 256 bound values was rendered by SQLAlchemy and
-    re-parsed by psycopg every batch, twice a batch (18% of the ingest's CPU, profiled)."""
+    re-parsed by psycopg every batch, twice a batch (docs/benchmarks.md)."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         rows = conn.exec_driver_sql(
@@ -130,8 +130,8 @@ def _insert_many(
 ) -> None:
     """`rows` (values in `keys` order, already in the driver's types: `raw` as JSON text)
     as one executemany of SQLAlchemy's INSERT compiled for this dialect, sent to the
-    driver as it is. Core's executemany spent ~60 µs a sale building and processing each
-    row's parameters, about a quarter of the ingest (measured)."""
+    driver as it is: Core's executemany spent a quarter of the ingest building and
+    processing each row's parameters (docs/benchmarks.md)."""
     conn = session.connection()
     dialect = conn.dialect
     if dialect.name == "postgresql" and dialect.driver == "psycopg":
@@ -157,9 +157,9 @@ def _copy(
     conn: Connection, table: Table, keys: tuple[str, ...], rows: list[tuple[Any, ...]]
 ) -> None:
     """PostgreSQL: the rows through COPY … FROM STDIN, in the session's transaction.
-    psycopg's executemany costs ~25 µs of Python a row even pipelined and prepared (five
+    psycopg's executemany runs Python for every row even pipelined and prepared (five
     rows a sale: the sale, three lines, a tender), and the server plans each one; COPY
-    is psycopg's C row writer and one bulk load (measured in docs/benchmarks.md)."""
+    is psycopg's C row writer and one bulk load (docs/benchmarks.md)."""
     quote = conn.dialect.identifier_preparer
     columns = ", ".join(quote.quote(key) for key in keys)
     sql = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
