@@ -23,7 +23,7 @@ from collector.db import open_database
 from collector.models import Device
 from tests.broker import Broker
 from tests.conftest import ROOT
-from tests.test_collector_ingest import until
+from tests.waiting import until
 
 # The loyalty TOML `--config` took before it held everything (docs/loyalty.md then).
 LOYALTY_FILE_OF_BEFORE = """\

@@ -22,7 +22,8 @@ from protocol.broker import BrokerAddress
 from tests.broker import Broker
 from tests.conftest import ROOT
 from tests.pg import fresh_database
-from tests.test_collector_ingest import FakeDevice, client, seqs, until
+from tests.test_collector_ingest import FakeDevice, client, seqs
+from tests.waiting import until
 
 
 @pytest.fixture(scope="module")

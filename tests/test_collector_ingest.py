@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from protocol.messages import Status, device_topic, encode
 from protocol.record import Draft, convert, plain
 from tests.broker import Broker
 from tests.pg import fresh_database
+from tests.waiting import until
 
 
 def draft(n: int, device: str, store: str = "s001", **extra: Any) -> Draft:
@@ -168,15 +168,6 @@ async def collector(engine: Engine, broker: Broker) -> AsyncIterator[Collector]:
 
 def client(broker: Broker, name: str) -> aiomqtt.Client:
     return aiomqtt.Client("127.0.0.1", broker.port, identifier=name)
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    """Waits for the system to reach a state (the assertion is on the state, not the time)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"never happened: {what}")
-        await asyncio.sleep(0.05)
 
 
 def seqs(engine: Engine, device: str) -> list[int]:

@@ -35,8 +35,8 @@ from tests.test_collector_ingest import (  # noqa: F401 - fixtures
     dead_reasons,
     engine,
     seqs,
-    until,
 )
+from tests.waiting import until
 
 SALES = 1500
 

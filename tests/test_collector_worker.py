@@ -28,8 +28,8 @@ from tests.test_collector_ingest import (  # noqa: F401 - the database fixtures
     database_url,
     dead_reasons,
     engine,
-    until,
 )
+from tests.waiting import until
 
 
 async def test_a_killed_worker_is_replaced_and_its_batch_sent_again(

@@ -25,8 +25,8 @@ from tests.test_collector_ingest import (  # noqa: F401
     collector,
     database_url,
     engine,
-    until,
 )
+from tests.waiting import until
 
 ACCOUNT = "00000001"
 

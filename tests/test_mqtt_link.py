@@ -24,6 +24,7 @@ from protocol.chain import verify_chain
 from protocol.record import Record, plain
 from tests.broker import Broker, free_port
 from tests.conftest import config_text
+from tests.waiting import until
 
 PREFIX = "pos/v1/s001/till-01/"
 
@@ -112,13 +113,6 @@ async def sell(unit: Unit, n: int) -> list[Record]:
         assert out.record is not None, out
         records.append(out.record)
     return records
-
-
-async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 def load(path: Path) -> Config:

@@ -33,7 +33,8 @@ from demo.day import demo_catalog_text
 from protocol.broker import BrokerAddress
 from tests.broker import Broker, free_port
 from tests.conftest import ROOT, config_text
-from tests.test_mqtt_link import sell, until
+from tests.test_mqtt_link import sell
+from tests.waiting import until
 
 
 class Pki:

@@ -4,7 +4,7 @@ through paper-outs, unplugs part-way through a receipt and stalls."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from appliance.events import Event
 from appliance.receipt import escpos
 from appliance.receipt.layout import TORN_NOTICE, Receipt
 from tests.test_receipt import HEADER, sale_record
+from tests.waiting import until
 
 CUT = b"\x1dV\x00"
 
@@ -95,12 +96,6 @@ async def bench(tmp_path: Path) -> AsyncIterator[Bench]:
     sim.replug()  # ends a stall a test left behind
     await asyncio.wait_for(task, 5)
     sim.close()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.005)
 
 
 async def printed(bench: Bench, job_id: int) -> None:
