@@ -1,5 +1,7 @@
-"""Records for tests that need one without a store: a draft as the store would journal
-it (hash and signature are placeholders; tests of the chain use a real Store)."""
+"""Sale records for tests, built in one place: a small cash sale as a plain JSON object
+(`sale_dict`), as the till's `Draft` (`draft`), and as a journalled `Record` without a
+store (`record_of`, `sale`: hash and signature are placeholders; tests of the chain
+append drafts to a real Store)."""
 
 from __future__ import annotations
 
@@ -8,29 +10,20 @@ from typing import Any
 from protocol.record import Draft, Record, convert, plain
 
 
-def record_of(draft: Draft, seq: int = 1, **changes: Any) -> Record:
-    """`draft` at `seq` with its receipt number, unsigned."""
-    raw = plain(draft) | {
-        "seq": seq,
-        "receipt_no": f"{draft.store}-{draft.device}-{seq:06d}",
-        "prev_hash": "0" * 64,
-        "hash": "ab" * 32,
-        "sig": "cd" * 64,
-    }
-    return convert(raw | changes, Record)
-
-
-def sale(seq: int = 1, **changes: Any) -> Record:
-    """A small cash sale (one line, 2.50 at 20 %, paid 5.00) as journalled at `seq`."""
-    raw: dict[str, Any] = {
+def sale_dict(
+    n: int = 1, *, kind: str = "sale", device: str = "till-01", store: str = "s001", **changes: Any
+) -> dict[str, Any]:
+    """Sale `n`: one line, 2.50 at 20 %, paid 5.00 in cash; `changes` replace fields. Its
+    sale_id is `n`'s (give `sale_id` where ids must differ across stores or runs)."""
+    return {
         "schema": 1,
-        "sale_id": f"00000000-0000-4000-8000-{seq:012d}",
-        "kind": "sale",
-        "device": "till-01",
-        "store": "s001",
+        "sale_id": f"00000000-0000-4000-8000-{n:012d}",
+        "kind": kind,
+        "device": device,
+        "store": store,
         "region": "north",
         "staff": "ana",
-        "ts": "2026-11-23T10:00:00.123Z",
+        "ts": f"2026-11-23T10:00:{n % 60:02d}.000Z",
         "currency": "EUR",
         "lines": [
             {
@@ -46,9 +39,30 @@ def sale(seq: int = 1, **changes: Any) -> Record:
         ],
         "total": 250,
         "tax": [{"rate": "20", "base": 208, "tax": 42}],
-        "tenders": [{"type": "cash", "amount": 250}],
+        "tenders": [{"type": "cash", "amount": 500}],
         "change": 250,
         "loyalty": None,
         "refund_of": None,
+    } | changes
+
+
+def draft(n: int = 1, **changes: Any) -> Draft:
+    """`sale_dict(n, …)` as the till's draft (checked as the store checks it)."""
+    return convert(sale_dict(n, **changes), Draft)
+
+
+def record_of(draft: Draft, seq: int = 1, **changes: Any) -> Record:
+    """`draft` at `seq` with its receipt number, unsigned."""
+    raw = plain(draft) | {
+        "seq": seq,
+        "receipt_no": f"{draft.store}-{draft.device}-{seq:06d}",
+        "prev_hash": "0" * 64,
+        "hash": "ab" * 32,
+        "sig": "cd" * 64,
     }
-    return record_of(convert(raw, Draft), seq, **changes)
+    return convert(raw | changes, Record)
+
+
+def sale(seq: int = 1, **changes: Any) -> Record:
+    """Sale `seq` as journalled at `seq`; `changes` replace fields of the record."""
+    return record_of(draft(seq), seq, **changes)

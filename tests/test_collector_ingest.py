@@ -21,47 +21,16 @@ from collector.models import Base, DeadLetter, Device, Sale, Stock
 from collector.service import Collector, Settings
 from protocol.broker import BrokerAddress
 from protocol.messages import Status, device_topic, encode
-from protocol.record import Draft, convert, plain
+from protocol.record import Draft, plain
+from tests import records
 from tests.broker import Broker
 from tests.pg import fresh_database
 from tests.waiting import until
 
 
 def draft(n: int, device: str, store: str = "s001", **extra: Any) -> Draft:
-    """A journal draft as the till makes one (no seq, receipt_no, hashes)."""
-    return convert(
-        {
-            "schema": 1,
-            "sale_id": str(uuid.uuid4()),
-            "kind": "sale",
-            "device": device,
-            "store": store,
-            "region": "north",
-            "staff": "ana",
-            "ts": f"2026-11-23T10:00:{n % 60:02d}.000Z",
-            "currency": "EUR",
-            "lines": [
-                {
-                    "sku": "A1",
-                    "barcode": "4006381333931",
-                    "name": "Café crème",
-                    "qty": 1,
-                    "unit_price": 250,
-                    "discount": 0,
-                    "total": 250,
-                    "tax_rate": "20",
-                }
-            ],
-            "total": 250,
-            "tax": [{"rate": "20", "base": 208, "tax": 42}],
-            "tenders": [{"type": "cash", "amount": 500}],
-            "change": 250,
-            "loyalty": None,
-            "refund_of": None,
-            **extra,
-        },
-        Draft,
-    )
+    """Sale `n` of `device` as its till makes it; ids unique across the module's database."""
+    return records.draft(n, device=device, store=store, sale_id=str(uuid.uuid4()), **extra)
 
 
 class FakeDevice:

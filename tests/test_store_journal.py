@@ -32,40 +32,14 @@ from protocol import chain
 from protocol.chain import GENESIS_HASH, VerifyResult, canonical_json, record_hash, verify_chain
 from protocol.errors import BadInput
 from protocol.record import Draft, Line, Record, convert, decode_stored, plain
+from tests.records import sale_dict
 
 
 def draft_dict(n: int, kind: str = "sale", **extra: Any) -> dict[str, Any]:
-    """A journal draft as the till makes one (no seq, receipt_no, hashes), as plain JSON."""
-    return {
-        "schema": 1,
-        "sale_id": f"00000000-0000-4000-8000-{n:012d}",
-        "kind": kind,
-        "device": "till-01",
-        "store": "s001",
-        "region": "north",
-        "staff": "ana",
-        "ts": f"2026-11-23T10:00:{n % 60:02d}.000Z",
-        "currency": "EUR",
-        "lines": [
-            {
-                "sku": "A1",
-                "barcode": "4006381333931",
-                "name": "Café crème",
-                "qty": 1,
-                "unit_price": 249 + n,
-                "discount": 0,
-                "total": 249 + n,
-                "tax_rate": "20",
-            }
-        ],
-        "total": 249 + n,
-        "tax": [{"rate": "20", "base": 208, "tax": 41}],
-        "tenders": [{"type": "cash", "amount": 500}],
-        "change": 251 - n,
-        "loyalty": None,
-        "refund_of": None,
-        **extra,
-    }
+    """Sale `n` as plain JSON, each its own amount (2.49 + n)."""
+    line = {**sale_dict()["lines"][0], "unit_price": 249 + n, "total": 249 + n}
+    money = {"lines": [line], "total": 249 + n, "tax": [{"rate": "20", "base": 208, "tax": 41}]}
+    return sale_dict(n, kind=kind, change=251 - n, **(money | extra))
 
 
 def draft(n: int, kind: str = "sale", **extra: Any) -> Draft:
