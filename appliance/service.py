@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -458,6 +459,11 @@ async def run_service(
         open_unit(cfg, simulate=simulate, config_path=config_path) as unit,
         asyncio.TaskGroup() as tg,
     ):
+        # The catalog, the screens and every module live as long as the service: frozen out
+        # of the garbage collector's sight, a full collection no longer walks them (and pauses a
+        # scan or a sale for it: docs/benchmarks.md).
+        gc.collect()
+        gc.freeze()
         notifier.notify(f"READY=1\nSTATUS=selling; {len(unit.till.catalog)} items")
         log.info(
             "ready",

@@ -603,7 +603,10 @@ def bench_latency(work: Path, report: Report, units: int, rate: float, seconds: 
                 with make_db(work / f"latency-{label}.db") as db_url:
                     cfgs = []
                     for i in range(units):
-                        device, store_id = f"till-{i + 1:02d}", f"s{i // 2 + 1:03d}"
+                        # Ids of their own per run: the broker keeps the last run's
+                        # retained births, whose keys these new units do not hold.
+                        device = f"till-{label[0]}{name[0].lower()}{i + 1:02d}"
+                        store_id = f"s{i // 2 + 1:03d}"
                         data = work / f"lat-{label}-{name}" / device
                         cfgs.append(unit_config(data, device, store_id, broker.url))
                     log = work / f"collector-lat-{label}-{name}.log"

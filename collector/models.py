@@ -62,7 +62,8 @@ class Device(Base):
 
 class Customer(Base):
     """Customer master data. Names, email and phone are one AES-GCM sealed blob under the
-    customer's own key (collector.privacy); erasing the key leaves nothing readable."""
+    customer's own key (collector.customers.privacy); erasing the key leaves nothing
+    readable."""
 
     __tablename__ = "customers"
     account: Mapped[str] = mapped_column(String(16), primary_key=True)

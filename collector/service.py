@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import socket
@@ -327,6 +328,12 @@ class Collector:
             self.settings.client_id,
             "shared" if self.shared else "plain",
         )
+        if not self.ready.is_set():
+            # Everything made while starting (modules, the engine, the worker's pipe) lives
+            # as long as we do: out of the garbage collector's sight, a full collection no longer
+            # walks it, which stalled the loop for tens of ms (docs/benchmarks.md).
+            gc.collect()
+            gc.freeze()
         self.ready.set()
         self._stock_changed.set()  # send whatever stock changed while we were away
 
