@@ -459,16 +459,16 @@ async def run_service(
         open_unit(cfg, simulate=simulate, config_path=config_path) as unit,
         asyncio.TaskGroup() as tg,
     ):
-        # The catalog, the screens and every module live as long as the service: frozen out
-        # of the garbage collector's sight, a full collection no longer walks them (and pauses a
-        # scan or a sale for it: docs/benchmarks.md).
-        gc.collect()
-        gc.freeze()
         notifier.notify(f"READY=1\nSTATUS=selling; {len(unit.till.catalog)} items")
         log.info(
             "ready",
             extra={"version": __version__, "items": len(unit.till.catalog), "simulate": simulate},
         )
+        # The catalog and every module live as long as the service: frozen out of the
+        # garbage collector's sight, a full collection no longer walks them and pauses a
+        # scan or a sale for it (docs/benchmarks.md). After READY: the start is not held.
+        gc.collect()
+        gc.freeze()
         if frontend is not None:
             # Its own task: a screen that fails (or never comes) leaves the till selling.
             tg.create_task(_run_frontend(frontend, unit, stop), name="display")
