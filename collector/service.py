@@ -434,6 +434,9 @@ class Collector:
         except WireError as exc:
             log.warning("loyalty request on %s refused: %s", msg.topic[:120], exc)
             return
+        except Exception:  # our bug: one request, never the collector (it is in a TaskGroup)
+            log.exception("loyalty request on %s could not be read", msg.topic[:120])
+            return
         try:
             response = await asyncio.to_thread(self.answers.answer, req, device)
         except Exception as exc:

@@ -263,6 +263,10 @@ def decode(payload: bytes, kind: type[T], *, limit: int = MAX_PAYLOAD) -> T:
         msg = msgspec.json.decode(payload, type=kind)
     except msgspec.DecodeError as e:  # ValidationError is a DecodeError
         raise WireError(str(e)) from e
+    except RecursionError as e:
+        # msgspec stops at the interpreter's recursion limit (~1,000 levels); no message
+        # nests more than a few, and the size limit above bounds the rest.
+        raise WireError("payload nests deeper than any message may") from e
     schema = getattr(msg, "schema", SCHEMA)
     if schema != SCHEMA:
         raise WireError(f"schema {schema} is not {SCHEMA}")

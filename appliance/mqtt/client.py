@@ -339,31 +339,41 @@ class MqttLink:
         async for message in client.messages:
             topic = str(message.topic)
             payload = message.payload if isinstance(message.payload, bytes) else b""
-            if topic == self.topics.ack:
-                try:
-                    ack = m.decode(payload, m.Ack)
-                except BadInput as e:
-                    log.warning("ack refused", extra={"error": str(e)})
-                    continue
-                self.publisher.ack(ack.upto)
-                continue
-            if topic == self.topics.loyalty_response:
-                self.on_loyalty_response(payload)
-                continue
-            name = self.topics.command_name(topic)
-            if name is None:
-                log.warning("message on an unexpected topic", extra={"topic": topic[:200]})
-                continue
             try:
-                self._incoming.put_nowait(Incoming(name, payload, topic))
-            except asyncio.QueueFull:
-                log.warning("too many commands waiting; dropped one", extra={"topic": topic})
+                self._take(topic, payload)
+            except Exception:  # our bug, never the link's: logged, and the next one comes
+                log.exception("message could not be handled", extra={"topic": topic[:200]})
+
+    def _take(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.ack:
+            try:
+                ack = m.decode(payload, m.Ack)
+            except BadInput as e:
+                log.warning("ack refused", extra={"error": str(e)})
+                return
+            self.publisher.ack(ack.upto)
+            return
+        if topic == self.topics.loyalty_response:
+            self.on_loyalty_response(payload)
+            return
+        name = self.topics.command_name(topic)
+        if name is None:
+            log.warning("message on an unexpected topic", extra={"topic": topic[:200]})
+            return
+        try:
+            self._incoming.put_nowait(Incoming(name, payload, topic))
+        except asyncio.QueueFull:
+            log.warning("too many commands waiting; dropped one", extra={"topic": topic[:200]})
 
     async def _command_worker(self) -> None:
         # Lives across connections, so a command is never cut off half-applied by a drop.
         while True:
             incoming = await self._incoming.get()
-            result = await self.commands.handle(incoming)
+            try:
+                result = await self.commands.handle(incoming)
+            except Exception:  # handle() answers what it can; this is our bug, not fatal
+                log.exception("command could not be handled", extra={"topic": incoming.topic})
+                continue
             if result is not None:
                 self._results.append((self.topics.result(incoming.name), m.encode(result)))
                 self._results_ready.set()

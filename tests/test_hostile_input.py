@@ -1,0 +1,168 @@
+# ruff: noqa: F811 - the database fixtures are imported from test_collector_ingest
+"""Hostile payloads on every topic each side reads: a real `collector run` and a real
+`appliance run` take a barrage (deep nesting, random bytes, huge and odd numbers, odd
+unicode, wrong types), refuse each with a reason in the log, and still ingest, answer
+and apply commands afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import subprocess
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from sqlalchemy import Engine
+
+from protocol import messages as m
+from protocol.errors import BadInput
+from tests.broker import Broker
+from tests.test_collector_fleet import exactly_once
+from tests.test_collector_ingest import (  # noqa: F401 - fixtures
+    FakeDevice,
+    client,
+    database_url,
+    dead_reasons,
+    engine,
+)
+from tests.test_collector_run import start
+from tests.test_mqtt_link import collector as fake_collector
+from tests.test_mqtt_link import mqtt_config
+from tests.test_mqtt_process import appliance
+from tests.waiting import until
+
+# 200 KB of nested lists in an object: this stopped `collector run` (a RecursionError in
+# the loyalty answerer) and the unit's command worker.
+DEEP_LISTS = b'{"corr":"deep","args":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+DEEP_OBJECT = b'{"corr":"deep","args":' + b'{"a":' * 30_000 + b"1" + b"}" * 30_001
+
+
+def barrage() -> list[bytes]:
+    rng = random.Random(12)
+    return [
+        DEEP_LISTS,
+        DEEP_OBJECT,
+        b"[" * 100_000 + b"]" * 100_000,
+        bytes(rng.randrange(256) for _ in range(2_000)),
+        b"",
+        b"\xff\xfe\x00",
+        b"null",
+        b"[]",
+        b'"a string"',
+        b'{"schema":1,"upto":1e400}',
+        b'{"schema":1,"upto":' + b"9" * 5_000 + b"}",
+        b'{"schema":1,"upto":NaN}',
+        b'{"schema":1,"upto":-1}',
+        b'{"schema":"1","op":5,"corr":7}',
+        b'{"schema":1,"op":"balance","corr":"c1","account":"\\ud800"}',
+        b'{"schema":1,"op":"balance","corr":"c\\u0000","account":"00000001"}',
+        b'{"schema":1,"corr":"c2","args":{"items":"not a list"}}',
+        b'{"schema":1,"corr":"c3","args":{"levels":[{"sku":"A1","stock":1e308}]}}',
+        json.dumps({"schema": 1, "corr": "\u202e" * 64, "text": "\U0001f600" * 1000}).encode(),
+        b"{" * 64 + b"}",
+    ]
+
+
+@pytest.mark.parametrize("payload", barrage()[:2], ids=["lists", "objects"])
+def test_deep_nesting_is_bad_input_not_a_crash(payload: bytes) -> None:
+    for kind in (m.Ack, m.LoyaltyRequest, m.LoyaltyResponse, m.Command, dict):
+        with pytest.raises(BadInput):
+            m.decode(payload, kind)  # type: ignore[arg-type]
+    with pytest.raises(BadInput):
+        m.decode_record(payload)
+
+
+async def test_collector_run_survives_a_barrage_then_ingests_and_answers(
+    broker: Broker, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "collector.log"
+    proc = start(database_url, broker, log, "--id", "collector-hostile")
+    dev = FakeDevice(tmp_path, broker, "till-01")
+    dev.append(5)
+    leaves = ("loyalty/request", "sales", "status", "telemetry", "events")
+    try:
+        await until(lambda: "subscribed as" in log.read_text(), "the collector up", 30)
+        async with client(broker, "till-01") as c:
+            runner = asyncio.create_task(dev.run(c, ack_timeout=1.0))
+            await until(lambda: dev.acked == 5, "the first sales acked", 30)
+            async with client(broker, "attacker") as bad:
+                for device in ("till-01", "x"):
+                    for leaf in leaves:
+                        for payload in barrage():
+                            topic = m.device_topic("s001", device, leaf)
+                            await bad.publish(topic, payload, qos=1)
+            dev.append(5)
+            await dev.publish_records(c, 5)
+            await until(lambda: dev.acked == 10, "sales after the barrage acked", 60)
+            runner.cancel()
+        # A loyalty request after the barrage is still answered, on this device's topic.
+        async with client(broker, "till-01-loyalty") as asker:
+            await asker.subscribe(dev.topic("loyalty/response"), 1)
+            ask = m.LoyaltyRequest(op="balance", corr="after-1", account="00000009")
+            await asker.publish(dev.topic("loyalty/request"), m.encode(ask), qos=1)
+            answer = await asyncio.wait_for(_response(asker, "after-1"), 30)
+        assert answer.ok is True and answer.balance == 0, answer
+        assert proc.poll() is None, log.read_text()[-3000:]
+        exactly_once(engine, "till-01", 10)
+        text = log.read_text()
+        assert "Traceback" not in text, text[-3000:]
+        assert "loyalty request on pos/v1/s001/till-01/loyalty/request refused" in text
+        reasons = dead_reasons(engine)
+        deep = [r for r in reasons if "nests deeper than any message may" in r]
+        # both deep payloads, from both devices, on sales, status, telemetry and events
+        assert len(deep) == 2 * 2 * 4, reasons
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(15)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+async def _response(c: aiomqtt.Client, corr: str) -> m.LoyaltyResponse:
+    async for msg in c.messages:
+        if str(msg.topic).endswith("loyalty/response"):
+            payload = msg.payload if isinstance(msg.payload, bytes) else b""
+            response = m.decode(payload, m.LoyaltyResponse)
+            if response.corr == corr:
+                return response
+    raise AssertionError("the broker connection ended")
+
+
+async def test_appliance_run_survives_a_barrage_then_applies_commands(
+    broker: Broker, tmp_path: Path
+) -> None:
+    path = mqtt_config(tmp_path, broker.url)
+    async with fake_collector(broker.url) as c:
+        proc = await appliance("run", "--simulate", "--config", str(path))
+        try:
+            await c.online()
+            for leaf in ("ack", "loyalty/response", "cmd/stock", "cmd/catalog", "cmd/resend"):
+                for payload in barrage():
+                    await c.client.publish(m.device_topic("s001", "till-01", leaf), payload, qos=1)
+            for payload in barrage():
+                await c.client.publish(m.store_cmd_topic("s001", "prices"), payload, qos=1)
+                await c.client.publish(m.fleet_cmd_topic("config"), payload, qos=1)
+            # Refusals with a corr are answered; then a valid command still is.
+            refused = await c.result("stock", "c3")
+            assert refused["ok"] is False and "stock" in refused["error"]
+            levels = {"levels": [{"sku": "A1", "stock": 7}]}
+            await c.command("stock", {"schema": 1, "corr": "after-1", "args": levels})
+            applied = await c.result("stock", "after-1")
+            assert applied["ok"] is True, applied
+            assert proc.returncode is None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+        text = err.decode()
+        assert proc.returncode == 0, text[-3000:]
+        assert "Traceback" not in text, text[-3000:]
+        assert "nests deeper than any message may" in text
+        assert "ack refused" in text
