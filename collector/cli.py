@@ -93,7 +93,7 @@ def cmd_report_sales(args: argparse.Namespace) -> int:
         raise CollectorInput(f"--by {args.by!r}: choose one of {', '.join(DIMENSIONS)}")
     if args.format not in FORMATS:
         raise CollectorInput(f"--format {args.format!r}: choose one of {', '.join(FORMATS)}")
-    engine = open_database(configure(args).database.url)
+    engine = open_database(configure(args).database.url, create=False)
     rows = sales_report(engine, args.by, start=start, end=end)
     print(render_sales(rows, args.format, args.by, currencies(engine)))
     return 0
@@ -102,7 +102,7 @@ def cmd_report_sales(args: argparse.Namespace) -> int:
 def cmd_report_low_stock(args: argparse.Namespace) -> int:
     from collector.stock import levels
 
-    engine = open_database(configure(args).database.url)
+    engine = open_database(configure(args).database.url, create=False)
     rows = levels(engine, below=args.below, store=args.store)
     if args.json:
         print(json.dumps([{"store": r.store, "sku": r.sku, "stock": r.level} for r in rows]))
@@ -116,7 +116,7 @@ def cmd_stock_receive(args: argparse.Namespace) -> int:
     from collector.stock import check_move, receive
 
     check_move(args.store, args.sku, args.qty, "receive")
-    engine = open_database(configure(args).database.url)
+    engine = open_database(configure(args).database.url, create=False)
     level = receive(engine, args.store, args.sku, args.qty)
     print(f"{args.store} {args.sku}: {level}")
     return 0
@@ -126,7 +126,7 @@ def cmd_stock_count(args: argparse.Namespace) -> int:
     from collector.stock import check_move, count
 
     check_move(args.store, args.sku, args.qty, "count")
-    engine = open_database(configure(args).database.url)
+    engine = open_database(configure(args).database.url, create=False)
     level = count(engine, args.store, args.sku, args.qty)
     print(f"{args.store} {args.sku}: {level}")
     return 0
@@ -135,7 +135,7 @@ def cmd_stock_count(args: argparse.Namespace) -> int:
 def cmd_fleet_status(args: argparse.Namespace) -> int:
     from collector.fleet import fleet_status, render_fleet
 
-    engine = open_database(configure(args).database.url)
+    engine = open_database(configure(args).database.url, create=False)
     print(render_fleet(fleet_status(engine), args.json))
     return 0
 
@@ -163,7 +163,7 @@ def cmd_customers_show(args: argparse.Namespace) -> int:
 
     config = configure(args)
     check_account(args.account)
-    engine = open_database(config.database.url)
+    engine = open_database(config.database.url, create=False)
     person = profile(engine, Vault.existing(config.privacy) or _no_vault(), args.account)
     ledger = Ledger(engine, config.loyalty)
     balance = ledger.balance(args.account)
@@ -202,7 +202,7 @@ def cmd_customers_card(args: argparse.Namespace) -> int:
 
     config = configure(args)
     check_account(args.account)
-    print(issue_card(open_database(config.database.url), args.account))
+    print(issue_card(open_database(config.database.url, create=False), args.account))
     return 0
 
 
@@ -218,7 +218,7 @@ def cmd_channel_add(args: argparse.Namespace) -> int:
 def cmd_channel_revoke(args: argparse.Namespace) -> int:
     from collector.webshop import revoke_channel
 
-    when = revoke_channel(open_database(configure(args).database.url), args.name)
+    when = revoke_channel(open_database(configure(args).database.url, create=False), args.name)
     print(f"channel {args.name} revoked at {when}: its key is refused from now on")
     return 0
 
@@ -226,7 +226,7 @@ def cmd_channel_revoke(args: argparse.Namespace) -> int:
 def cmd_channel_list(args: argparse.Namespace) -> int:
     from collector.webshop import list_channels
 
-    channels = list_channels(open_database(configure(args).database.url))
+    channels = list_channels(open_database(configure(args).database.url, create=False))
     if args.json:
         print(json.dumps(channels))
         return 0
@@ -256,7 +256,7 @@ def cmd_gdpr_export(args: argparse.Namespace) -> int:
 
     config = configure(args)
     check_account(args.account)
-    engine = open_database(config.database.url)
+    engine = open_database(config.database.url, create=False)
     vault = Vault.existing(config.privacy) or _no_vault()
     print(json.dumps(export(engine, vault, args.account), ensure_ascii=False, indent=1))
     return 0
@@ -268,7 +268,7 @@ def cmd_gdpr_erase(args: argparse.Namespace) -> int:
 
     config = configure(args)
     check_account(args.account)
-    tomb = erase(open_database(config.database.url), args.account)
+    tomb = erase(open_database(config.database.url, create=False), args.account)
     print(f"account {args.account} erased; its sales and points are now under {tomb}")
     return 0
 
@@ -277,7 +277,7 @@ def cmd_loyalty_expire(args: argparse.Namespace) -> int:
     from collector.loyalty.ledger import Ledger
 
     config = configure(args)
-    count = Ledger(open_database(config.database.url), config.loyalty).expire_all()
+    count = Ledger(open_database(config.database.url, create=False), config.loyalty).expire_all()
     print(f"{count} accounts had points expire")
     return 0
 

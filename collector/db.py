@@ -87,10 +87,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
-def open_database(url: str, *, migrate: bool = True) -> Engine:
+def open_database(url: str, *, migrate: bool = True, create: bool = True) -> Engine:
     """An engine for `url` with the schema at the newest revision (see the module
     docstring); CollectorInput when the URL is unusable, CollectorError when the database
-    cannot be brought there (`migrate=False` only creates a fresh one, never upgrades)."""
+    cannot be brought there (`migrate=False` only creates a fresh one, never upgrades).
+    `create=False` (the commands that only read or change what is there) refuses a
+    missing SQLite file or an empty database: a mistyped `--db` is an error, not an empty
+    report."""
     if not (url.startswith("sqlite") or url.startswith("postgresql")):
         raise CollectorInput(
             f"database URL {url!r} is neither sqlite:///FILE nor postgresql+psycopg://…"
@@ -102,10 +105,17 @@ def open_database(url: str, *, migrate: bool = True) -> Engine:
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise CollectorInput(f"database URL {url!r} is not usable: {exc}") from exc
     if engine.dialect.name == "sqlite":
+        path = engine.url.database or ""
+        if not create and path not in ("", ":memory:") and not Path(path).is_file():
+            engine.dispose()
+            raise CollectorInput(
+                f"there is no collector database at {path} (is --db right?): "
+                "`collector run` makes one"
+            )
         _sqlite_setup(engine)
     try:
         with _MIGRATING, engine.connect() as conn:
-            _schema_transaction(conn, migrate)
+            _schema_transaction(conn, migrate, create)
     except OperationalError as exc:
         engine.dispose()
         raise CollectorInput(
@@ -142,25 +152,25 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _schema_transaction(conn: Connection, migrate: bool) -> None:
+def _schema_transaction(conn: Connection, migrate: bool, create: bool) -> None:
     """`_ensure_schema` in one transaction. On SQLite with foreign keys off around it (it
     checks them before the commit): SQLite's own way to change a table that others
     reference, which Alembic's batch operations copy, as dropping the old copy fails with
     them on. The PRAGMA does nothing inside a transaction: it goes to the driver first."""
     if conn.dialect.name != "sqlite":
         with conn.begin():
-            _ensure_schema(conn, migrate)
+            _ensure_schema(conn, migrate, create)
         return
     driver: Any = conn.connection.driver_connection
     driver.execute("PRAGMA foreign_keys=OFF")
     try:
         with conn.begin():
-            _ensure_schema(conn, migrate)
+            _ensure_schema(conn, migrate, create)
     finally:
         driver.execute("PRAGMA foreign_keys=ON")
 
 
-def _ensure_schema(conn: Connection, migrate: bool) -> None:
+def _ensure_schema(conn: Connection, migrate: bool, create: bool) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SCHEMA_LOCK})
     cfg = alembic_config(conn)
@@ -187,6 +197,12 @@ def _ensure_schema(conn: Connection, migrate: bool) -> None:
         at = f"schema revision {', '.join(sorted(current))}"
     else:
         at = "an empty database" if fresh else f"schema {SCHEMA_VERSION} from before Alembic"
+    if fresh and not create:
+        where = conn.engine.url.render_as_string(hide_password=True)
+        raise CollectorInput(
+            f"{where} is an empty database, not a collector's (is --db right?): "
+            "`collector run` makes one"
+        )
     if not fresh and not migrate:
         raise CollectorError(
             f"the database has {at}, this collector's schema is revision {head}: "

@@ -23,6 +23,7 @@ from collector.db import open_database
 from collector.models import Device
 from tests.broker import Broker
 from tests.conftest import ROOT
+from tests.pg import fresh_database
 from tests.waiting import until
 
 # The loyalty TOML `--config` took before it held everything (docs/loyalty.md then).
@@ -206,8 +207,9 @@ def test_a_flag_wins_over_the_file_in_a_command(tmp_path: Path) -> None:
     engine.dispose()
     path = write(tmp_path, f'[database]\nurl = "sqlite:///{in_file}"\n')
     shown = collector("fleet", "status", "--json", "--config", str(path))
-    assert shown.returncode == 0 and shown.stdout.strip() == "[]", shown.stderr
-    assert in_file.exists()  # the file's database, made as --db would have made it
+    # the file's database was taken (and is not there: a read makes none)
+    assert shown.returncode == 2 and f"no collector database at {in_file}" in shown.stderr
+    assert not in_file.exists()
     shown = collector(
         "fleet", "status", "--json", "--config", str(path), "--db", f"sqlite:///{in_flag}"
     )
@@ -252,3 +254,36 @@ async def test_collector_run_takes_broker_database_and_id_from_the_file(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["report", "sales", "--by", "store"],
+        ["fleet", "status", "--json"],
+        ["customers", "show", "00000001"],
+        ["gdpr", "export", "00000001"],
+        ["channel", "list"],
+    ],
+    ids=lambda c: " ".join(c[:2]),
+)
+def test_a_mistyped_database_is_an_error_not_an_empty_answer(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`--db sqlite:////srv/pos/typo.db` printed an empty report and exit 0, and left an
+    empty database behind; an empty file or PostgreSQL database is no collector's either."""
+    typo = tmp_path / "typo.db"
+    r = collector(*command, "--db", f"sqlite:///{typo}")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert f"there is no collector database at {typo} (is --db right?)" in r.stderr, r.stderr
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    assert not typo.exists(), "a read makes no database"
+    typo.touch()
+    r = collector(*command, "--db", f"sqlite:///{typo}")
+    assert r.returncode == 2 and "is an empty database, not a collector's" in r.stderr, r.stderr
+    with fresh_database() as url:
+        r = collector(*command, "--db", url)
+        assert r.returncode == 2 and "is an empty database, not a collector's" in r.stderr
+        open_database(url).dispose()  # once `collector run` made it, the same command works
+        r = collector(*command, "--db", url)
+        assert "no collector database" not in r.stderr and "empty database" not in r.stderr
