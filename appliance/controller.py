@@ -26,6 +26,8 @@ from protocol.money import parse_major
 from protocol.record import Draft, Record, ShiftReport
 
 log = logging.getLogger("appliance.controller")
+# Scan outcomes kept for whoever waits on them; older ones go (nobody waits under `run`).
+SCAN_OUTCOMES_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,9 @@ class Controller:
         self._pending_catalog: Catalog | None = None
         self._pending_settings: TillSettings | None = None
         # Outcomes of scans that came in through the scanner, for whoever waits on them
-        # (replay). The scanner itself does not wait.
-        self.scan_outcomes: asyncio.Queue[Outcome] = asyncio.Queue()
+        # (replay, the bench). The scanner itself does not wait, and under `appliance run`
+        # nobody reads them: only the newest SCAN_OUTCOMES_KEPT are kept.
+        self.scan_outcomes: asyncio.Queue[Outcome] = asyncio.Queue(SCAN_OUTCOMES_KEPT)
         self._lock = asyncio.Lock()
         self._kicks: set[asyncio.Task[None]] = set()
         # Completed sales the store could not take yet, with their drawer kick, in order.
@@ -115,7 +118,7 @@ class Controller:
         Never waits: a card's balance is asked in a task, and whatever is read meanwhile
         queues behind it."""
         if scan.loyalty is None and (self._scan_tail is None or self._scan_tail.done()):
-            self.scan_outcomes.put_nowait(self._scan_item(scan))
+            self._scanned(self._scan_item(scan))
             return
         self._after_tail(self._scan_later(scan))
 
@@ -123,7 +126,7 @@ class Controller:
         """The scanner read something that is not a barcode (noise, half line, bad check)."""
         outcome = Outcome("scan", rejected=reason)
         if self._scan_tail is None or self._scan_tail.done():
-            self.scan_outcomes.put_nowait(outcome)
+            self._scanned(outcome)
             return
 
         async def rejected() -> Outcome:
@@ -137,9 +140,14 @@ class Controller:
         async def run() -> None:
             if previous is not None:
                 await asyncio.wait([previous])
-            self.scan_outcomes.put_nowait(await work)
+            self._scanned(await work)
 
         self._scan_tail = asyncio.create_task(run(), name="scan")
+
+    def _scanned(self, outcome: Outcome) -> None:
+        if self.scan_outcomes.full():
+            self.scan_outcomes.get_nowait()  # the oldest: nobody waited for it
+        self.scan_outcomes.put_nowait(outcome)
 
     async def _scan_later(self, scan: Scan) -> Outcome:
         return self._scan_item(scan) if scan.loyalty is None else await self._scan_card(scan)

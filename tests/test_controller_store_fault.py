@@ -1,5 +1,6 @@
 """The journal cannot be written when a sale completes: the sale is kept, shown as a
-fault, and saved in order once the store is back. Nothing lost, nothing twice."""
+fault, and saved in order once the store is back. Nothing lost, nothing twice. And what
+the controller keeps for readers that never come stays bounded."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 import pytest
 
 from appliance.config import load_config
+from appliance.controller import SCAN_OUTCOMES_KEPT
 from appliance.service import open_unit
 from appliance.store import Store, StoreError
 from protocol.record import Record
+from tests.waiting import until
 
 
 async def test_a_sale_waits_for_a_failing_store_and_is_saved_in_order(
@@ -48,3 +51,21 @@ async def test_a_sale_waits_for_a_failing_store_and_is_saved_in_order(
         records = list(store.records())
         assert [r.tenders[0].ref for r in records] == ["T1", "T2", "T3"]
         assert store.verify().ok
+
+
+async def test_scan_outcomes_nobody_reads_are_not_kept_for_ever(till_config: Path) -> None:
+    """Under `appliance run` nobody reads `scan_outcomes`: it gained one entry a scan."""
+    cfg = load_config(till_config)
+    async with open_unit(cfg, simulate=True) as unit:
+        await unit.scanner_connected()
+        await unit.controller.handle({"op": "login", "staff": "ana"})
+        assert unit.sim_scanner is not None
+        scans = SCAN_OUTCOMES_KEPT * 3
+        for _ in range(scans):
+            unit.sim_scanner.scan("4006381333931")  # a line each
+        await until(lambda: sum(ln.qty for ln in unit.till.view().lines) == scans, "scanned")
+        outcomes = unit.controller.scan_outcomes
+        assert outcomes.qsize() == SCAN_OUTCOMES_KEPT
+        # the ones kept are the newest
+        kept = [outcomes.get_nowait().detail for _ in range(SCAN_OUTCOMES_KEPT)]
+        assert kept == [{"line": n} for n in range(scans - SCAN_OUTCOMES_KEPT + 1, scans + 1)]
