@@ -152,7 +152,7 @@ def cmd_staff_hash_pin(args: argparse.Namespace) -> int:
     from appliance.sales.staff import hash_pin
 
     pin = sys.stdin.readline().strip() if not sys.stdin.isatty() else getpass.getpass("PIN: ")
-    if not (pin.isdigit() and 4 <= len(pin) <= 8):
+    if not (pin.isascii() and pin.isdigit() and 4 <= len(pin) <= 8):
         raise BadInput("a PIN is 4 to 8 digits")
     print(hash_pin(pin))
     return 0

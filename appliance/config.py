@@ -15,9 +15,11 @@ import msgspec
 
 from protocol.commandline import read_input
 from protocol.errors import BadInput
+from protocol.limits import MAX_CASH_ROUNDING, MAX_MINOR, MAX_POINTS, MAX_POINTS_PER_UNIT
 from protocol.money import exponent as currency_exponent
 
 _ID = r"^[a-z0-9-]{1,32}$"
+DAY = 86_400.0
 Ident = Annotated[str, msgspec.Meta(pattern=_ID)]
 
 
@@ -34,7 +36,7 @@ class DeviceSection(msgspec.Struct, forbid_unknown_fields=True):
 class StoreSection(msgspec.Struct, forbid_unknown_fields=True):
     currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] = "EUR"
     prices_include_tax: bool = True
-    cash_rounding: Annotated[int, msgspec.Meta(ge=1)] = 1
+    cash_rounding: Annotated[int, msgspec.Meta(ge=1, le=MAX_CASH_ROUNDING)] = 1
     name: str = ""
     address: list[str] = msgspec.field(default_factory=list)
     footer: list[str] = msgspec.field(default_factory=list)
@@ -57,16 +59,16 @@ class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     # Seconds between telemetry messages, and without ack progress before the outbox
     # publisher sends again from the first unacknowledged record.
-    telemetry_interval: Annotated[float, msgspec.Meta(gt=0)] = 30.0
-    ack_timeout: Annotated[float, msgspec.Meta(gt=0)] = 15.0
+    telemetry_interval: Annotated[float, msgspec.Meta(gt=0, le=DAY)] = 30.0
+    ack_timeout: Annotated[float, msgspec.Meta(gt=0, le=DAY)] = 15.0
     # QoS 1 journal records in flight at once.
     window: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 64
 
 
 class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):
-    points_per_unit: Annotated[int, msgspec.Meta(ge=0)] = 1
-    point_value: Annotated[int, msgspec.Meta(ge=0)] = 1
-    offline_redeem_cap: Annotated[int, msgspec.Meta(ge=0)] = 0
+    points_per_unit: Annotated[int, msgspec.Meta(ge=0, le=MAX_POINTS_PER_UNIT)] = 1
+    point_value: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)] = 1
+    offline_redeem_cap: Annotated[int, msgspec.Meta(ge=0, le=MAX_POINTS)] = 0
     # Seconds the till waits for the collector's answer (card balance, reserve) before it
     # carries on under the offline rules: a customer at the counter should not wait long.
     timeout: Annotated[float, msgspec.Meta(gt=0, le=30)] = 1.5
@@ -147,6 +149,19 @@ def _where(err: msgspec.ValidationError) -> str:
     return f"{path}: {text[: m.start()]}" if path else text[: m.start()]
 
 
+def _with_nul(value: object, key: str = "") -> str | None:
+    """The first key whose text holds a NUL (no path, name or printed line may)."""
+    if isinstance(value, str):
+        return key if "\x00" in value else None
+    if isinstance(value, dict):
+        children = [(f"{key}.{k}" if key else str(k), v) for k, v in value.items()]
+    elif isinstance(value, list):
+        children = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return None
+    return next((f for k, v in children if (f := _with_nul(v, k)) is not None), None)
+
+
 def parse_config(text: str, source: str = "config") -> Config:
     """Parse and validate TOML text; raise ConfigError naming the file and key."""
     try:
@@ -161,6 +176,8 @@ def parse_config(text: str, source: str = "config") -> Config:
         currency_exponent(cfg.store.currency)
     except ValueError as e:
         raise ConfigError(f"{source}: store.currency: {e}") from e
+    if (key := _with_nul(raw)) is not None:
+        raise ConfigError(f"{source}: {key}: a NUL character is not allowed")
     ids = [s.id for s in cfg.staff]
     if len(ids) != len(set(ids)):
         raise ConfigError(f"{source}: staff: an id appears twice")

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session
 from collector.errors import CollectorInput
 from collector.loyalty.book import Change
 from collector.loyalty.ledger import Ledger
-from collector.loyalty.rules import MAX_POINTS, LoyaltyRefused
+from collector.loyalty.rules import LoyaltyRefused
 from collector.models import LoyaltyChannel
+from protocol.limits import MAX_POINTS
 from protocol.timestamps import utc_stamp
 
 _NAME = re.compile(r"^[a-z0-9-]{1,32}$")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from protocol.errors import BadInput
 
 LOYALTY_PREFIX = "29"
-ACCOUNT = re.compile(r"^\d{8}$")
+ACCOUNT = re.compile(r"^[0-9]{8}$")
 
 
 class CardError(BadInput):

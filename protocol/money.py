@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+from protocol.errors import BadInput
+from protocol.limits import MAX_MINOR
+
 # ISO 4217 minor-unit exponents for the currencies a shop may trade in.
 # (Written out: the stdlib has no currency table and babel is far too big for this.)
 EXPONENTS: dict[str, int] = {
@@ -15,8 +18,8 @@ EXPONENTS: dict[str, int] = {
     "BHD": 3, "KWD": 3, "OMR": 3, "JOD": 3, "TND": 3,
 }  # fmt: skip
 
-_AMOUNT = re.compile(r"^(?P<sign>-?)(?P<int>\d+)(?:\.(?P<frac>\d+))?$")
-_RATE = re.compile(r"^\d{1,2}(?:\.\d{1,3})?$|^100$")
+_AMOUNT = re.compile(r"^(?P<sign>-?)(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?$")
+_RATE = re.compile(r"^[0-9]{1,2}(?:\.[0-9]{1,3})?$|^100$")
 
 
 def exponent(currency: str) -> int:
@@ -35,16 +38,24 @@ def round_half_up(value: Fraction | int) -> int:
     return sign * int((a.numerator * 2 + a.denominator) // (a.denominator * 2))
 
 
+class AmountError(BadInput, ValueError):
+    """An amount that is not one: the message says why, in one line."""
+
+
 def parse_major(text: str, exp: int) -> int:
-    """`"2.49"` with exponent 2 -> 249. ValueError with a short reason on anything else."""
+    """`"2.49"` with exponent 2 -> 249. AmountError (a ValueError) with a short reason on
+    anything else: `"1,20"`, `"1e5"`, `"NaN"`, more decimals than the currency has, or
+    more than MAX_MINOR."""
     s = text.strip()
-    m = _AMOUNT.match(s)
+    m = _AMOUNT.match(s) if len(s) <= 24 else None
     if not m:
-        raise ValueError(f'"{text}" is not a number')
+        raise AmountError(f'"{text[:40]}" is not a number')
     frac = m["frac"] or ""
     if len(frac) > exp:
-        raise ValueError(f'"{text}" has more than {exp} decimals')
+        raise AmountError(f'"{text}" has more than {exp} decimals')
     minor = int(m["int"]) * 10**exp + int(frac.ljust(exp, "0") or "0")
+    if minor > MAX_MINOR:
+        raise AmountError(f'"{text}" is over the largest amount, {format_minor(MAX_MINOR, exp)}')
     return -minor if m["sign"] else minor
 
 

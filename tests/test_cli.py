@@ -182,3 +182,26 @@ def test_the_builtin_commands_are_known_without_looking_for_plugins() -> None:
 
     assert commands(build_parser(plugins=False)) == BUILTIN_COMMANDS
     assert commands(build_parser()) == BUILTIN_COMMANDS | {"demo"}
+
+
+def test_replay_refuses_amounts_that_are_not_amounts_and_carries_on(
+    till_config: Path, tmp_path: Path
+) -> None:
+    """They crashed replay with a traceback, and a tender of 10^23 gave change to match."""
+    bad = ["abc", "1,20", "1e5", "NaN", "-0", "99999999999999999999999", "100000000.01"]
+    events = [{"op": "login", "staff": "ana"}, {"op": "key", "sku": "A1"}]
+    events += [{"op": "tender", "type": "cash", "amount": a} for a in bad]
+    events += [{"op": "tender", "type": "cash", "amount": "5.00"}]
+    scen = write_scenario(tmp_path / "bad.jsonl", events)
+    r = run_cli("replay", "--config", str(till_config), str(scen))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    out = lines(r.stdout)
+    reasons = [o["reason"] for o in out if o.get("rejected") == "tender"]
+    assert reasons[:4] == [f'"{a}" is not a number' for a in bad[:4]]
+    assert reasons[4] == "tender amount must be more than zero"
+    assert reasons[5:] == [
+        '"99999999999999999999999" is over the largest amount, 100000000.00',
+        '"100000000.01" is over the largest amount, 100000000.00',
+    ]
+    done = [o for o in out if "sale_id" in o]
+    assert len(done) == 1 and done[0]["total"] == 145 and done[0]["change"] == 355

@@ -48,6 +48,15 @@ def test_the_contract_example_parses() -> None:
         (GOOD.replace('id = "till-01"', 'id = "Till 01"'), "device.id"),
         (GOOD.replace('currency = "CHF"', 'currency = "XYZ"'), "currency"),
         (GOOD.replace("cash_rounding = 5", "cash_rounding = 0"), "cash_rounding"),
+        (GOOD.replace("cash_rounding = 5", "cash_rounding = 100000"), "cash_rounding"),
+        (
+            GOOD.replace("cash_rounding = 5", "cash_rounding = 99999999999999999999"),
+            "store.cash_rounding: Expected `int` <= 1000",
+        ),
+        (
+            GOOD.replace('data_dir = "/tmp/x"', 'data_dir = "/tmp/\\u0000x"'),
+            "paths.data_dir: a NUL character is not allowed",
+        ),
         (GOOD.replace("[device]", "[device"), "not valid TOML"),
         ("[store]\ncurrency = 'EUR'\n", "device"),
     ],

@@ -22,7 +22,9 @@ from appliance.sales.pricing import (
     tax_by_rate,
     tax_row,
 )
-from protocol.money import round_half_up
+from protocol.errors import BadInput
+from protocol.limits import MAX_MINOR
+from protocol.money import AmountError, parse_major, round_half_up
 
 RATES = ["0", "2.1", "5.5", "7", "10", "19", "20", "25"]
 percents = st.one_of(
@@ -181,3 +183,21 @@ def test_cash_due_is_a_multiple_and_rounds_half_away_from_zero(amount: int, unit
 @given(st.integers(-(10**9), 10**9), st.sampled_from(RATES), st.booleans())
 def test_refund_tax_mirrors_sale_tax(amount: int, rate: str, included: bool) -> None:
     assert rate_tax(-amount, rate, included) == -rate_tax(amount, rate, included)
+
+
+@pytest.mark.parametrize(
+    "text", ["abc", "1,20", "1e5", "NaN", "inf", "", " ", "1.2.3", "0x10", "1" * 30, "١٢"]
+)
+def test_parse_major_refuses_what_is_not_an_amount(text: str) -> None:
+    with pytest.raises(AmountError, match="is not a number"):
+        parse_major(text, 2)
+
+
+def test_parse_major_keeps_to_the_largest_amount() -> None:
+    assert parse_major("100000000.00", 2) == MAX_MINOR
+    assert parse_major("-100000000", 2) == -MAX_MINOR
+    assert parse_major(str(MAX_MINOR), 0) == MAX_MINOR
+    for text, exp in (("100000000.01", 2), (str(MAX_MINOR + 1), 0), ("99999999999999999999", 2)):
+        with pytest.raises(AmountError, match="over the largest amount"):
+            parse_major(text, exp)
+    assert issubclass(AmountError, ValueError) and issubclass(AmountError, BadInput)

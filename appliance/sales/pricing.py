@@ -17,7 +17,7 @@ from protocol.record import TaxRow
 
 Percent = str | int | Fraction
 
-_PERCENT = re.compile(r"^\d{1,3}(?:\.\d{1,4})?$")
+_PERCENT = re.compile(r"^[0-9]{1,3}(?:\.[0-9]{1,4})?$")
 
 
 class PricingError(BadInput):

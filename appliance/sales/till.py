@@ -49,8 +49,8 @@ __all__ = ["Rejected", "Till", "TillLine", "TillLoyalty", "TillSettings", "TillV
 
 MAX_QTY = 9999
 MAX_REASON = 200
-_PAN = re.compile(r"^\d{13,19}$")
-_ACCOUNT = re.compile(r"^\d{8}$")
+_PAN = re.compile(r"^[0-9]{13,19}$")
+_ACCOUNT = re.compile(r"^[0-9]{8}$")
 
 State = Literal["idle", "open", "tendering"]
 

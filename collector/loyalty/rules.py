@@ -13,10 +13,10 @@ from fractions import Fraction
 
 from collector.config import LoyaltySection, Reward, Tier
 from collector.errors import CollectorError, CollectorInput
+from protocol.limits import MAX_POINTS
 from protocol.money import exponent
 from protocol.record import Record
 
-MAX_POINTS = 10**12  # one request never moves more (keeps sums far inside BIGINT)
 REWARDS_SHOWN = 3  # rewards a kiosk's summary lists
 TIER_MONTHS = 12  # the spend that reaches a tier is this many months'
 
