@@ -17,6 +17,7 @@ from protocol.commandline import read_input
 from protocol.errors import BadInput
 from protocol.limits import MAX_CASH_ROUNDING, MAX_MINOR, MAX_POINTS, MAX_POINTS_PER_UNIT
 from protocol.money import exponent as currency_exponent
+from protocol.text import control_character
 
 _ID = r"^[a-z0-9-]{1,32}$"
 DAY = 86_400.0
@@ -149,17 +150,19 @@ def _where(err: msgspec.ValidationError) -> str:
     return f"{path}: {text[: m.start()]}" if path else text[: m.start()]
 
 
-def _with_nul(value: object, key: str = "") -> str | None:
-    """The first key whose text holds a NUL (no path, name or printed line may)."""
+def _with_control(value: object, key: str = "") -> tuple[str, str] | None:
+    """The first key whose text holds a control character, and which one: no path, name
+    or printed line may (a NUL breaks a path, a GS a receipt)."""
     if isinstance(value, str):
-        return key if "\x00" in value else None
+        found = control_character(value)
+        return None if found is None else (key, found)
     if isinstance(value, dict):
         children = [(f"{key}.{k}" if key else str(k), v) for k, v in value.items()]
     elif isinstance(value, list):
         children = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
     else:
         return None
-    return next((f for k, v in children if (f := _with_nul(v, k)) is not None), None)
+    return next((f for k, v in children if (f := _with_control(v, k)) is not None), None)
 
 
 def parse_config(text: str, source: str = "config") -> Config:
@@ -176,8 +179,8 @@ def parse_config(text: str, source: str = "config") -> Config:
         currency_exponent(cfg.store.currency)
     except ValueError as e:
         raise ConfigError(f"{source}: store.currency: {e}") from e
-    if (key := _with_nul(raw)) is not None:
-        raise ConfigError(f"{source}: {key}: a NUL character is not allowed")
+    if (found := _with_control(raw)) is not None:
+        raise ConfigError(f"{source}: {found[0]}: control character {found[1]} is not allowed")
     ids = [s.id for s in cfg.staff]
     if len(ids) != len(set(ids)):
         raise ConfigError(f"{source}: staff: an id appears twice")

@@ -24,6 +24,7 @@ from appliance.store import DuplicateSaleError, Store, StoreError
 from protocol.errors import BadInput, Error
 from protocol.money import parse_major
 from protocol.record import Draft, Record, ShiftReport
+from protocol.text import printable
 
 log = logging.getLogger("appliance.controller")
 # Scan outcomes kept for whoever waits on them; older ones go (nobody waits under `run`).
@@ -306,7 +307,7 @@ class Controller:
             case "refund":
                 return await self._refund(ev)
             case "no_sale":
-                draft = till.no_sale(str(ev.get("reason", "")))
+                draft = till.no_sale(printable(str(ev.get("reason", ""))))
                 return await self._commit(op, draft, kick=f"no sale: {draft.reason}")
             case "shift_close":
                 draft = till.shift_close(self.store.since_last_shift_close())
@@ -359,7 +360,8 @@ class Controller:
         amount = None if raw is None else parse_major(str(raw), self.exponent)
         if amount is not None and amount <= 0:
             raise BadInput("tender amount must be more than zero")
-        draft = self.till.tender(kind, amount, _opt_str(ev.get("ref")))
+        ref = ev.get("ref")
+        draft = self.till.tender(kind, amount, None if ref is None else printable(str(ref)))
         if draft is None:
             return Outcome("tender")
         cash = any(t.type == "cash" and t.amount for t in draft.tenders)

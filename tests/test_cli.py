@@ -205,3 +205,30 @@ def test_replay_refuses_amounts_that_are_not_amounts_and_carries_on(
     ]
     done = [o for o in out if "sale_id" in o]
     assert len(done) == 1 and done[0]["total"] == 145 and done[0]["change"] == 355
+
+
+def test_control_characters_in_a_card_ref_or_a_reason_still_print(
+    till_config: Path, tmp_path: Path
+) -> None:
+    """ "AUTH\\r123" and a reason with GS made Pillow fail: that receipt and every later one
+    stayed queued, across restarts. Both print, and so does the sale after them."""
+    events = [
+        {"op": "login", "staff": "ana"},
+        {"op": "key", "sku": "A1"},
+        {"op": "tender", "type": "card", "ref": "AUTH\r123"},
+        {"op": "no_sale", "reason": "float \u001d check"},
+        {"op": "key", "sku": "B1"},
+        {"op": "tender", "type": "cash", "amount": "5.00"},
+    ]
+    scen = write_scenario(tmp_path / "ctl.jsonl", events)
+    r = run_cli("replay", "--config", str(till_config), str(scen))
+    assert r.returncode == 0 and "crashed" not in r.stderr, r.stderr
+    receipts = till_config.parent / "data" / "receipts"
+    for n in (1, 2, 3):
+        for ext in ("txt", "png", "bin"):
+            assert (receipts / f"s001-till-01-00000{n}.{ext}").is_file(), (n, ext, r.stderr)
+    assert "Card AUTH 123" in (receipts / "s001-till-01-000001.txt").read_text()
+    assert "float   check" in (receipts / "s001-till-01-000002.txt").read_text()
+    export = lines(run_cli("journal", "export", "--config", str(till_config)).stdout)
+    assert export[0]["tenders"][0]["ref"] == "AUTH 123"  # kept clean in the journal too
+    assert export[1]["reason"] == "float   check"

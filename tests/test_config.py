@@ -55,7 +55,11 @@ def test_the_contract_example_parses() -> None:
         ),
         (
             GOOD.replace('data_dir = "/tmp/x"', 'data_dir = "/tmp/\\u0000x"'),
-            "paths.data_dir: a NUL character is not allowed",
+            "paths.data_dir: control character U+0000 is not allowed",
+        ),
+        (
+            GOOD.replace("cash_rounding = 5", 'cash_rounding = 5\nfooter = ["Merci\\u001dV"]'),
+            "store.footer[0]: control character U+001D is not allowed",
         ),
         (GOOD.replace("[device]", "[device"), "not valid TOML"),
         ("[store]\ncurrency = 'EUR'\n", "device"),

@@ -20,6 +20,7 @@ from appliance.receipt.layout import (
 )
 from appliance.sales.reports import format_report, shift_report
 from protocol.record import Record, convert, plain
+from protocol.text import printable
 
 HEADER = ReceiptHeader(
     store_name="Épicerie Müller",
@@ -332,3 +333,41 @@ def test_png_without_font_says_what_to_install(
     with pytest.raises(ReceiptError, match="fonts-dejavu-core"):
         png.render(Receipt.from_record(sale_record(), HEADER, 2), tmp_path / "r.png")
     assert not (tmp_path / "r.png").exists()
+
+
+def test_control_characters_never_reach_the_printer_or_pillow(tmp_path: Path) -> None:
+    """A card ref "AUTH\\r123" (an old journal's, or a name from the collector) and a
+    footer with GS V (the ESC/POS cut) made Pillow's layout fail; every receipt after
+    stayed queued. They print, as spaces, and the printer gets no stray command."""
+    base = sale_dict()
+    tenders = [{**t, "ref": "AUTH\r123"} if t["type"] == "card" else t for t in base["tenders"]]
+    record = sale_record(tenders=tenders)
+    header = ReceiptHeader("Shop\x00", footer=["Merci\x1dV\x00", "bidi \u202eevil\u202c"])
+    receipt = Receipt.from_record(record, header, 2)
+    text = receipt.to_text()
+    assert "AUTH 123" in text and "Merci V" in text and "bidi evil" in text
+    assert not any(ch < " " for ch in text.replace("\n", ""))
+    data = escpos.render(receipt, "default")
+    plain_header = ReceiptHeader("Shop", footer=["Merci V", "bidi evil"])
+    cuts = escpos.render(Receipt.from_record(record, plain_header, 2), "default").count(b"\x1dV")
+    assert data.count(b"\x1dV") == cuts  # the receipt's own cut, no other
+    png.render(receipt, tmp_path / "r.png")
+    with Image.open(tmp_path / "r.png") as img:
+        assert img.width == 576
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("plain text, é ü €", "plain text, é ü €"),
+        ("a\rb\nc\td\x00e\x7ff\x85g", "a b c d e f g"),
+        ("\u2028line\u2029para\u00a0nbsp", " line para nbsp"),
+        (
+            "zero\u200bwidth \u202eoverride\u202c \ue000private \ud800",
+            "zerowidth override private ",
+        ),
+    ],
+)
+def test_printable(given: str, shown: str) -> None:
+    assert printable(given) == shown
+    assert printable(shown) == shown

@@ -191,7 +191,7 @@ class PrintQueue(Generic[J]):
     async def _save(self, job: J, receipt: Receipt, data: bytes) -> None:
         try:
             await asyncio.to_thread(self._write_files, job, receipt, data)
-        except (OSError, Error) as e:
+        except Exception as e:  # any failure of the copy, Pillow's too
             # The paper receipt matters more than its saved copy: print anyway.
             self._emit(Event("printer.save_failed", {"job_id": job.job_id, "error": str(e)}))
         self._saved.add(job.job_id)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from appliance.errors import ApplianceError
 from appliance.sales.reports import format_report
 from protocol.money import format_minor
 from protocol.record import Record, Tender
+from protocol.text import printable
 from protocol.timestamps import parse_stamp
 
 _SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
@@ -156,6 +157,15 @@ class _Builder:
         self.currency = currency
 
     def add(self, block: Block) -> None:
+        # Whatever the record or the config holds, no control character reaches the
+        # printer or Pillow (protocol.text).
+        match block:
+            case Title(text=t) | Centered(text=t) | Preformatted(text=t):
+                block = replace(block, text=printable(t))
+            case Row(left=left, right=right):
+                block = replace(block, left=printable(left), right=printable(right))
+            case Code(data=data):
+                block = replace(block, data=printable(data))
         self.blocks.append(block)
 
     def amount(self, minor: int) -> str:

@@ -11,6 +11,7 @@ from appliance.sales import barcode as bc
 from protocol.cards import loyalty_card
 from protocol.errors import BadInput
 from protocol.money import canonical_rate, parse_major
+from protocol.text import control_character
 
 REQUIRED = ("sku", "barcode", "name", "price", "tax_rate")
 OPTIONAL = ("category", "stock")
@@ -60,9 +61,9 @@ def _text(value: str, field: str, where: str, *, required: bool) -> str:
         raise CatalogError(f"{where}: {field} is empty")
     if len(text) > _MAX_TEXT:
         raise CatalogError(f"{where}: {field} is longer than {_MAX_TEXT} characters")
-    if any(ch < " " for ch in text):
+    if (found := control_character(text)) is not None:
         # a line break in a name would break receipts and the screen
-        raise CatalogError(f"{where}: {field} {text[:40]!r} has a control character")
+        raise CatalogError(f"{where}: {field} {text[:40]!r} has a control character ({found})")
     return text
 
 
