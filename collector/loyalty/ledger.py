@@ -26,6 +26,7 @@ from collector.loyalty.rules import (
     to_base,
 )
 from collector.models import LoyaltyAccount, LoyaltyEntry, LoyaltyLot, LoyaltyReservation
+from protocol.limits import MAX_POINTS
 from protocol.timestamps import utc_stamp
 
 
@@ -93,6 +94,8 @@ class Ledger:
             book = self._book(session)
             mult = multiplier(book.tier(account))
             points = points_for(self.settings, base, mult)
+            if points > MAX_POINTS:
+                raise LoyaltyInput(f"{amount} {currency} would earn more than {MAX_POINTS} points")
             return book.earn(
                 account,
                 points,
