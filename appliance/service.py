@@ -35,6 +35,7 @@ from appliance.sales.catalog import Catalog
 from appliance.sales.staff import Roster
 from appliance.sales.till import Till, TillSettings
 from appliance.store import PrintJob, Store
+from appliance.tasks import cancel_and_wait
 from protocol.errors import BadInput
 
 if TYPE_CHECKING:
@@ -181,15 +182,9 @@ def _printer_for(cfg: Config, simulate: bool) -> Printer:
 
 
 async def stop_tasks(tasks: list[asyncio.Task[None]], patience: float = 10.0) -> None:
-    """Cancel the component loops and wait for them, asking again while any lingers:
-    Python 3.11's `asyncio.wait_for` can swallow a cancel that lands as its inner wait
-    finishes (fixed in 3.12), which would leave a loop running and a stop hanging."""
-    pending = {t for t in tasks if not t.done()}
-    deadline = time.monotonic() + patience
-    while pending and time.monotonic() < deadline:
-        for t in pending:
-            t.cancel()
-        _, pending = await asyncio.wait(pending, timeout=0.5)
+    """Cancel the component loops and wait for them (`cancel_and_wait`); log the ones
+    that would not stop and the ones that failed."""
+    pending = await cancel_and_wait(tasks, patience)
     for t in pending:
         log.error("component did not stop", extra={"component": t.get_name()})
     for t in tasks:

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import aiomqtt
+
 from appliance.store import Store
 from tests.broker import Broker
 from tests.conftest import ROOT
@@ -101,3 +103,25 @@ async def test_replay_drains_the_outbox_only_as_far_as_the_collector_acks(
         assert set(c.seqs()) == {1, 2, 3, 4}
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         assert store.outbox.depth() == 0
+
+
+async def test_a_clean_stop_always_leaves_the_status_offline(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """1 in 3 to 6 clean exits of a short `replay` left the retained status `online`: a
+    sender's cancel was swallowed (Python 3.11's wait_for, inside aiomqtt's publish), the
+    session's teardown waited on it and was cut off before it sent `offline`."""
+    path = mqtt_config(tmp_path, broker.url)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    states = []
+    for i in range(20):
+        proc = await appliance("replay", "--config", str(path), str(empty))
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier=f"look-{i}") as c:
+            await c.subscribe("pos/v1/s001/till-01/status", 1)
+            retained = await asyncio.wait_for(anext(c.messages), 10)
+        payload = retained.payload if isinstance(retained.payload, bytes) else b"{}"
+        states.append(json.loads(payload)["state"])
+    assert states == ["offline"] * 20, states
