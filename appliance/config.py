@@ -15,7 +15,13 @@ import msgspec
 
 from protocol.commandline import read_input
 from protocol.errors import BadInput
-from protocol.limits import MAX_CASH_ROUNDING, MAX_MINOR, MAX_POINTS, MAX_POINTS_PER_UNIT
+from protocol.limits import (
+    MAX_CASH_ROUNDING,
+    MAX_MINOR,
+    MAX_POINTS,
+    MAX_POINTS_PER_UNIT,
+    MAX_REGION,
+)
 from protocol.money import exponent as currency_exponent
 from protocol.text import control_character
 
@@ -31,7 +37,7 @@ class ConfigError(BadInput):
 class DeviceSection(msgspec.Struct, forbid_unknown_fields=True):
     id: Ident
     store: Ident
-    region: str = ""
+    region: Annotated[str, msgspec.Meta(max_length=MAX_REGION)] = ""
 
 
 class StoreSection(msgspec.Struct, forbid_unknown_fields=True):

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from protocol.limits import MAX_RECEIPT_NO, MAX_REGION, MAX_SKU, MAX_STAFF, MAX_VERSION
+
 # A table change is an Alembic revision (collector/migrations, docs/collector.md), never a
 # bump of this: it is the schema version of the collector before Alembic, which reads it
 # from collector_meta (collector.db keeps that row for it).
@@ -47,11 +49,11 @@ class Device(Base):
     __tablename__ = "devices"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     store: Mapped[str] = mapped_column(String(32), index=True)
-    region: Mapped[str] = mapped_column(String(64), default="")
+    region: Mapped[str] = mapped_column(String(MAX_REGION), default="")
     public_key: Mapped[str | None] = mapped_column(Text)
     first_seen: Mapped[str] = mapped_column(String(32))
     last_seen: Mapped[str] = mapped_column(String(32))
-    version: Mapped[str] = mapped_column(String(64), default="")
+    version: Mapped[str] = mapped_column(String(MAX_VERSION), default="")
     state: Mapped[str] = mapped_column(String(16), default="unknown")
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
@@ -207,10 +209,10 @@ class Sale(Base):
     device: Mapped[str] = mapped_column(ForeignKey("devices.id"))
     seq: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
-    receipt_no: Mapped[str] = mapped_column(String(128))
+    receipt_no: Mapped[str] = mapped_column(String(MAX_RECEIPT_NO))
     store: Mapped[str] = mapped_column(String(32))
-    region: Mapped[str] = mapped_column(String(64))
-    staff: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(MAX_REGION))
+    staff: Mapped[str] = mapped_column(String(MAX_STAFF))
     ts: Mapped[str] = mapped_column(String(32))
     day: Mapped[str] = mapped_column(String(10))
     currency: Mapped[str] = mapped_column(String(3))
@@ -231,7 +233,7 @@ class SaleLine(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sale: Mapped[int] = mapped_column(ForeignKey("sales.id"), index=True)
     line_no: Mapped[int] = mapped_column(Integer)
-    sku: Mapped[str] = mapped_column(String(64), index=True)
+    sku: Mapped[str] = mapped_column(String(MAX_SKU), index=True)
     name: Mapped[str] = mapped_column(String(256))
     qty: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[int] = mapped_column(BigInteger)
@@ -268,7 +270,7 @@ class Stock(Base):
 
     __tablename__ = "stock"
     store: Mapped[str] = mapped_column(String(32), primary_key=True)
-    sku: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku: Mapped[str] = mapped_column(String(MAX_SKU), primary_key=True)
     level: Mapped[int] = mapped_column(BigInteger, default=0)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
     published_version: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -280,7 +282,7 @@ class StockMove(Base):
     __tablename__ = "stock_moves"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     store: Mapped[str] = mapped_column(String(32))
-    sku: Mapped[str] = mapped_column(String(64))
+    sku: Mapped[str] = mapped_column(String(MAX_SKU))
     delta: Mapped[int] = mapped_column(BigInteger)
     reason: Mapped[str] = mapped_column(String(16))
     ref: Mapped[str | None] = mapped_column(String(64))

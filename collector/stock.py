@@ -15,6 +15,7 @@ from collector.errors import CollectorInput
 from collector.models import Base, Stock, StockMove
 from collector.outgoing import Outgoing
 from collector.upsert import upsert_insert
+from protocol.limits import MAX_SKU
 from protocol.messages import Command, StockArgs, StockLevel, encode, store_cmd_topic
 from protocol.record import Record
 from protocol.timestamps import utc_stamp
@@ -60,7 +61,7 @@ def stock_moves(session: Session, records: Iterable[Record], at: str) -> bool:
         if kind not in ("sale", "refund"):
             continue
         for line in record.lines:
-            key = (record.store, line.sku, kind)
+            key = (record.store, line.sku[:MAX_SKU], kind)  # cut to the column, as the lines
             summed[key] = summed.get(key, 0) - line.qty
     moves = [
         {"store": store, "sku": sku, "delta": delta, "reason": reason, "ref": None, "at": at}
@@ -72,7 +73,7 @@ def stock_moves(session: Session, records: Iterable[Record], at: str) -> bool:
 
 def check_move(store: str, sku: str, qty: int, kind: str) -> None:
     """CollectorInput unless this is a sensible delivery (`receive`) or count."""
-    if not store or len(store) > 32 or not sku or len(sku) > 64:
+    if not store or len(store) > 32 or not sku or len(sku) > MAX_SKU:
         raise CollectorInput(f"store {store!r} or sku {sku!r} is empty or too long")
     if kind == "receive" and qty <= 0:
         raise CollectorInput(f"--qty {qty}: a delivery adds a positive quantity")

@@ -13,3 +13,14 @@ MAX_POINTS = 10**12
 MAX_CASH_ROUNDING = 1000
 # The most points a customer earns per whole currency unit paid.
 MAX_POINTS_PER_UNIT = 1000
+
+# Text limits. The unit refuses longer values where they come in (a catalog, its config);
+# the collector's columns are this wide, and it stores a longer value from an older unit
+# cut to fit (the raw record keeps it whole): a legal record is never dead-lettered, so a
+# unit's reporting never sticks at one seq.
+MAX_SKU = 64
+MAX_ITEM_TEXT = 200  # an item's name or category
+MAX_REGION = 64
+MAX_STAFF = 64
+MAX_RECEIPT_NO = 128
+MAX_VERSION = 64

@@ -46,6 +46,7 @@ def test_the_contract_example_parses() -> None:
         (GOOD.replace('region = "north"', 'region = "north"\ncolour = "red"'), "colour"),
         (GOOD.replace("drawer_pin = 17", 'drawer_pin = "17"'), "hardware.drawer_pin"),
         (GOOD.replace('id = "till-01"', 'id = "Till 01"'), "device.id"),
+        (GOOD.replace('region = "north"', f'region = "{"r" * 65}"'), "device.region"),
         (GOOD.replace('currency = "CHF"', 'currency = "XYZ"'), "currency"),
         (GOOD.replace("cash_rounding = 5", "cash_rounding = 0"), "cash_rounding"),
         (GOOD.replace("cash_rounding = 5", "cash_rounding = 100000"), "cash_rounding"),

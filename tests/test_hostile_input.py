@@ -16,15 +16,21 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from collector.models import Device, Sale, SaleLine
+from collector.service import Collector
 from protocol import messages as m
 from protocol.errors import BadInput
+from protocol.limits import MAX_REGION, MAX_SKU
 from tests.broker import Broker
+from tests.records import sale_dict
 from tests.test_collector_fleet import exactly_once
 from tests.test_collector_ingest import (  # noqa: F401 - fixtures
     FakeDevice,
     client,
+    collector,
     database_url,
     dead_reasons,
     engine,
@@ -166,3 +172,33 @@ async def test_appliance_run_survives_a_barrage_then_applies_commands(
         assert "Traceback" not in text, text[-3000:]
         assert "nests deeper than any message may" in text
         assert "ack refused" in text
+
+
+async def test_long_values_from_an_older_unit_are_stored_cut_never_dead_lettered(
+    collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
+) -> None:
+    """A 100-character SKU passed `catalog import` (its limit was 200) but PostgreSQL's
+    varchar(64) dead-lettered the sale, again at every resend, and the unit stuck at that
+    seq; a 100-character region dead-lettered the birth. Now the unit refuses them where
+    they come in (protocol.limits) and the collector stores an older unit's cut to fit."""
+    long_sku, long_text = "S" * 100, "r" * 100
+    dev = FakeDevice(tmp_path, broker, "till-01")
+    line = {**sale_dict()["lines"][0], "sku": long_sku, "name": "n" * 300}
+    dev.append(3, lines=[line], region=long_text, staff=long_text)
+    real_birth = dev.birth
+    dev.birth = lambda pubkey=None: real_birth(pubkey).replace(
+        b'"north"', f'"{long_text}"'.encode()
+    )
+    async with client(broker, "till-01") as c:
+        runner = asyncio.create_task(dev.run(c, ack_timeout=1.0))
+        await until(lambda: dev.acked == 3, "the long-valued sales acked", 30)
+        runner.cancel()
+    exactly_once(engine, "till-01", 3)
+    assert dead_reasons(engine) == []
+    with Session(engine) as s:
+        assert s.scalars(select(SaleLine.sku).distinct()).all() == [long_sku[:MAX_SKU]]
+        sale = s.scalars(select(Sale)).first()
+        assert sale is not None and sale.region == long_text[:MAX_REGION]
+        assert sale.raw["lines"][0]["sku"] == long_sku  # the record itself is whole
+        device = s.get(Device, "till-01")
+        assert device is not None and device.region == long_text[:MAX_REGION]

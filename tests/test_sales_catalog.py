@@ -60,6 +60,18 @@ def test_zero_exponent_currency() -> None:
         (HEADER + "A2,3760123450010,Pen,1,101,,\n", 'catalog.csv:2: tax rate "101" is not'),
         (HEADER + "A2,3760123450010,Pen,1,20,,x\n", 'catalog.csv:2: stock "x" is not a whole'),
         (HEADER + ",3760123450010,Pen,1,20,,\n", "catalog.csv:2: sku is empty"),
+        (
+            HEADER + "S" * 65 + ",3760123450010,Pen,1,20,,\n",
+            "catalog.csv:2: sku is longer than 64 characters",
+        ),
+        (
+            HEADER + "A2,3760123450010,Pen,1000000000,20,,\n",
+            'catalog.csv:2: price "1000000000" is over the largest amount, 100000000.00',
+        ),
+        (
+            HEADER + "A2,3760123450010,P\x85en,1,20,,\n",
+            "catalog.csv:2: name 'P\\x85en' has a control character (U+0085)",
+        ),
         (HEADER + "A2,3760123450010, ,1,20,,\n", "catalog.csv:2: name is empty"),
         (
             HEADER + ROW_A + "A1,3760123450010,Pen,1,20,,\n",

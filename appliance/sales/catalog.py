@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from appliance.sales import barcode as bc
 from protocol.cards import loyalty_card
 from protocol.errors import BadInput
+from protocol.limits import MAX_ITEM_TEXT, MAX_SKU
 from protocol.money import canonical_rate, parse_major
 from protocol.text import control_character
 
 REQUIRED = ("sku", "barcode", "name", "price", "tax_rate")
 OPTIONAL = ("category", "stock")
-_MAX_TEXT = 200
 
 
 class CatalogError(BadInput):
@@ -55,12 +55,12 @@ def _header(row: list[str], where: str) -> dict[str, int]:
     return columns
 
 
-def _text(value: str, field: str, where: str, *, required: bool) -> str:
+def _text(value: str, field: str, where: str, *, required: bool, limit: int = MAX_ITEM_TEXT) -> str:
     text = value.strip()
     if required and not text:
         raise CatalogError(f"{where}: {field} is empty")
-    if len(text) > _MAX_TEXT:
-        raise CatalogError(f"{where}: {field} is longer than {_MAX_TEXT} characters")
+    if len(text) > limit:
+        raise CatalogError(f"{where}: {field} is longer than {limit} characters")
     if (found := control_character(text)) is not None:
         # a line break in a name would break receipts and the screen
         raise CatalogError(f"{where}: {field} {text[:40]!r} has a control character ({found})")
@@ -71,7 +71,7 @@ def _item(row: list[str], columns: dict[str, int], exp: int, where: str) -> Item
     def cell(name: str) -> str:
         return row[columns[name]] if name in columns else ""
 
-    sku = _text(cell("sku"), "sku", where, required=True)
+    sku = _text(cell("sku"), "sku", where, required=True, limit=MAX_SKU)
     name = _text(cell("name"), "name", where, required=True)
     code = cell("barcode").strip()
     if code:

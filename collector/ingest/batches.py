@@ -38,6 +38,7 @@ from collector.outgoing import Outgoing
 from collector.stock import stock_moves
 from collector.upsert import upsert_insert
 from protocol.chain import GENESIS_HASH, ChainChecker, PublicKeyError, load_public_key
+from protocol.limits import MAX_REGION, MAX_VERSION
 from protocol.messages import (
     MAX_PAYLOAD,
     Ack,
@@ -363,9 +364,9 @@ class Ingestor:
         dev.store = store
         dev.state = status.state
         if status.version:
-            dev.version = status.version
+            dev.version = status.version[:MAX_VERSION]
         if status.region:
-            dev.region = status.region
+            dev.region = status.region[:MAX_REGION]  # cut to the column: never a dead birth
         if not status.pubkey or status.pubkey == dev.public_key:
             return
         try:
@@ -396,7 +397,7 @@ class Ingestor:
         dev.outbox_depth = t.outbox_depth
         dev.printer = t.printer[:64]
         if t.version:
-            dev.version = t.version[:64]
+            dev.version = t.version[:MAX_VERSION]
         dev.telemetry = {
             "ts": t.ts,
             "last_seq": t.last_seq,

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, String, Table, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from collector.models import Base, Sale, SaleLine, SaleTender
+from protocol.limits import MAX_RECEIPT_NO, MAX_REGION, MAX_SKU, MAX_STAFF
 from protocol.record import Record
 
 if TYPE_CHECKING:
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 SALES = Base.metadata.tables[Sale.__tablename__]
 LINES = Base.metadata.tables[SaleLine.__tablename__]
 TENDERS = Base.metadata.tables[SaleTender.__tablename__]
+# Every text is cut to its column (protocol.limits): an older unit's longer value must not
+# dead-letter a legal record (and stick its chain); the raw record keeps it whole.
+_NAME = cast("String", LINES.c.name.type).length
+_RATE = cast("String", LINES.c.tax_rate.type).length
 
 
 def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -> None:
@@ -34,10 +39,10 @@ def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -
                 r.device,
                 r.seq,
                 r.kind,
-                r.receipt_no,
+                r.receipt_no[:MAX_RECEIPT_NO],
                 r.store,
-                r.region,
-                r.staff,
+                r.region[:MAX_REGION],
+                r.staff[:MAX_STAFF],
                 r.ts,
                 r.ts[:10],
                 r.currency,
@@ -59,7 +64,17 @@ def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -
     found = stored_ids(session, wanted)
     sale_ids = [found[sale_id] for sale_id in wanted]
     lines = [
-        (sale_id, n, li.sku, li.name, li.qty, li.unit_price, li.discount, li.total, li.tax_rate)
+        (
+            sale_id,
+            n,
+            li.sku[:MAX_SKU],
+            li.name[:_NAME],
+            li.qty,
+            li.unit_price,
+            li.discount,
+            li.total,
+            li.tax_rate[:_RATE],
+        )
         for sale_id, (r, _) in zip(sale_ids, taken, strict=True)
         for n, li in enumerate(r.lines, 1)
     ]
