@@ -27,6 +27,8 @@ from protocol.record import Draft, Record, ShiftReport
 from protocol.text import printable
 
 log = logging.getLogger("appliance.controller")
+# What may still be done while a completed sale waits to be saved (nothing that sells).
+_WHILE_UNSAVED = frozenset({"login", "logout", "approve", "cancel"})
 # Scan outcomes kept for whoever waits on them; older ones go (nobody waits under `run`).
 SCAN_OUTCOMES_KEPT = 64
 
@@ -111,6 +113,8 @@ class Controller:
         # The last scan still being worked on (a card waits for its balance): later scans
         # queue behind it, so outcomes arrive in the order the codes were read.
         self._scan_tail: asyncio.Task[None] | None = None
+        # Why the till takes nothing (a journal that fails its integrity check), or None.
+        self.out_of_service: str | None = None
 
     # -- the scanner path -------------------------------------------------------------
     def on_scan(self, scan: Scan) -> None:
@@ -154,6 +158,12 @@ class Controller:
         return self._scan_item(scan) if scan.loyalty is None else await self._scan_card(scan)
 
     def _scan_item(self, scan: Scan) -> Outcome:
+        if self.out_of_service is not None:
+            return Outcome("scan", rejected=self._out_of_service_reason())
+        if self._unsaved:
+            self.retry_unsaved()
+            if self._unsaved:
+                return Outcome("scan", rejected=self._unsaved_reason())
         try:
             line = self.till.scan_item(scan.code)
         except Rejected as e:
@@ -200,8 +210,14 @@ class Controller:
         if not isinstance(op, str):
             return Outcome(str(op), rejected="event has no op")
         async with self._lock:
+            if self.out_of_service is not None:
+                return Outcome(op, rejected=self._out_of_service_reason())
             if self._unsaved:
                 self.retry_unsaved()
+            if self._unsaved and op not in _WHILE_UNSAVED:
+                # A completed sale the journal would not take is only in memory: taking
+                # more would put more at risk. Nothing new until it is saved.
+                return Outcome(op, rejected=self._unsaved_reason())
             try:
                 return await self._dispatch(op, event)
             except (Rejected, BadInput) as e:
@@ -222,10 +238,32 @@ class Controller:
         self._pending_settings = settings
         return self._swap_pending()
 
+    def put_out_of_service(self, reason: str) -> None:
+        """Take nothing more (every operation and scan is refused with `reason`): the
+        journal cannot be trusted to keep what the till would sell. Only a restart with a
+        sound journal brings the till back."""
+        if self.out_of_service is None:
+            self.out_of_service = reason
+            log.error("till out of service", extra={"reason": reason})
+            self._emit(Event("till.out_of_service", {"reason": reason}))
+
+    def _unsaved_reason(self) -> str:
+        n = len(self._unsaved)
+        return (
+            f"{n} completed sale{'s' if n > 1 else ''} could not be saved to the journal "
+            "yet (see the store fault); no new sale until they are"
+        )
+
+    def _out_of_service_reason(self) -> str:
+        return f"the till is out of service: {self.out_of_service}"
+
     @property
     def warnings(self) -> list[str]:
         """What the assistant should see beside the basket (TillView has no place for it)."""
-        return [f"{name} ({sku}) is out of stock" for sku, name in self.stock_out.items()]
+        stock = [f"{name} ({sku}) is out of stock" for sku, name in self.stock_out.items()]
+        if self.out_of_service is not None:
+            return [self._out_of_service_reason(), *stock]
+        return stock
 
     def restocked(self, skus: set[str]) -> None:
         """Items got stock again: their sold-out warnings go."""

@@ -105,7 +105,18 @@ async def replay(
 ) -> int:
     async with open_unit(cfg, simulate=True, config_path=config_path) as unit:
         await unit.scanner_connected()
+        await unit.journal_checked.wait()
+        if unit.controller.out_of_service is not None:
+            reason = f"the till is out of service: {unit.controller.out_of_service}"
+            print_outcome(Outcome("replay", rejected=reason))
+            return 1
         await play(unit, events, print_outcome)
+        if unit.controller.unsaved:
+            # Completed sales only in memory: they are gone when we exit. Never exit 0.
+            n = unit.controller.unsaved
+            log.error("completed sales could not be saved", extra={"unsaved": n})
+            print_outcome(Outcome("replay", rejected=f"{n} completed sales were NOT saved"))
+            return 1
         await unit.drain_printer(timeout=10.0)
         if unit.publisher is not None and not await unit.drain_outbox(drain):
             # Not an error: the records stay in the outbox for the next run to send.

@@ -92,6 +92,8 @@ class Unit:
     event_watchers: list[Callable[[Event], None]] = field(default_factory=list)
     scan_watchers: list[Callable[[Scan], None]] = field(default_factory=list)
     emit: Callable[[Event], None] = field(default=lambda _e: None)
+    # Set once the journal passed (or failed) its integrity check at start.
+    journal_checked: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def scanner_connected(self, timeout: float = 5.0) -> bool:
         """Wait until the scanner driver has the port open; False on timeout."""
@@ -190,6 +192,28 @@ async def stop_tasks(tasks: list[asyncio.Task[None]], patience: float = 10.0) ->
     for t in tasks:
         if t.done() and not t.cancelled() and t.exception() is not None:
             log.error("component failed", extra={"component": t.get_name()}, exc_info=t.exception())
+
+
+# How often the running till checks its journal again (a quick_check reads every page).
+JOURNAL_CHECK_INTERVAL = 6 * 3600.0
+
+
+async def check_journal(unit: Unit, interval: float = JOURNAL_CHECK_INTERVAL) -> None:
+    """SQLite's quick check of the journal at start, then every `interval`, beside the
+    selling (it has its own read connection). A journal that fails puts the till out of
+    service with the reason: 8 KB of garbage in journal.db went unnoticed while `replay`
+    committed more sales into it."""
+    while True:
+        problem = await asyncio.to_thread(unit.store.quick_check)
+        if problem is not None:
+            unit.controller.put_out_of_service(
+                f"journal.db fails SQLite's integrity check ({problem[:200]}); keep the file "
+                "as it is and restore the unit (README, 'A damaged journal')"
+            )
+        unit.journal_checked.set()
+        if problem is not None:
+            return
+        await asyncio.sleep(interval)
 
 
 async def supervise(
@@ -329,6 +353,7 @@ async def open_unit(
                 loops.append(("scanner", scanner.run))
             if unit.mqtt is not None:
                 loops.append(("mqtt", unit.mqtt.run))
+            loops.append(("journal-check", lambda: check_journal(unit)))
             for name, loop in loops:
                 tasks.append(asyncio.create_task(supervise(name, loop, emit), name=name))
             yield unit

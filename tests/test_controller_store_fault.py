@@ -38,18 +38,19 @@ async def test_a_sale_waits_for_a_failing_store_and_is_saved_in_order(
         first = await c.handle({"op": "tender", "type": "card", "ref": "T1"})
         assert first.record is None and first.rejected and "NOT yet saved" in first.rejected
         assert "store.fault" in kinds and c.unsaved == 1
-        # The till carries on; the next sale waits behind the first one.
-        await c.handle({"op": "key", "sku": "W1"})
-        second = await c.handle({"op": "tender", "type": "card", "ref": "T2"})
-        assert second.record is None and c.unsaved == 2
+        # No new sale while a completed one is only in memory (it was sold on before,
+        # and a full disk then "kept" 2,924 sales that were gone at exit).
+        refused = await c.handle({"op": "key", "sku": "W1"})
+        assert refused.rejected and "could not be saved to the journal" in refused.rejected
+        assert c.unsaved == 1
         failing = False  # the card has room again
-        third = await c.handle({"op": "key", "sku": "A1"})
-        assert third.rejected is None and c.unsaved == 0
-        done = await c.handle({"op": "tender", "type": "card", "ref": "T3"})
-        assert done.record is not None and done.record.seq == 3
+        second = await c.handle({"op": "key", "sku": "W1"})
+        assert second.rejected is None and c.unsaved == 0
+        done = await c.handle({"op": "tender", "type": "card", "ref": "T2"})
+        assert done.record is not None and done.record.seq == 2
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         records = list(store.records())
-        assert [r.tenders[0].ref for r in records] == ["T1", "T2", "T3"]
+        assert [r.tenders[0].ref for r in records] == ["T1", "T2"]
         assert store.verify().ok
 
 
