@@ -10,7 +10,13 @@ import pytest
 
 from appliance.display.formatting import LocaleError, MoneyText
 from appliance.display.models import CustomerModel, KioskSession, quick_cash
-from appliance.display.status import network_light, printer_light, scanner_light, worst
+from appliance.display.status import (
+    journal_light,
+    network_light,
+    printer_light,
+    scanner_light,
+    worst,
+)
 from appliance.loyalty.customers import CustomerSummary, Enrolment, OfflineLoyalty
 from appliance.sales.till import TillLine, TillLoyalty, TillView
 from tests.records import sale
@@ -49,6 +55,13 @@ def test_lights_say_what_to_do() -> None:
     assert offline.text == "Offline (12 to send)" and "kept" in offline.advice
     assert network_light(False, False, 0).level == "ok"
     assert worst([printer_light("ok", 0), offline, printer_light("paper_low", 0)]) == offline
+    assert journal_light(None, 0).level == "ok"
+    unsaved = journal_light(None, 2)
+    assert unsaved.text == "2 sales not saved" and "no new sale" in unsaved.advice
+    broken = journal_light("journal.db fails SQLite's integrity check (x)", 0)
+    assert broken.level == "fault" and broken.advice.endswith("Use another till.")
+    assert worst([journal_light(None, 0), offline, broken]) == offline  # the first fault
+    assert worst([broken, offline]) == broken  # the journal comes first in ctx.lights()
 
 
 def test_customer_display_thanks_then_forgets_the_customer() -> None:

@@ -268,6 +268,26 @@ async def test_faults_are_shown_with_what_to_do(x_display: str, tmp_path: Path) 
         assert ink(region(image, till.lamps["drawer"]), red) == 0
 
 
+async def test_a_till_out_of_service_says_why_and_takes_nothing(
+    x_display: str, tmp_path: Path
+) -> None:
+    cfg = fr_config(tmp_path)
+    async with screens_running(cfg, ["till"]) as h:
+        await h.press("Set-up (supervisor)")
+        await h.press("Log in")
+        h.unit.controller.put_out_of_service("journal.db fails SQLite's integrity check (x)")
+        await h.press("Baguette tradition")
+        h.screens.ctx.changed()
+        await h.settle()
+        till = h.screens.till
+        assert "the till is out of service: journal.db fails" in till.notice.text
+        assert h.unit.till.view().lines == ()
+        image = h.picture()
+        image.save(tmp_path / "out-of-service.png")
+        red = (199, 31, 31)
+        assert ink(region(image, till.notice), red) > 0.3 * till.notice.width * till.notice.height
+
+
 async def test_refund_by_receipt_number_and_no_sale(x_display: str, tmp_path: Path) -> None:
     cfg = fr_config(tmp_path)
     async with screens_running(cfg, ["till"]) as h:

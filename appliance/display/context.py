@@ -15,6 +15,7 @@ from appliance.display.formatting import MoneyText
 from appliance.display.status import (
     Light,
     drawer_light,
+    journal_light,
     network_light,
     printer_light,
     scanner_light,
@@ -138,6 +139,7 @@ class DisplayContext:
         except StoreError:
             outbox = 0
         return [
+            journal_light(u.controller.out_of_service, u.controller.unsaved),
             printer_light(u.print_queue.state, u.print_queue.queued),
             scanner_light(None if u.scanner is None else u.scanner.state),
             drawer_light(u.drawer.is_open, u.events),

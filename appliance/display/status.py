@@ -84,6 +84,22 @@ def drawer_light(is_open: bool | None, events: Sequence[Event]) -> Light:
     return Light("drawer", "ok", "Drawer closed" if is_open is False else "Drawer ready")
 
 
+def journal_light(out_of_service: str | None, unsaved: int) -> Light:
+    """The journal: out of service (it failed its integrity check), or sales it would not
+    take. No lamp of its own: a fault shows in the notice bar, above everything else."""
+    if out_of_service is not None:
+        return Light("journal", "fault", "Out of service", f"{out_of_service}. Use another till.")
+    if unsaved:
+        return Light(
+            "journal",
+            "fault",
+            f"{unsaved} sale{'s' if unsaved > 1 else ''} not saved",
+            "The journal cannot be written (is the disk full?): no new sale until they "
+            "are saved. Call support.",
+        )
+    return Light("journal", "ok", "Journal ok")
+
+
 def network_light(configured: bool, connected: bool, outbox: int) -> Light:
     if not configured:
         return Light("network", "ok", "Standalone", "")

@@ -99,7 +99,9 @@ class TillScreen(BoxLayout):
         self.who.text = model.who(view)
         lights = self.ctx.lights()
         for light in lights:
-            lamp = self.lamps[light.device]
+            lamp = self.lamps.get(light.device)
+            if lamp is None:  # the journal: only its fault shows, in the notice
+                continue
             lamp.text = light.text
             recolour(lamp, LEVEL[light.level])
         text, level = model.notice(lights)
