@@ -5,8 +5,6 @@ in a footer) made Pillow's text layout fail, and every receipt after it stayed q
 
 from __future__ import annotations
 
-import unicodedata
-
 # Categories that end up as a space (controls, line and paragraph separators, other spaces)
 # or go (format characters such as bidi overrides, surrogates, private use, unassigned).
 _AS_SPACE = frozenset({"Cc", "Zl", "Zp", "Zs"})
@@ -18,6 +16,8 @@ def printable(text: str) -> str:
     format characters, surrogates and private-use code points left out."""
     if text.isprintable():  # the common case, in C
         return text
+    import unicodedata  # here: the unit's start and memory should not pay for it
+
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -33,6 +33,10 @@ def control_character(text: str) -> str | None:
     as `U+001D`, or None: for inputs refused rather than cleaned (a config value, a catalog
     name). Invisible format characters pass here (a shop name may need a joiner) and are
     left out where the text is printed."""
+    if text.isprintable():  # no control character in it, in C
+        return None
+    import unicodedata
+
     for ch in text:
         if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
             return f"U+{ord(ch):04X}"

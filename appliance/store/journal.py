@@ -91,6 +91,9 @@ class Store:
         except sqlite3.Error as exc:
             return f"cannot open it to check: {exc}"
         try:
+            # It reads every page once: a small cache, so the check costs the till no
+            # memory to speak of (the default 2 MB showed in the RSS at READY).
+            conn.execute("PRAGMA cache_size = -64")
             rows = conn.execute("PRAGMA quick_check").fetchall()
         except sqlite3.DatabaseError as exc:
             return str(exc)
