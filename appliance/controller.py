@@ -155,6 +155,8 @@ class Controller:
         self.scan_outcomes.put_nowait(outcome)
 
     async def _scan_later(self, scan: Scan) -> Outcome:
+        if scan.loyalty is not None and self.out_of_service is not None:
+            return Outcome("scan", rejected=self._out_of_service_reason())
         return self._scan_item(scan) if scan.loyalty is None else await self._scan_card(scan)
 
     def _scan_item(self, scan: Scan) -> Outcome:

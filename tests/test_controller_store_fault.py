@@ -4,6 +4,7 @@ the controller keeps for readers that never come stays bounded."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from appliance.config import load_config
 from appliance.controller import SCAN_OUTCOMES_KEPT
 from appliance.service import open_unit
 from appliance.store import Store, StoreError
+from protocol.cards import make_loyalty_card
 from protocol.record import Record
 from tests.waiting import until
 
@@ -70,3 +72,23 @@ async def test_scan_outcomes_nobody_reads_are_not_kept_for_ever(till_config: Pat
         # the ones kept are the newest
         kept = [outcomes.get_nowait().detail for _ in range(SCAN_OUTCOMES_KEPT)]
         assert kept == [{"line": n} for n in range(scans - SCAN_OUTCOMES_KEPT + 1, scans + 1)]
+
+
+async def test_out_of_service_refuses_every_operation_scan_and_card(till_config: Path) -> None:
+    cfg = load_config(till_config)
+    async with open_unit(cfg, simulate=True) as unit:
+        await unit.scanner_connected()
+        c = unit.controller
+        await c.handle({"op": "login", "staff": "ana"})
+        c.put_out_of_service("journal.db fails SQLite's integrity check (x)")
+        for op in ({"op": "key", "sku": "A1"}, {"op": "logout"}, {"op": "shift_close"}):
+            refused = await c.handle(op)
+            assert refused.rejected == (
+                "the till is out of service: journal.db fails SQLite's integrity check (x)"
+            )
+        assert unit.sim_scanner is not None
+        for code in ("4006381333931", make_loyalty_card("00000001")):
+            unit.sim_scanner.scan(code)
+            outcome = await asyncio.wait_for(c.scan_outcomes.get(), 5)
+            assert outcome.rejected and outcome.rejected.startswith("the till is out of service")
+        assert unit.till.view().lines == () and unit.till.view().loyalty is None
