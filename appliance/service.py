@@ -263,7 +263,6 @@ async def open_unit(
     """Open the store, load the catalog, start the drivers; stop everything on exit.
     ServiceBusy when another process already drives this data_dir."""
     store = Store.open(cfg.data_dir, cfg.device.id)
-    few_malloc_arenas()
     lock = ServiceLock(cfg.data_dir)
     if not lock.acquire():
         store.close()
@@ -486,6 +485,7 @@ async def run_service(
 ) -> int:
     """`appliance run`: the service in the foreground until SIGTERM or SIGINT, with
     `frontend` (the screens) as its own task when given."""
+    few_malloc_arenas()  # the process's own tuning: before any thread starts
     notifier = Notifier()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
