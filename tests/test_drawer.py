@@ -130,6 +130,42 @@ async def test_watch_reports_open_close_and_open_too_long_once(
     await events.wait_for("drawer.open_too_long", count=2)
 
 
+async def test_an_opening_seen_during_the_pulse_is_the_kicks(events: Events) -> None:
+    # The drawer springs on the rising edge; with a long pulse and a fast poll, watch()
+    # sees it open before the pulse ends. That opening is still the kick's, with its reason.
+    d = SimDrawer(KICK, SENSOR, pulse=0.4, poll=0.01, on_event=events.append)
+    task = asyncio.create_task(d.watch())
+    await asyncio.sleep(0)  # watch() reads the shut drawer before the kick
+    try:
+        await d.kick("cash sale")
+        opened = await events.wait_for("drawer.opened")
+        assert opened.ts < events[events.kinds().index("drawer.kicked")].ts
+        assert opened.detail == {"pin": KICK, "kicked": True, "reason": "cash sale"}
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        d.close()
+
+
+async def test_a_key_opening_after_a_jammed_kick_is_the_keys(events: Events) -> None:
+    d = SimDrawer(KICK, SENSOR, pulse=0.05, open_timeout=0.1, poll=0.01, on_event=events.append)
+    task = asyncio.create_task(d.watch())
+    await asyncio.sleep(0)
+    try:
+        d.jam()
+        with pytest.raises(DrawerError, match="did not open"):
+            await d.kick("cash sale")
+        d.open_by_key()  # well within the kick's attribution window
+        opened = await events.wait_for("drawer.opened")
+        assert opened.detail == {"pin": KICK, "kicked": False, "reason": None}
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        d.close()
+
+
 async def test_drawer_without_sensor_kicks_blind(events: Events) -> None:
     d = SimDrawer(KICK, None, pulse=0.05, on_event=events.append)
     try:

@@ -109,6 +109,9 @@ class Drawer:
                 )
             self._kick_reason = reason
             loop = asyncio.get_running_loop()
+            # Claim the opening before the solenoid fires: the drawer springs on the rising
+            # edge, so watch() can see it open while the pulse is still on.
+            self._last_kick = (loop.time(), reason)
             try:
                 self._kicker.on()
                 try:
@@ -118,16 +121,17 @@ class Drawer:
                     # Even when cancelled: a solenoid left energised overheats.
                     self._kicker.off()
             except GPIOZeroError as exc:
+                self._last_kick = None
                 raise DrawerError(
                     f"cannot drive the drawer kick pin GPIO{self.pin}: {exc}; restart the service"
                 ) from exc
-            self._last_kick = (loop.time(), reason)
             self._emit("drawer.kicked", reason=reason)
             if self._sensor is None:
                 return
             deadline = loop.time() + self.open_timeout
             while not self.is_open:
                 if loop.time() >= deadline:
+                    self._last_kick = None  # a key opening after this is not the kick's
                     self._emit("drawer.jammed", reason=reason)
                     raise DrawerError(
                         "drawer did not open (jammed or unplugged); open it with the key and "
