@@ -1,6 +1,6 @@
 """The collector's configuration: one TOML file (`--config FILE`), as strict as the unit's.
 
-Sections: `[database]`, `[mqtt]` with `[mqtt.tls]`, `[ingest]`, `[loyalty]` (with
+Sections: `[database]`, `[mqtt]` with `[mqtt.tls]`, `[ingest]`, `[cluster]`, `[loyalty]` (with
 `tiers`, `[loyalty.rates]` and `[[loyalty.rewards]]`), `[privacy]`, `[api]` and `[log]`;
 every key has a default, so no file at all is a valid configuration. Unknown keys, wrong
 types and bad values are bad input (`ConfigError`, exit 2): one line naming the file and
@@ -80,6 +80,15 @@ class IngestSection(msgspec.Struct, forbid_unknown_fields=True):
     window: Annotated[float, msgspec.Meta(ge=0, le=10)] = 0.005
 
 
+class ClusterSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[cluster]`: several collectors on one database (collector/members.py). Each
+    writes a heartbeat every `heartbeat` seconds; one not seen for `stale` seconds is
+    taken for dead and its broker session cleared."""
+
+    heartbeat: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
+    stale: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0
+
+
 class Tier(msgspec.Struct, forbid_unknown_fields=True):
     """Earning is multiplied by `multiplier` once the last 12 months' spend (base currency,
     minor units) reaches `spend`."""
@@ -148,6 +157,7 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True):
     database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
     mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
     ingest: IngestSection = msgspec.field(default_factory=IngestSection)
+    cluster: ClusterSection = msgspec.field(default_factory=ClusterSection)
     loyalty: LoyaltySection = msgspec.field(default_factory=LoyaltySection)
     privacy: PrivacySection = msgspec.field(default_factory=PrivacySection)
     api: ApiSection = msgspec.field(default_factory=ApiSection)
@@ -254,6 +264,11 @@ def _check(cfg: CollectorConfig, where: Callable[[str], str]) -> None:
         BrokerAddress.parse(cfg.mqtt.url, where("mqtt.url"))
     except BrokerUrlError as exc:
         raise ConfigError(str(exc)) from exc
+    if cfg.cluster.stale < 2 * cfg.cluster.heartbeat:
+        raise ConfigError(
+            f"{where('cluster.stale')}: {cfg.cluster.stale:g} s is less than two heartbeats "
+            f"({cfg.cluster.heartbeat:g} s each): a running collector would be taken for dead"
+        )
     lo = cfg.loyalty
     try:
         exponent(lo.base_currency)

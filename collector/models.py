@@ -299,3 +299,14 @@ class DeadLetter(Base):
     size: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     received_at: Mapped[str] = mapped_column(String(32))
+
+
+class Member(Base):
+    """One `collector run` that takes part in the shared subscription (collector/members.py):
+    its state and when it was last seen (milliseconds since the epoch, its own clock)."""
+
+    __tablename__ = "collector_members"
+    client_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    seen_at: Mapped[int] = mapped_column(BigInteger)

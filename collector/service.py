@@ -4,18 +4,22 @@ The collector owns its reconnect loop (aiomqtt has none). Its session is persist
 fixed client id, clean start off) so QoS 1 sales queue at the broker while it is down.
 Sales, events and telemetry come through a shared subscription (`$share/collectors/…`)
 so several collectors split the load; status is a plain subscription because brokers do
-not send retained messages to shared ones, and the retained birth carries the key.
+not send retained messages to shared ones, and the retained birth carries the key. A
+collector that stops while others run ends its session, and the others end a dead one's
+(collector/members.py), so no session takes a share of the records that nobody reads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import math
 import socket
 import ssl
+import uuid
 from dataclasses import dataclass, field
 
 import aiomqtt
@@ -25,7 +29,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from collector import stock
+from collector import members, stock
 from collector.config import CollectorConfig, LoyaltySection, PrivacySection
 from collector.errors import CollectorInput
 from collector.ingest.batches import BatchResult, Incoming
@@ -36,6 +40,7 @@ from collector.outgoing import Outgoing
 from protocol.broker import BrokerAddress, TlsFilesError, tls_context
 from protocol.messages import (
     PREFIX,
+    Command,
     LoyaltyRequest,
     LoyaltyResponse,
     WireError,
@@ -122,9 +127,19 @@ class BoundedClient(aiomqtt.Client):
             self._loop.add_reader(sock.fileno(), self._read)
             self._loop.call_soon(self._read)
 
+    end_session = False  # set before leaving: the DISCONNECT ends our session at the broker
+
     async def __aexit__(self, *exc_info: object) -> None:
         # Disconnecting waits for paho to see the socket close, which it sees by reading.
         self._resume()
+        if self.end_session:
+            # MQTT 5 lets a DISCONNECT lower the session expiry to 0: the broker drops the
+            # session, its subscriptions and what it queued for us. aiomqtt's __aexit__
+            # calls paho's disconnect() with no properties, so give it ours.
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0
+            paho = self._client
+            paho.disconnect = functools.partial(type(paho).disconnect, paho, properties=props)  # type: ignore[method-assign]
         await super().__aexit__(*exc_info)  # type: ignore[arg-type]
 
 
@@ -145,6 +160,7 @@ class Settings:
     stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
     resend_interval: float = 5.0
     reconnect_delay: float = 1.0
+    cluster: members.Timings = field(default_factory=members.Timings)
     loyalty: LoyaltySection = field(default_factory=LoyaltySection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
 
@@ -160,6 +176,7 @@ class Settings:
             tls_ca=mqtt.tls.ca,
             tls_cert=mqtt.tls.cert,
             tls_key=mqtt.tls.key,
+            cluster=members.Timings(config.cluster.heartbeat, config.cluster.stale),
             loyalty=config.loyalty,
             privacy=config.privacy,
         )
@@ -191,6 +208,7 @@ class Collector:
         self._v5: bool | None = None
         self._v311_guessed = False
         self._stopping = False
+        self.peers: list[str] = []  # the other collectors running, as last seen
 
     async def run(self) -> None:
         """Connect, consume and reconnect until cancelled."""
@@ -263,6 +281,7 @@ class Collector:
                     tg.create_task(self._subscribe(client))
                     tg.create_task(self._publish_stock(client))
                     tg.create_task(self._answer_loyalty(client))
+                    tg.create_task(self._keep_membership(client))
             except* aiomqtt.MqttError as group:
                 # Python 3.11's TaskGroup leaves the cancel it sent this task to stop the
                 # body pending when a child fails: run() took that for a SIGTERM and
@@ -270,6 +289,98 @@ class Collector:
                 while task.cancelling() > cancels and not self._stopping:
                     task.uncancel()
                 raise _first(group) from None
+            finally:
+                if self._stopping and self.shared:
+                    self._leave(client)
+
+    def _leave(self, client: BoundedClient) -> None:
+        """Stopping: hand our share to the running peers by ending our session, or, as
+        the last one, keep it so the broker queues for us (the peers as last seen: no
+        database call may hold up a SIGTERM)."""
+        if self.peers:
+            client.end_session = True
+            log.info(
+                "stopping; handing its share to %s (the broker session ends)",
+                ", ".join(self.peers),
+            )
+        else:
+            log.info("stopping as the last collector: the broker keeps queueing for it")
+
+    async def _keep_membership(self, client: aiomqtt.Client) -> None:
+        """While subscribed through the shared subscription: our heartbeat, who else is
+        running, and clearing the sessions of those who died (collector/members.py)."""
+        await self.ready.wait()
+        if not self.shared:
+            return  # the only subscriber: nobody to share with
+        me, timings = self.settings.client_id, self.settings.cluster
+        while True:
+            _stop_if_cancelled()
+            dead: list[str] = []
+            try:
+                await asyncio.to_thread(members.beat, self.engine, me)
+                self.peers = await asyncio.to_thread(
+                    members.running_peers, self.engine, me, timings
+                )
+                dead = await asyncio.to_thread(members.claim_dead, self.engine, me, timings)
+            except OperationalError as exc:
+                log.error("database unavailable (%s); the heartbeat goes later", exc.orig)
+            cleared = [other for other in dead if await self._clear_session(other)]
+            if cleared:
+                await self._ask_for_lost(client)
+            await asyncio.sleep(timings.heartbeat)
+
+    async def _clear_session(self, other: str) -> bool:
+        """End the broker session of dead collector `other`: connect under its client id
+        with a clean start and Session Expiry 0, and leave. False when it could not."""
+        s = self.settings
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 0
+        try:
+            async with aiomqtt.Client(
+                s.broker.host,
+                s.broker.port,
+                identifier=other,
+                protocol=aiomqtt.ProtocolVersion.V5,
+                clean_start=True,
+                properties=props,
+                tls_context=s.tls_context(),
+                timeout=10,
+            ):
+                pass
+        except aiomqtt.MqttError as exc:
+            log.warning("could not clear the broker session of %s (%s); trying again", other, exc)
+            with contextlib.suppress(OperationalError):
+                await asyncio.to_thread(members.unclaim, self.engine, other)
+            return False
+        log.warning(
+            "collector %s was not seen for %g s: cleared the broker session of %s, so "
+            "the broker deals its share to the running collectors",
+            other,
+            s.cluster.stale,
+            other,
+        )
+        return True
+
+    async def _ask_for_lost(self, client: aiomqtt.Client) -> None:
+        """What a cleared session held is lost at the broker: ask the devices heard from
+        lately to send again what follows their last stored record."""
+        within = 2 * self.settings.cluster.stale + self.settings.cluster.heartbeat
+        try:
+            devices = await asyncio.to_thread(members.recent_devices, self.engine, within)
+        except OperationalError as exc:
+            log.error("database unavailable (%s); the devices resend on their own", exc.orig)
+            return
+        _post(
+            client,
+            [
+                Outgoing(
+                    device_topic(store, device, "cmd/resend"),
+                    encode(Command(corr=uuid.uuid4().hex, args={"from_seq": seq + 1})),
+                )
+                for store, device, seq in devices
+            ],
+        )
+        log.info("asked %d devices to resend what the cleared session held", len(devices))
 
     def _client(self) -> BoundedClient:
         s = self.settings

@@ -121,7 +121,7 @@ def test_flags_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None
             "[ingest]\nbatchsize = 3\n",
             "ingest.batchsize: unknown key; [ingest] takes batch, window",
         ),
-        ("[loyalti]\n", "loyalti: unknown key; the file takes database, mqtt, ingest, loyalty"),
+        ("[loyalti]\n", "loyalti: unknown key; the file takes database, mqtt, ingest, cluster"),
         (
             '[loyalty]\ntiers = [{name = "g", spend = 1, colour = "red"}]\n',
             "loyalty.tiers[0].colour: unknown key; [loyalty.tiers[0]] takes name, spend",
