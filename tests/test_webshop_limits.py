@@ -6,11 +6,6 @@ whole JSON numbers only, a NaN is a 422 not a 500, and no earn passes MAX_POINTS
 from __future__ import annotations
 
 import http.client
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -19,7 +14,7 @@ from sqlalchemy import Engine
 from collector.loyalty.ledger import Ledger
 from collector.webshop import MAX_BODY, add_channel, create_app
 from protocol.limits import MAX_MINOR, MAX_POINTS
-from tests.conftest import ROOT
+from tests.api_process import collector_api
 from tests.test_collector_ingest import database_url, engine  # noqa: F401 - fixtures
 
 URL = "/v1/accounts/00000001"
@@ -81,32 +76,11 @@ def _rss_mb(pid: int) -> float:
     raise AssertionError("no VmRSS")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_collector_api_takes_50_mb_without_a_key_and_stays_small(
     database_url: str, engine: Engine, tmp_path: Path
 ) -> None:
-    port = _free_port()
-    log = tmp_path / "api.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "collector", "api", "--db", database_url, "--port", str(port)],
-        cwd=ROOT,
-        stderr=log.open("ab"),
-        env=dict(os.environ, COLLECTOR_MASTER_KEY_FILE=str(tmp_path / "master.key")),
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
-                time.sleep(0.1)
+    with collector_api(database_url, tmp_path) as api:
+        proc, port = api.proc, api.port
         before = _rss_mb(proc.pid)
         statuses = []
         for chunked in (False, True):
@@ -134,11 +108,4 @@ def test_collector_api_takes_50_mb_without_a_key_and_stays_small(
         grown = _rss_mb(proc.pid) - before
         assert statuses == [413, 413], statuses
         assert grown < 50, f"RSS grew by {grown:.1f} MB"
-        assert proc.poll() is None, log.read_text()
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        assert proc.poll() is None, api.log.read_text()
