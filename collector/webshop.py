@@ -10,6 +10,9 @@ returns the first answer and never counts twice; the same key with another body 
     POST /v1/accounts/{account}/earn   {"amount","currency"} | {"points"}
     POST /v1/accounts/{account}/redeem {"points"}
          -> {"account","points","balance","replayed"}
+
+The OpenAPI document it serves (`/openapi.json`, kept in docs/webshop-openapi.json)
+names every answer a route gives and its body; docs/webshop.md.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the handlers' annotations at
@@ -20,15 +23,17 @@ import re
 import secrets
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from collector.customers.accounts import ACCOUNT
 from collector.errors import CollectorInput
 from collector.loyalty.book import Change
 from collector.loyalty.ledger import Ledger
@@ -137,29 +142,142 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class EarnBody(BaseModel):
-    """Points on money paid (by the chain's rules and the customer's tier), or outright.
-    Strict: `"2"`, `true` or `1.0` are not points."""
+# JSON Schema calls 1.0 an integer (a number with no fraction); these bodies do not, and
+# the document can only say so in words.
+_WHOLE = "written as a whole number: 1.0 or 1e3 is refused"
+
+
+class EarnMoney(BaseModel):
+    """Points on money paid, by the chain's rules and the customer's tier. Strict, as
+    every body here: `"2"`, `true` or `1.0` are not whole numbers."""
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    amount: int | None = Field(default=None, ge=1, le=MAX_MINOR)
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    points: int | None = Field(default=None, ge=1, le=MAX_POINTS)
+    amount: int = Field(
+        ge=1, le=MAX_MINOR, description=f"paid, in minor units of currency, {_WHOLE}"
+    )
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$", description="ISO 4217: the base currency or one with a rate"
+    )
     order: str | None = Field(default=None, max_length=128)
+
+
+class EarnPoints(BaseModel):
+    """Points outright (a goodwill gesture, a migration)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    points: int = Field(ge=1, le=MAX_POINTS, description=_WHOLE)
+    order: str | None = Field(default=None, max_length=128)
+
+
+def _earn_kind(body: Any) -> str:
+    return "points" if isinstance(body, dict) and "points" in body else "money"
+
+
+# One or the other, never both: the tag picks the model, so a bad body is told what is
+# wrong with the one it meant (not every error of both), and the schema says `oneOf`.
+EarnBody = Annotated[
+    Annotated[EarnMoney, Tag("money")] | Annotated[EarnPoints, Tag("points")],
+    Discriminator(_earn_kind),
+]
 
 
 class RedeemBody(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    points: int = Field(ge=1, le=MAX_POINTS)
+    points: int = Field(ge=1, le=MAX_POINTS, description=_WHOLE)
     order: str | None = Field(default=None, max_length=128)
+
+
+# Answers say exactly what they hold: the schema forbids other fields, and so tests catch
+# one that creeps in (an echo of the input).
+_OUT = ConfigDict(extra="forbid")
+
+
+class BalanceOut(BaseModel):
+    model_config = _OUT
+
+    account: str
+    balance: int = Field(description="points on the account")
+    available: int = Field(description="the balance less what tills hold for open sales")
+
+
+class ChangeOut(BaseModel):
+    model_config = _OUT
+
+    account: str
+    points: int = Field(description="what this request moved: negative for a redeem")
+    balance: int = Field(description="the balance after it")
+    replayed: bool = Field(description="true when this Idempotency-Key was seen before")
+
+
+class Problem(BaseModel):
+    """What 400, 401, 409 and 413 answer: one line saying why."""
+
+    model_config = _OUT
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    model_config = _OUT
+
+    loc: list[str | int] = Field(description='where: ["body", …], ["path", "account"], …')
+    msg: str
+
+
+class Invalid(BaseModel):
+    """What 422 answers: each thing wrong with the request and where (never the input)."""
+
+    model_config = _OUT
+
+    detail: list[FieldError]
+
+
+def _invalid(msg: str, *loc: str) -> RequestValidationError:
+    """A 422 of our own (a currency without a rate, …) in the shape a bad field gets."""
+    return RequestValidationError([{"loc": loc, "msg": msg}])
+
+
+def _responses(*, body: bool, conflict: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """What a route may answer besides 200, for the OpenAPI document: FastAPI names only
+    what it sees itself. 413 comes from BodyLimit, before FastAPI sees the request; 400 is
+    FastAPI's own answer to a body it cannot decode as text, raised inside its handler."""
+    out: dict[int | str, dict[str, Any]] = {
+        401: {
+            "model": Problem,
+            "description": "No API key, an unknown one, or a revoked channel's",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string", "const": "Bearer"}}},
+        },
+        413: {"model": Problem, "description": f"The request body is over {MAX_BODY} bytes"},
+        422: {"model": Invalid, "description": "A bad account, header or body"},
+    }
+    if body:
+        out[400] = {"model": Problem, "description": "The body cannot be decoded as text"}
+    if conflict:
+        out[409] = {"model": Problem, "description": conflict}
+    return dict(sorted(out.items(), key=lambda kv: str(kv[0])))
+
+
+_CONFLICT = "This Idempotency-Key was used with another request"
 
 
 def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
     """The FastAPI app over `ledger` (synchronous handlers run in FastAPI's thread pool)."""
     app = FastAPI(title="Loyalty API", version="1")
     app.add_middleware(BodyLimit)
+    currencies = sorted({ledger.settings.base_currency, *ledger.settings.rates})
+
+    def openapi() -> dict[str, Any]:
+        # Which currencies earn is configuration ([loyalty] base_currency and rates), not
+        # a type: FastAPI's document gets them named, so it says what this server takes.
+        if app.openapi_schema is None:
+            doc = FastAPI.openapi(app)
+            doc["components"]["schemas"]["EarnMoney"]["properties"]["currency"]["enum"] = currencies
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's way to extend it
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -169,11 +287,21 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    bearer = HTTPBearer(
+        scheme_name="channelKey", description="`Authorization: Bearer KEY`", auto_error=False
+    )
+    api_key = APIKeyHeader(
+        name="X-API-Key",
+        scheme_name="channelKeyHeader",
+        description="the key alone",
+        auto_error=False,
+    )
+
     def channel(
-        authorization: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        x_api_key: Annotated[str | None, Depends(api_key)],
     ) -> str:
-        key = x_api_key or (authorization or "").removeprefix("Bearer ").strip()
+        key = x_api_key or (credentials.credentials if credentials else "")
         if key:
             with Session(engine) as s:
                 found = s.scalar(
@@ -181,50 +309,62 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
                 )
             if found is not None and found.revoked_at is None:
                 return found.name
-        raise HTTPException(401, "a valid channel API key is needed (Authorization: Bearer …)")
+        raise HTTPException(
+            401,
+            "a valid channel API key is needed (Authorization: Bearer …)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
     Channel = Annotated[str, Depends(channel)]
+    Account = Annotated[str, Path(pattern=ACCOUNT.pattern, description="8 digits")]
+    Idem = Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            pattern=_IDEM.pattern,
+            description="1-128 visible ASCII characters, one per change: a retry with "
+            "the same key and body returns the first answer",
+        ),
+    ]
 
-    def idem(idempotency_key: Annotated[str | None, Header()] = None) -> str:
-        if not idempotency_key or not _IDEM.match(idempotency_key):
-            raise HTTPException(422, "an Idempotency-Key header (1-128 visible ASCII) is needed")
-        return idempotency_key
-
-    Idem = Annotated[str, Depends(idem)]
-
-    def answer(account: str, change: Change, fingerprint: str) -> dict[str, Any]:
+    def answer(account: str, change: Change, fingerprint: str) -> ChangeOut:
         if change.replayed and change.detail.get("request") != fingerprint:
             raise HTTPException(409, "this Idempotency-Key was used with another request")
-        return {
-            "account": account,
-            "points": change.points,
-            "balance": change.balance,
-            "replayed": change.replayed,
-        }
+        return ChangeOut(
+            account=account,
+            points=change.points,
+            balance=change.balance,
+            replayed=change.replayed,
+        )
 
-    def fingerprint(account: str, op: str, body: BaseModel) -> str:
-        text = json.dumps([account, op, body.model_dump()], sort_keys=True)
+    def fingerprint(account: str, op: str, body: dict[str, Any]) -> str:
+        text = json.dumps([account, op, body], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    @app.get("/v1/accounts/{account}")
-    def balance(account: str, who: Channel) -> dict[str, Any]:
+    @app.get("/v1/accounts/{account}", responses=_responses(body=False))
+    def balance(account: Account, who: Channel) -> BalanceOut:
+        """The account's balance, and what of it is available to redeem."""
         try:
             b = ledger.balance(account)
-        except CollectorInput as exc:  # an account, amount or currency we refuse
-            raise HTTPException(422, str(exc)) from exc
-        return {"account": account, "balance": b.balance, "available": b.available}
+        except CollectorInput as exc:  # an account we refuse
+            raise _invalid(str(exc), "path", "account") from exc
+        return BalanceOut(account=account, balance=b.balance, available=b.available)
 
-    @app.post("/v1/accounts/{account}/earn")
-    def earn(account: str, body: EarnBody, who: Channel, key: Idem) -> dict[str, Any]:
-        fp = fingerprint(account, "earn", body)
+    @app.post("/v1/accounts/{account}/earn", responses=_responses(body=True, conflict=_CONFLICT))
+    def earn(account: Account, body: EarnBody, who: Channel, key: Idem) -> ChangeOut:
+        """Credit points: on money paid (`amount`, `currency`) or outright (`points`)."""
+        # The fingerprint of the one body model there was before: a retry of a request
+        # made before the split still matches its first answer.
+        shape = {"amount": None, "currency": None, "points": None, "order": None}
+        fp = fingerprint(account, "earn", shape | body.model_dump())
         detail = {"request": fp, "order": body.order}
         ledger_key = f"web:{who}:{key}"
         try:
-            if body.points is not None and body.amount is None:
+            if isinstance(body, EarnPoints):
                 change = ledger.earn(
                     account, body.points, ledger_key, source=f"web:{who}", detail=detail
                 )
-            elif body.amount is not None and body.currency and body.points is None:
+            else:
                 change = ledger.earn_money(
                     account,
                     body.amount,
@@ -233,15 +373,19 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
                     source=f"web:{who}",
                     detail=detail,
                 )
-            else:
-                raise HTTPException(422, 'send either {"amount", "currency"} or {"points"}')
-        except CollectorInput as exc:  # an account, amount or currency we refuse
-            raise HTTPException(422, str(exc)) from exc
+        except CollectorInput as exc:  # a currency without a rate, too many points
+            raise _invalid(str(exc), "body") from exc
         return answer(account, change, fp)
 
-    @app.post("/v1/accounts/{account}/redeem")
-    def redeem(account: str, body: RedeemBody, who: Channel, key: Idem) -> dict[str, Any]:
-        fp = fingerprint(account, "redeem", body)
+    @app.post(
+        "/v1/accounts/{account}/redeem",
+        responses=_responses(
+            body=True, conflict=f"{_CONFLICT}, or more points than the account has available"
+        ),
+    )
+    def redeem(account: Account, body: RedeemBody, who: Channel, key: Idem) -> ChangeOut:
+        """Spend points, at most what is available."""
+        fp = fingerprint(account, "redeem", body.model_dump())
         try:
             change = ledger.redeem(
                 account,
@@ -250,8 +394,8 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
                 source=f"web:{who}",
                 detail={"request": fp, "order": body.order},
             )
-        except CollectorInput as exc:  # an account, amount or currency we refuse
-            raise HTTPException(422, str(exc)) from exc
+        except CollectorInput as exc:  # an account or points we refuse
+            raise _invalid(str(exc), "body") from exc
         except LoyaltyRefused as exc:
             raise HTTPException(409, str(exc)) from exc
         return answer(account, change, fp)
