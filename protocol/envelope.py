@@ -1,0 +1,265 @@
+"""Signed word from the collector: the envelope around every `ack`, `loyalty/response` and
+`cmd/…`, and the rules a unit admits one by (docs/security.md, "Signed word").
+
+On the wire, a JSON object (UTF-8, `"schema": 1`)::
+
+    {"schema": 1, "signed": "<claims as JSON text>", "sig": "<hex Ed25519 of that text>"}
+
+The signature covers the exact bytes of `signed` (its UTF-8), so no canonical form has to
+be agreed and re-made on the other side; the claims inside are::
+
+    {"topic": "pos/v1/s001/till-01/cmd/prices", "to": "s001/till-01", "id": "<32 hex>",
+     "iat": "2026-12-04T10:00:00.000Z", "exp": "2026-12-04T10:10:00.000Z", "body": {…}}
+
+`topic` binds the envelope to where it was published: the same envelope re-published on
+another unit's topic (or another kind of message) is refused. `to` is who it is for
+(`STORE/DEVICE`, `STORE`, or `*` for the fleet), and must agree with the topic. `id` is
+unique per envelope; `iat` and `exp` bound it in time, never more than `MAX_LIFETIME`
+apart. `body` is the message itself (an `Ack`, a `LoyaltyResponse`, a `Command`).
+
+`Admission` keeps the rules of time and replay, as pure code: the unit persists its
+`state()` and hands it back after a restart. Its clock may be wrong: a Raspberry Pi has
+no real-time clock and boots at the last saved time (or the epoch) until NTP answers. So
+a unit's "now" is never earlier than the newest issue time it has admitted, nor than
+the last time its own clock was known good (`floor`): an envelope that had expired when
+anything newer was admitted stays expired across reboots and clock resets. While the
+clock is synchronised, an envelope issued more than `MAX_SKEW` in the future is refused
+(a collector clock far ahead must not drag the floor forward); while it is not, the
+issue time is believed, because it is signed and the unit has nothing better. Ids are
+kept until their envelope expires, so a replay is refused across a restart too; ids
+need keeping only for messages that act (commands), since a replayed ack or answer does
+nothing (an ack never moves back, an answer matches no waiting request).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from protocol.errors import BadInput
+from protocol.messages import MAX_PAYLOAD, PREFIX, SCHEMA
+from protocol.timestamps import parse_stamp, utc_stamp
+
+FLEET = "*"
+# Bounds on an envelope's time: at most this long between issue and expiry (a command
+# waiting for a unit that is off for a long weekend), and how far ahead of a synchronised
+# unit clock an issue time may be.
+MAX_LIFETIME = 7 * 24 * 3600.0
+MAX_SKEW = 300.0
+# Ids kept to refuse replays: a unit that has admitted this many unexpired commands
+# refuses more until some expire (a collector sends a few a day; this is a flood).
+MAX_SEEN = 10_000
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+_DEVICE = re.compile(rf"^{PREFIX}/([a-z0-9-]{{1,32}})/([a-z0-9-]{{1,32}})/(.+)$")
+_STORE = re.compile(rf"^{PREFIX}/([a-z0-9-]{{1,32}})/cmd/(.+)$")
+_FLEET = re.compile(rf"^{PREFIX}/fleet/cmd/(.+)$")  # checked first: "fleet" is no store
+
+
+class EnvelopeError(BadInput):
+    """An envelope refused: not one, badly signed, not for us, expired or replayed. The
+    message is the one-line reason logged."""
+
+
+class Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    signed: str
+    sig: str
+    schema: int = SCHEMA
+
+
+class Claims(msgspec.Struct, forbid_unknown_fields=True):
+    topic: str
+    to: str
+    id: str
+    iat: str
+    exp: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An envelope whose signature and address held: its claims, with the times parsed
+    (POSIX seconds)."""
+
+    claims: Claims
+    issued: float
+    expires: float
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.claims.body
+
+
+def addressee(topic: str) -> str:
+    """Who a message on `topic` is for: `STORE/DEVICE`, `STORE` or `*`; EnvelopeError for
+    a topic the collector never publishes on."""
+    if m := _FLEET.match(topic):
+        return FLEET
+    if m := _STORE.match(topic):
+        return m.group(1)
+    if m := _DEVICE.match(topic):
+        return f"{m.group(1)}/{m.group(2)}"
+    raise EnvelopeError(f"topic {topic[:200]!r} is not one the collector publishes on")
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def seal(
+    key: Ed25519PrivateKey,
+    topic: str,
+    body: msgspec.Struct | Mapping[str, Any],
+    *,
+    now: float,
+    lifetime: float,
+    id: str | None = None,
+) -> bytes:
+    """The payload to publish on `topic`: `body` signed by `key`, issued at `now` (POSIX
+    seconds) and expiring `lifetime` seconds later."""
+    if not 0 < lifetime <= MAX_LIFETIME:
+        raise ValueError(f"an envelope lives more than 0 and at most {MAX_LIFETIME:g} s")
+    raw = msgspec.to_builtins(body) if isinstance(body, msgspec.Struct) else dict(body)
+    claims = Claims(
+        topic=topic,
+        to=addressee(topic),
+        id=id if id is not None else secrets.token_hex(16),
+        iat=utc_stamp(now),
+        exp=utc_stamp(now + lifetime),
+        body=raw,
+    )
+    signed = _encoder.encode(claims).decode("utf-8")
+    return _encoder.encode(Envelope(signed, key.sign(signed.encode("utf-8")).hex()))
+
+
+class Verifier:
+    """Opens envelopes signed by one collector key (libsodium verifies, as for records)."""
+
+    def __init__(self, public_key: Ed25519PublicKey) -> None:
+        raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        self._key = VerifyKey(raw)
+
+    def open(self, payload: bytes, topic: str, *, limit: int = MAX_PAYLOAD) -> Opened:
+        """The claims of `payload` received on `topic`, once its signature verifies and it
+        was published for this topic; EnvelopeError saying why not."""
+        if len(payload) > limit:
+            raise EnvelopeError(f"payload of {len(payload)} bytes is over the {limit} byte limit")
+        try:
+            env = msgspec.json.decode(payload, type=Envelope)
+        except msgspec.DecodeError as exc:
+            raise EnvelopeError(f"not a signed envelope: {exc}") from exc
+        except RecursionError as exc:
+            raise EnvelopeError("not a signed envelope: it nests too deep") from exc
+        if env.schema != SCHEMA:
+            raise EnvelopeError(f"schema {env.schema} is not {SCHEMA}")
+        try:
+            sig = bytes.fromhex(env.sig) if len(env.sig) == 128 else b""
+        except ValueError:
+            sig = b""
+        if len(sig) != 64:
+            raise EnvelopeError("the signature is not 64 bytes of hex")
+        signed = env.signed.encode("utf-8", "surrogatepass")
+        try:
+            self._key.verify(signed, sig)
+        except BadSignatureError as exc:
+            raise EnvelopeError("the signature does not verify against the collector key") from exc
+        # Signed by the collector from here on: what is wrong now is its bug, or a replay.
+        try:
+            claims = msgspec.json.decode(signed, type=Claims)
+        except (msgspec.DecodeError, RecursionError) as exc:
+            raise EnvelopeError(f"signed claims that do not parse: {exc}") from exc
+        if claims.topic != topic:
+            raise EnvelopeError(
+                f"signed for {claims.topic[:200]!r}, received on {topic[:200]!r}: re-published"
+            )
+        if claims.to != addressee(topic):
+            raise EnvelopeError(f"addressed to {claims.to[:100]!r}, not to its topic's {topic!r}")
+        if not _ID.match(claims.id):
+            raise EnvelopeError("the envelope id is not 32 hex digits")
+        try:
+            issued = parse_stamp(claims.iat).timestamp()
+            expires = parse_stamp(claims.exp).timestamp()
+        except ValueError as exc:
+            raise EnvelopeError(f"the envelope's times do not parse: {exc}") from exc
+        if not 0 < expires - issued <= MAX_LIFETIME:
+            raise EnvelopeError(
+                f"lives {expires - issued:g} s: more than 0 and at most {MAX_LIFETIME:g} s"
+            )
+        return Opened(claims, issued, expires)
+
+
+@dataclass
+class Admission:
+    """The time and replay rules (see the module docstring). `floor` is the earliest
+    the unit's now can be (POSIX seconds); `seen` maps admitted ids to their expiry."""
+
+    floor: float = 0.0
+    seen: dict[str, float] = field(default_factory=dict)
+
+    def now(self, clock: float) -> float:
+        return max(clock, self.floor)
+
+    def check(self, opened: Opened, *, clock: float, synced: bool, once: bool) -> None:
+        """EnvelopeError when `opened` must not be acted on now: expired, from the future
+        of a synchronised clock, or (with `once`) seen before. Changes nothing."""
+        now = self.now(clock)
+        if opened.expires <= now:
+            raise EnvelopeError(
+                f"expired at {opened.claims.exp} (the unit's time is {utc_stamp(now)})"
+            )
+        if synced and opened.issued > clock + MAX_SKEW:
+            raise EnvelopeError(
+                f"issued at {opened.claims.iat}, ahead of the unit's synchronised clock "
+                f"({utc_stamp(clock)}) by more than {MAX_SKEW:g} s"
+            )
+        if once and opened.claims.id in self.seen:
+            raise EnvelopeError(f"envelope {opened.claims.id} was acted on before: a replay")
+        if once and len(self.seen) >= MAX_SEEN and not self._expired(now):
+            raise EnvelopeError(f"{MAX_SEEN} unexpired commands admitted: refusing more")
+
+    def admit(self, opened: Opened, *, clock: float, synced: bool, once: bool) -> None:
+        """`check`, then remember: the floor moves up to its issue time (and to the clock
+        when it is synchronised); with `once` its id is kept until it expires."""
+        self.check(opened, clock=clock, synced=synced, once=once)
+        self.floor = max(self.floor, opened.issued, clock if synced else 0.0)
+        if once:
+            self.seen[opened.claims.id] = opened.expires
+        self._forget(self.now(clock))
+
+    def tick(self, *, clock: float, synced: bool) -> None:
+        """A synchronised clock moves the floor (call it now and then)."""
+        if synced:
+            self.floor = max(self.floor, clock)
+            self._forget(self.floor)
+
+    def _expired(self, now: float) -> list[str]:
+        return [i for i, exp in self.seen.items() if exp <= now]
+
+    def _forget(self, now: float) -> None:
+        for i in self._expired(now):
+            del self.seen[i]
+
+    def state(self) -> dict[str, Any]:
+        """What to persist (JSON-able), for `Admission.restore` after a restart."""
+        return {"floor": self.floor, "seen": dict(self.seen)}
+
+    @classmethod
+    def restore(cls, state: Mapping[str, Any] | None) -> Admission:
+        """From `state()`; anything unreadable is refused rather than guessed (BadInput):
+        a unit must not forget what it has seen because a file was damaged."""
+        if not state:
+            return cls()
+        try:
+            floor = float(state["floor"])
+            seen = {str(k): float(v) for k, v in dict(state["seen"]).items()}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadInput(f"the saved envelope state is damaged: {exc}") from exc
+        return cls(floor, seen)
