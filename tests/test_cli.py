@@ -232,3 +232,27 @@ def test_control_characters_in_a_card_ref_or_a_reason_still_print(
     export = lines(run_cli("journal", "export", "--config", str(till_config)).stdout)
     assert export[0]["tenders"][0]["ref"] == "AUTH 123"  # kept clean in the journal too
     assert export[1]["reason"] == "float   check"
+
+
+def test_a_unit_with_sales_and_no_device_key_refuses_to_start(
+    till_config: Path, tmp_path: Path
+) -> None:
+    scenario = write_scenario(tmp_path / "one.jsonl", SCENARIO[:3] + SCENARIO[7:8])
+    assert run_cli("replay", "--config", str(till_config), str(scenario)).returncode == 0
+    data = till_config.parent / "data"
+    (data / "device.key").rename(tmp_path / "device.key.lost")
+    journal = (data / "journal.db").read_bytes()
+    for args in (
+        ("replay", "--config", str(till_config), str(scenario)),
+        ("run", "--config", str(till_config), "--simulate"),
+        ("journal", "export", "--config", str(till_config)),
+    ):
+        r = run_cli(*args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert "device key is missing, and the journal holds 1 record signed" in r.stderr
+        assert not (data / "device.key").exists()  # no new identity was made
+    assert (data / "journal.db").read_bytes() == journal
+    # The key back from the backup: the unit is itself again.
+    (tmp_path / "device.key.lost").rename(data / "device.key")
+    assert run_cli("journal", "verify", "--config", str(till_config)).returncode == 0

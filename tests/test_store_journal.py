@@ -619,3 +619,18 @@ def test_hash_matches_whatever_the_fast_path_spells_differently(record: dict[str
 def test_a_real_record_takes_the_fast_path(store: Store) -> None:
     record = store.append(draft(1), False)
     assert chain._fast_record_hash(plain(record)) == record.hash
+
+
+def test_a_lost_device_key_is_not_replaced_while_the_journal_has_records(
+    data_dir: Path,
+) -> None:
+    with Store.open(data_dir, "till-01") as s:
+        pem = s.public_key_pem()
+    (data_dir / "device.key").unlink()
+    with Store.open(data_dir, "till-01") as s:  # an empty journal: a new identity is fine
+        assert s.public_key_pem() != pem
+        fill(s, 3)
+    (data_dir / "device.key").unlink()
+    with pytest.raises(StoreFileError, match=r"missing, and the journal holds 3 records"):
+        Store.open(data_dir, "till-01")
+    assert not (data_dir / "device.key").exists()

@@ -75,8 +75,22 @@ class Store:
         # Check the database before touching anything, so a foreign file stays as it was.
         db = Database.connect(data_dir / "journal.db")
         try:
-            key = load_or_create_key(data_dir / "device.key")
+            key_path = data_dir / "device.key"
             db.prepare()
+            if not key_path.exists():
+                # The key is the device's identity: the collector knows the unit by it and
+                # refuses another for it. With records signed by the lost one, a new key
+                # would start a second identity; only a fresh journal makes one.
+                rows = db.query("read the chain head", "SELECT seq FROM chain_head")
+                held = int(rows[0][0]) if rows else 0
+                if held:
+                    raise StoreFileError(
+                        f"{key_path}: the device key is missing, and the journal holds "
+                        f"{held} record{'s' * (held != 1)} signed by it; restore device.key "
+                        "from a backup (a new key would be a new identity the collector "
+                        "refuses)"
+                    )
+            key = load_or_create_key(key_path)
             return cls(db, key, device_id, data_dir)
         except BaseException:
             db.close()
