@@ -26,6 +26,7 @@ LOG_LEVEL_ENV = "COLLECTOR_LOG_LEVEL"  # overrides [log] level (collector.config
 # The flags that override a key of the configuration file: (attribute, flag, key).
 OVERRIDES = (
     ("db", "--db", "database.url"),
+    ("keys", "--keys", "keys.dir"),
     ("broker", "--broker", "mqtt.url"),
     ("id", "--id", "mqtt.client_id"),
     ("batch", "--batch", "ingest.batch"),
@@ -297,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name not in ("report", "stock", "fleet", "customers", "channel", "gdpr", "loyalty"):
             c.add_argument("--config", metavar="FILE", help="the collector's TOML configuration")
             c.add_argument("--db", help=f"database URL ([database] url, else {DEFAULT_URL})")
+            c.add_argument(
+                "--keys",
+                metavar="DIR",
+                help="the collector's secrets (COLLECTOR_KEYS, [keys] dir; else beside a "
+                "SQLite database, or /var/lib/collector/keys)",
+            )
         return c
 
     # Defaults are None: what a flag does not say, the configuration file does.

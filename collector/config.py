@@ -1,13 +1,14 @@
 """The collector's configuration: one TOML file (`--config FILE`), as strict as the unit's.
 
-Sections: `[database]`, `[mqtt]` with `[mqtt.tls]`, `[ingest]`, `[cluster]`, `[loyalty]` (with
-`tiers`, `[loyalty.rates]` and `[[loyalty.rewards]]`), `[privacy]`, `[api]` and `[log]`;
+Sections: `[database]`, `[keys]`, `[mqtt]` with `[mqtt.tls]`, `[ingest]`, `[cluster]`,
+`[loyalty]` (with `tiers`, `[loyalty.rates]` and `[[loyalty.rewards]]`), `[privacy]`,
+`[api]` and `[log]`;
 every key has a default, so no file at all is a valid configuration. Unknown keys, wrong
 types and bad values are bad input (`ConfigError`, exit 2): one line naming the file and
 the key, and nothing is started or written.
 
 Where a value comes from, strongest first: a command-line flag (`--db`, `--broker`,
-`--id`, `--batch`, `--tls-ca`, `--tls-cert`, `--tls-key`, `--host`, `--port`), then the
+`--keys`, `--id`, `--batch`, `--tls-ca`, `--tls-cert`, `--tls-key`, `--host`, `--port`), then the
 environment (`ENVIRONMENT`), then the file, then the defaults. The master key itself
 (`COLLECTOR_MASTER_KEY`, base64) is not configuration: it is read where it is used
 (collector.customers.privacy) and never copied into these structs. A file written for
@@ -31,16 +32,21 @@ from sqlalchemy.exc import ArgumentError
 
 from collector.db import DEFAULT_URL
 from collector.errors import CollectorInput
+from collector.keys import ENV as KEYS_ENV
+from collector.keys import MASTER_KEY, default_dir
 from protocol.broker import BrokerAddress, BrokerUrlError
 from protocol.commandline import read_input
 from protocol.money import exponent
 
 # Environment variables that override a key of the file (and yield to a flag).
 ENVIRONMENT = {
+    KEYS_ENV: "keys.dir",
     "COLLECTOR_MASTER_KEY_FILE": "privacy.master_key_file",
     "COLLECTOR_LOG_LEVEL": "log.level",
 }
-DEFAULT_MASTER_KEY_FILE = "collector-master.key"
+# Where collectors before the keys directory made the master key: in the working
+# directory. Found there, it is refused rather than replaced (collector.customers.privacy).
+LEGACY_MASTER_KEY_FILE = "collector-master.key"
 
 
 class ConfigError(CollectorInput):
@@ -52,6 +58,13 @@ class DatabaseSection(msgspec.Struct, forbid_unknown_fields=True):
     """`[database]`: `url` is `sqlite:///FILE` or `postgresql+psycopg://USER@HOST/DB`."""
 
     url: str = DEFAULT_URL
+
+
+class KeysSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[keys]`: the directory of the collector's secrets (collector.keys); empty: beside
+    a SQLite database, else /var/lib/collector/keys."""
+
+    dir: str = ""
 
 
 class TlsSection(msgspec.Struct, forbid_unknown_fields=True):
@@ -133,9 +146,10 @@ class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):
 
 class PrivacySection(msgspec.Struct, forbid_unknown_fields=True):
     """`[privacy]`: the file of the master key that seals personal data (base64 of 32
-    bytes; made, mode 0600, by the first customer import or enrolment)."""
+    bytes; made, mode 0600, by the first customer import or enrolment); empty: `master.key`
+    in the keys directory."""
 
-    master_key_file: str = DEFAULT_MASTER_KEY_FILE
+    master_key_file: str = ""
 
 
 class ApiSection(msgspec.Struct, forbid_unknown_fields=True):
@@ -155,6 +169,7 @@ class CollectorConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Everything the collector is told (see the module's docstring)."""
 
     database: DatabaseSection = msgspec.field(default_factory=DatabaseSection)
+    keys: KeysSection = msgspec.field(default_factory=KeysSection)
     mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
     ingest: IngestSection = msgspec.field(default_factory=IngestSection)
     cluster: ClusterSection = msgspec.field(default_factory=ClusterSection)
@@ -202,6 +217,11 @@ def load_config(
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(str(exc), where)) from exc
     _check(cfg, where)
+    # Resolved once, here: every part of the collector reads the same places.
+    if not cfg.keys.dir:
+        cfg.keys.dir = str(default_dir(cfg.database.url))
+    if not cfg.privacy.master_key_file:
+        cfg.privacy.master_key_file = str(Path(cfg.keys.dir) / MASTER_KEY)
     return cfg
 
 

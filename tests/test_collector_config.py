@@ -6,9 +6,11 @@ one line naming the file and the key, by real `collector` processes too."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import tomllib
@@ -19,7 +21,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from collector.config import CollectorConfig, ConfigError, load_config
+from collector.customers.privacy import load_master_key
 from collector.db import open_database
+from collector.errors import CollectorInput
+from collector.keys import KeysError, KeyStore
 from collector.models import Device
 from tests.broker import Broker
 from tests.conftest import ROOT
@@ -111,7 +116,32 @@ def test_flags_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None
     assert cfg.log.level == "DEBUG"
     assert cfg.ingest.batch == 10  # no flag, no variable: the file's
     assert load_config(path, environ={}).privacy.master_key_file == "file.key"
-    assert load_config(None, environ={}) == CollectorConfig()
+    # Nothing said: the defaults, with the keys beside the default SQLite database.
+    cfg = load_config(None, environ={})
+    keys = Path("collector.keys").absolute()
+    assert (cfg.keys.dir, cfg.privacy.master_key_file) == (str(keys), str(keys / "master.key"))
+    cfg.keys.dir = cfg.privacy.master_key_file = ""
+    assert cfg == CollectorConfig()
+
+
+def test_the_keys_live_beside_a_sqlite_database_else_in_the_systems_place(
+    tmp_path: Path,
+) -> None:
+    def keys(*flags: tuple[str, tuple[str, object]], **env: str) -> tuple[str, str]:
+        cfg = load_config(None, flags=dict(flags), environ=env)
+        return cfg.keys.dir, cfg.privacy.master_key_file
+
+    srv = ("database.url", ("--db", f"sqlite:///{tmp_path}/srv/collector.db"))
+    assert keys(srv) == (
+        f"{tmp_path}/srv/collector.keys",
+        f"{tmp_path}/srv/collector.keys/master.key",
+    )
+    pg = ("database.url", ("--db", "postgresql+psycopg://u@h/db"))
+    assert keys(pg) == ("/var/lib/collector/keys", "/var/lib/collector/keys/master.key")
+    assert keys(pg, COLLECTOR_KEYS="/etc/k")[0] == "/etc/k"
+    assert keys(pg, ("keys.dir", ("--keys", "/flag/k")), COLLECTOR_KEYS="/etc/k")[0] == "/flag/k"
+    # An explicit master key file stays where it was said to be.
+    assert keys(pg, COLLECTOR_MASTER_KEY_FILE="/x/m.key")[1] == "/x/m.key"
 
 
 @pytest.mark.parametrize(
@@ -121,7 +151,10 @@ def test_flags_beat_the_environment_which_beats_the_file(tmp_path: Path) -> None
             "[ingest]\nbatchsize = 3\n",
             "ingest.batchsize: unknown key; [ingest] takes batch, window",
         ),
-        ("[loyalti]\n", "loyalti: unknown key; the file takes database, mqtt, ingest, cluster"),
+        (
+            "[loyalti]\n",
+            "loyalti: unknown key; the file takes database, keys, mqtt, ingest, cluster",
+        ),
         (
             '[loyalty]\ntiers = [{name = "g", spend = 1, colour = "red"}]\n',
             "loyalty.tiers[0].colour: unknown key; [loyalty.tiers[0]] takes name, spend",
@@ -287,3 +320,36 @@ def test_a_mistyped_database_is_an_error_not_an_empty_answer(
         open_database(url).dispose()  # once `collector run` made it, the same command works
         r = collector(*command, "--db", url)
         assert "no collector database" not in r.stderr and "empty database" not in r.stderr
+
+
+def test_the_key_store_is_private_and_never_overwrites(tmp_path: Path) -> None:
+    store = KeyStore(tmp_path / "srv" / "collector.keys")
+    key = store.signing_key()
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.secret("signing.key").stat().st_mode) == 0o600
+    assert store.secret("signing.pub").read_text() == store.signing_public_pem()
+    assert KeyStore(store.path).signing_key().private_bytes_raw() == key.private_bytes_raw()
+    store.secret("signing.key").chmod(0o644)
+    store.path.chmod(0o755)
+    KeyStore(store.path).signing_key()
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.secret("signing.key").stat().st_mode) == 0o600
+    store.secret("signing.key").write_text("not a key")
+    with pytest.raises(KeysError, match="restore it from a backup"):
+        KeyStore(store.path).signing_key()
+    with pytest.raises(KeysError, match="no signing key yet"):
+        KeyStore(tmp_path / "elsewhere").signing_key(create=False)
+
+
+def test_a_master_key_left_in_the_working_directory_is_refused_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "collector-master.key").write_bytes(base64.b64encode(bytes(32)) + b"\n")
+    cfg = load_config(None, flags={"database.url": ("--db", "sqlite:///srv/c.db")}, environ={})
+    with pytest.raises(CollectorInput, match=r"move it there .*a new key would leave"):
+        load_master_key(cfg.privacy)
+    assert not (tmp_path / "srv" / "c.keys").exists()
+    (tmp_path / "srv" / "c.keys").mkdir(parents=True)
+    (tmp_path / "collector-master.key").rename(tmp_path / "srv" / "c.keys" / "master.key")
+    assert load_master_key(cfg.privacy) == bytes(32)

@@ -8,8 +8,10 @@ Sales stay, with the account replaced by a tombstone; ledger totals are unchange
 
 The master key (32 bytes) is `COLLECTOR_MASTER_KEY` (base64) when that is set, else the
 file `[privacy] master_key_file` of the collector config names (which
-`COLLECTOR_MASTER_KEY_FILE` overrides, collector.config; `./collector-master.key` by
-default), made (mode 0600) when it does not exist yet.
+`COLLECTOR_MASTER_KEY_FILE` overrides, collector.config; `master.key` in the keys
+directory by default, collector.keys), made (mode 0600) when it does not exist yet. A
+`collector-master.key` in the working directory, where collectors before the keys
+directory made it, is refused rather than replaced by a new key that would open nothing.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.orm import Session
 
-from collector.config import DEFAULT_MASTER_KEY_FILE, PrivacySection
+from collector.config import LEGACY_MASTER_KEY_FILE, PrivacySection
 from collector.customers.consent import consents
+from collector.db import DEFAULT_URL
 from collector.errors import CollectorError, CollectorInput
+from collector.keys import MASTER_KEY, KeyStore, default_dir
 from collector.models import (
     Consent,
     Customer,
@@ -66,11 +70,21 @@ def load_master_key(settings: PrivacySection | None = None, *, create: bool = Tr
         if len(key) != 32:
             raise CollectorInput(f"{MASTER_KEY_ENV} holds {len(key)} bytes, not 32")
         return key
-    path = Path((settings or PrivacySection()).master_key_file or DEFAULT_MASTER_KEY_FILE)
+    given = (settings or PrivacySection()).master_key_file
+    path = Path(given) if given else default_dir(DEFAULT_URL) / MASTER_KEY
+    legacy = Path(LEGACY_MASTER_KEY_FILE)
+    if not path.exists() and legacy.exists() and legacy.absolute() != path.absolute():
+        raise CollectorInput(
+            f"{legacy.absolute()} is a master key where earlier collectors kept it, and "
+            f"{path} is not there: move it there (or set [privacy] master_key_file to it); "
+            "a new key would leave every customer's data sealed for good"
+        )
     if not create and not path.exists():
         raise PrivacyError(f"{path}: no master key; nothing has been sealed with it")
     try:
         if not path.exists():
+            if path.name == MASTER_KEY:
+                KeyStore(path.parent).ensure()  # the keys directory, 0700
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(base64.b64encode(secrets.token_bytes(32)) + b"\n")
