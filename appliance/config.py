@@ -115,6 +115,22 @@ class DisplaySection(msgspec.Struct, forbid_unknown_fields=True):
     onscreen_keyboard: bool = True
 
 
+class TillSection(msgspec.Struct, forbid_unknown_fields=True):
+    """What a cashier may do alone, and how many wrong PINs the till takes
+    (appliance.sales.pins). Local only: a remote config patch cannot loosen them."""
+
+    # Percent off a line, or off the basket, a cashier gives without a supervisor.
+    cashier_discount_max: Annotated[int, msgspec.Meta(ge=0, le=100)] = 10
+    # Wrong PINs for one id before each further try waits (1 s, doubling).
+    pin_tries: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    # Wrong PINs for one id that lock it until a supervisor unlocks it.
+    pin_lockout: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    # Wrong PINs at this till (any ids) before each further try there waits.
+    pin_till_tries: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    # The longest wait, seconds.
+    pin_wait_max: Annotated[float, msgspec.Meta(ge=1, le=DAY)] = 300.0
+
+
 class StaffMember(msgspec.Struct, forbid_unknown_fields=True):
     """One person who may log in. `pin_hash` comes from `appliance staff hash-pin`."""
 
@@ -133,6 +149,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     hardware: HardwareSection = msgspec.field(default_factory=HardwareSection)
     update: UpdateSection = msgspec.field(default_factory=UpdateSection)
     display: DisplaySection = msgspec.field(default_factory=DisplaySection)
+    till: TillSection = msgspec.field(default_factory=TillSection)
     # With no roster any name logs in as supervisor (bench and first set-up);
     # with one, PINs are checked and roles enforced.
     staff: list[StaffMember] = msgspec.field(default_factory=list)

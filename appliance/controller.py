@@ -8,9 +8,11 @@ is what a finger does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from appliance.drivers.drawer import Drawer
@@ -18,8 +20,9 @@ from appliance.drivers.scanner import Scan
 from appliance.events import Event, EventSink
 from appliance.loyalty.authoriser import LoyaltyAuthoriser, LoyaltyRefused, LoyaltyUnavailable
 from appliance.sales.catalog import Catalog
+from appliance.sales.pins import PinRefused
 from appliance.sales.reports import shift_report
-from appliance.sales.till import Rejected, Till, TillLoyalty, TillSettings
+from appliance.sales.till import NeedsSupervisor, Rejected, Till, TillLoyalty, TillSettings
 from appliance.store import DuplicateSaleError, Store, StoreError
 from protocol.errors import BadInput, Error
 from protocol.money import parse_major
@@ -87,6 +90,7 @@ class Controller:
         wake_printer: Callable[[], None] = lambda: None,
         wake_outbox: Callable[[], None] = lambda: None,
         loyalty: LoyaltyAuthoriser | None = None,
+        save_pins: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.till = till
         self.store = store
@@ -115,6 +119,10 @@ class Controller:
         self._scan_tail: asyncio.Task[None] | None = None
         # Why the till takes nothing (a journal that fails its integrity check), or None.
         self.out_of_service: str | None = None
+        # Keeps the wrong-PIN counts and locks across a restart (the device state); what
+        # it last kept, so only a change is written.
+        self._save_pins = save_pins
+        self._pins_saved = till.pins.to_doc()
 
     # -- the scanner path -------------------------------------------------------------
     def on_scan(self, scan: Scan) -> None:
@@ -225,7 +233,9 @@ class Controller:
             except (Rejected, BadInput) as e:
                 reason = e.reason if isinstance(e, Rejected) else str(e)
                 log.info("operation refused", extra={"op": op, "reason": reason})
-                return Outcome(op, rejected=reason)
+                # A screen takes a cashier to the approval panel with what needs one.
+                detail = {"needs": "supervisor"} if isinstance(e, NeedsSupervisor) else None
+                return Outcome(op, rejected=reason, detail=detail)
             finally:
                 self._swap_pending()
 
@@ -309,13 +319,18 @@ class Controller:
         till = self.till
         match op:
             case "login":
-                till.login(str(ev.get("staff", "")), _opt_str(ev.get("pin")))
+                with self._pin_try():
+                    till.login(str(ev.get("staff", "")), _opt_str(ev.get("pin")))
             case "logout":
                 held = till.view().loyalty
                 till.logout()
                 self._release(held)
             case "approve":
-                till.approve(str(ev.get("staff", "")), _opt_str(ev.get("pin")))
+                staff, unlock = str(ev.get("staff", "")), _opt_str(ev.get("unlock"))
+                with self._pin_try():
+                    till.approve(staff, _opt_str(ev.get("pin")), unlock=unlock)
+                if unlock is not None:
+                    self._emit(Event("staff.unlocked", {"staff": unlock, "by": staff}))
             case "key":
                 till.key(str(ev.get("sku", "")), _int(ev.get("qty", 1), "qty"))
             case "qty":
@@ -357,6 +372,48 @@ class Controller:
             case _:
                 raise BadInput(f"unknown op {op!r}")
         return Outcome(op)
+
+    @contextlib.contextmanager
+    def _pin_try(self) -> Iterator[None]:
+        """Around a login or approval: a counted wrong PIN and a lock are events (the
+        fleet sees them), a refusal for a wait says until when on this till's clock, and
+        what changed in the counts is kept for the next start."""
+        try:
+            yield
+        except PinRefused as e:
+            if e.counted:
+                self._emit(
+                    Event(
+                        "staff.pin_failed",
+                        {
+                            "staff": e.staff,
+                            "op": e.op,
+                            "failures": e.failures,
+                            "till_failures": e.till_failures,
+                            "retry_in": e.retry_in,
+                        },
+                    )
+                )
+                if e.locked:
+                    self._emit(Event("staff.locked", {"staff": e.staff, "failures": e.failures}))
+            if e.retry_in is not None:
+                until = datetime.now().astimezone() + timedelta(seconds=e.retry_in)
+                raise Rejected(e.op, e.said_at(f"{until:%H:%M:%S}")) from e
+            raise
+        finally:
+            self._keep_pins()
+
+    def _keep_pins(self) -> None:
+        doc = self.till.pins.to_doc()
+        if self._save_pins is None or doc == self._pins_saved:
+            return
+        try:
+            self._save_pins(doc)
+        except StoreError as e:
+            # The counts still hold in memory; only a restart before the next save loses them.
+            log.error("wrong-PIN counts not saved", extra={"error": str(e)})
+            return
+        self._pins_saved = doc
 
     async def _redeem(self, points: int) -> Outcome:
         """Online, the collector holds the points first (exactly one of two tills spending

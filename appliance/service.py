@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import functools
 import gc
 import logging
 import os
@@ -33,9 +34,10 @@ from appliance.events import Event
 from appliance.loyalty.authoriser import LoyaltyAuthoriser
 from appliance.receipt.layout import Receipt, ReceiptHeader
 from appliance.sales.catalog import Catalog
+from appliance.sales.pins import PinPolicy
 from appliance.sales.staff import Roster
 from appliance.sales.till import Till, TillSettings
-from appliance.store import PrintJob, Store
+from appliance.store import DeviceState, PrintJob, Store
 from appliance.tasks import cancel_and_wait
 from protocol.errors import BadInput
 
@@ -58,6 +60,17 @@ def till_settings(cfg: Config) -> TillSettings:
         points_per_unit=cfg.loyalty.points_per_unit,
         point_value=cfg.loyalty.point_value,
         offline_redeem_cap=cfg.loyalty.offline_redeem_cap,
+        cashier_discount_max=cfg.till.cashier_discount_max,
+    )
+
+
+def pin_policy(cfg: Config) -> PinPolicy:
+    t = cfg.till
+    return PinPolicy(
+        tries=t.pin_tries,
+        lockout=t.pin_lockout,
+        till_tries=t.pin_till_tries,
+        wait_max=t.pin_wait_max,
     )
 
 
@@ -279,7 +292,8 @@ async def open_unit(
     def emit(event: Event) -> None:
         events.append(event)
         del events[:-1000]  # a bounded memory of recent events for screens and tests
-        level = logging.WARNING if event.kind.endswith(("fault", "jammed", "too_long")) else 0
+        warn = event.kind.endswith(("fault", "jammed", "too_long")) or event.kind == "staff.locked"
+        level = logging.WARNING if warn else 0
         log.log(level or logging.INFO, event.kind, extra={"event": event.detail})
         if event.kind == "scanner.rejected" and controller_ref:
             controller_ref[0].on_scan_rejected(str(event.detail.get("reason", "unreadable")))
@@ -290,6 +304,7 @@ async def open_unit(
         for watch in event_watchers:
             watch(event)
 
+    state: DeviceState | None = None
     try:
         catalog = Catalog(store.catalog.load())
         till = Till(
@@ -298,7 +313,13 @@ async def open_unit(
             Roster(cfg.staff),
             clock=_utc_now,
             new_id=_new_id,
+            monotonic=time.monotonic,
+            pins=pin_policy(cfg),
         )
+        if cfg.staff:
+            # Wrong PINs and locks outlive a restart: a power cycle must not clear them.
+            state = DeviceState(cfg.data_dir / "state.json")
+            _restore_pins(till, state, cfg)
         hw = cfg.hardware
         drawer: Drawer
         if simulate:
@@ -331,6 +352,7 @@ async def open_unit(
             wake_printer=queue.wake,
             wake_outbox=publisher.wake if publisher is not None else lambda: None,
             loyalty=loyalty,
+            save_pins=None if state is None else functools.partial(state.put, PINS_DOC),
         )
         controller_ref.append(controller)
         sim_scanner: SimScanner | None = None
@@ -389,8 +411,24 @@ async def open_unit(
             drawer.close()
             printer.close()
     finally:
+        if state is not None:
+            state.close()
         lock.release()
         store.close()
+
+
+PINS_DOC = "pins"  # the device state's document of wrong-PIN counts and locks
+
+
+def _restore_pins(till: Till, state: DeviceState, cfg: Config) -> None:
+    skipped = till.pins.restore(
+        state.get(PINS_DOC), {m.id for m in cfg.staff}, now=time.monotonic()
+    )
+    for why in skipped:
+        log.warning("wrong-PIN count left out", extra={"why": why})
+    locked = sorted(till.pins.locked())
+    if locked:
+        log.warning("staff locked since before the start", extra={"staff": locked})
 
 
 def _mqtt_link(

@@ -62,6 +62,11 @@ def test_the_contract_example_parses() -> None:
             GOOD.replace("cash_rounding = 5", 'cash_rounding = 5\nfooter = ["Merci\\u001dV"]'),
             "store.footer[0]: control character U+001D is not allowed",
         ),
+        (GOOD + "[till]\ncashier_discount_max = 101\n", "till.cashier_discount_max"),
+        (GOOD + "[till]\ncashier_discount_max = 12.5\n", "till.cashier_discount_max"),
+        (GOOD + "[till]\npin_lockout = 0\n", "till.pin_lockout: Expected `int` >= 1"),
+        (GOOD + "[till]\npin_wait_max = 0.5\n", "till.pin_wait_max"),
+        (GOOD + "[till]\npin_limit = 3\n", "pin_limit"),
         (GOOD.replace("[device]", "[device"), "not valid TOML"),
         ("[store]\ncurrency = 'EUR'\n", "device"),
     ],
@@ -73,6 +78,14 @@ def test_mistakes_name_the_key(text: str, needle: str) -> None:
     assert msg.startswith("shop.toml: ")
     assert needle in msg
     assert "\n" not in msg
+
+
+def test_the_till_limits_have_their_defaults_and_take_a_shops_own() -> None:
+    t = parse_config(GOOD).till
+    assert (t.cashier_discount_max, t.pin_tries, t.pin_lockout) == (10, 3, 10)
+    assert (t.pin_till_tries, t.pin_wait_max) == (10, 300.0)
+    own = parse_config(GOOD + "[till]\ncashier_discount_max = 0\npin_lockout = 5\n").till
+    assert (own.cashier_discount_max, own.pin_lockout, own.pin_tries) == (0, 5, 3)
 
 
 def test_missing_file_is_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -697,7 +697,9 @@ async def test_a_cashier_reprints_and_refunds_with_a_supervisors_approval_by_tou
         for digit in "1111":
             await h.press(digit)
         await h.press("Approve")
-        assert till.panel == "approve" and till.notice.text == "wrong PIN for s14; try again"
+        assert till.panel == "approve" and till.notice.text == (
+            "wrong PIN for s14; try again (9 more lock s14)"
+        )
         for digit in "9999":
             await h.press(digit)
         await h.press("Approve")

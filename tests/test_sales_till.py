@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -15,6 +16,7 @@ from msgspec import to_builtins
 
 from appliance.config import StaffMember
 from appliance.sales.catalog import Catalog, Item
+from appliance.sales.pins import PinPolicy
 from appliance.sales.staff import Roster, StaffError, hash_pin, verify_pin
 from appliance.sales.till import Rejected, Till, TillSettings
 from protocol.cards import make_loyalty_card
@@ -47,10 +49,22 @@ ROSTER = [
 ]
 
 
-def make_till(settings: TillSettings = EUR, roster: list[StaffMember] | None = None) -> Till:
+def make_till(
+    settings: TillSettings = EUR,
+    roster: list[StaffMember] | None = None,
+    *,
+    monotonic: Callable[[], float] = lambda: 0.0,
+    pins: PinPolicy | None = None,
+) -> Till:
     ids = (f"sale-{n}" for n in itertools.count(1))
     return Till(
-        settings, CATALOG, Roster(roster or []), clock=lambda: NOW, new_id=lambda: next(ids)
+        settings,
+        CATALOG,
+        Roster(roster or []),
+        clock=lambda: NOW,
+        new_id=lambda: next(ids),
+        monotonic=monotonic,
+        pins=pins,
     )
 
 
@@ -300,7 +314,9 @@ def test_cash_sale_draft_is_the_journal_record() -> None:
 
 def test_timestamp_is_utc_milliseconds() -> None:
     local = datetime(2026, 11, 23, 11, 30, 5, 999999, tzinfo=timezone(timedelta(hours=1)))
-    till = Till(EUR, CATALOG, Roster([]), clock=lambda: local, new_id=lambda: "x")
+    till = Till(
+        EUR, CATALOG, Roster([]), clock=lambda: local, new_id=lambda: "x", monotonic=lambda: 0.0
+    )
     till.login("ana")
     assert till.no_sale("x").ts == "2026-11-23T10:30:05.999Z"
 

@@ -39,6 +39,10 @@ class Rejected(BadInput):
         self.reason = reason
 
 
+class WrongPin(Rejected):
+    """A guess that failed: a wrong PIN, or an id not on the roster (the till counts these)."""
+
+
 class StaffError(BadInput):
     """A PIN or PIN hash that cannot be used."""
 
@@ -112,6 +116,13 @@ class Roster:
     def __len__(self) -> int:
         return len(self._members)
 
+    def __contains__(self, staff_id: object) -> bool:
+        return staff_id in self._members
+
+    @staticmethod
+    def well_formed(staff_id: str) -> bool:
+        return bool(_ID.match(staff_id))
+
     def authenticate(self, staff_id: str, pin: str | None, op: str = "login") -> Person:
         """The person `staff_id` is, when `pin` is theirs; `Rejected(op, why)` otherwise."""
         if not _ID.match(staff_id):
@@ -120,10 +131,10 @@ class Roster:
             return Person(staff_id, staff_id, "supervisor")
         member = self._members.get(staff_id)
         if member is None:
-            raise Rejected(op, f"no staff member {staff_id!r}; check the id")
+            raise WrongPin(op, f"no staff member {staff_id!r}; check the id")
         if pin is None or pin == "":
             raise Rejected(op, f"{staff_id} needs a PIN")
         if not verify_pin(pin, member.pin_hash):
-            raise Rejected(op, f"wrong PIN for {staff_id}; try again")
+            raise WrongPin(op, f"wrong PIN for {staff_id}")
         role: Role = "supervisor" if member.role == "supervisor" else "cashier"
         return Person(member.id, member.name, role)

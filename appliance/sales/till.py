@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from appliance.sales import barcode as bc
 from appliance.sales.catalog import Catalog, Item
+from appliance.sales.pins import PinGuard, PinPolicy
 from appliance.sales.pricing import (
     LineInput,
     Percent,
@@ -29,7 +30,7 @@ from appliance.sales.pricing import (
     tax_row,
 )
 from appliance.sales.reports import shift_report
-from appliance.sales.staff import Person, Rejected, Roster
+from appliance.sales.staff import Person, Rejected, Roster, WrongPin
 from protocol.cards import loyalty_card
 from protocol.money import format_minor
 from protocol.record import (
@@ -45,7 +46,9 @@ from protocol.record import (
 )
 from protocol.timestamps import utc_stamp
 
-__all__ = ["Rejected", "Till", "TillLine", "TillLoyalty", "TillSettings", "TillView"]
+__all__ = [
+    "NeedsSupervisor", "Rejected", "Till", "TillLine", "TillLoyalty", "TillSettings", "TillView",
+]  # fmt: skip
 
 MAX_QTY = 9999
 MAX_REASON = 200
@@ -53,6 +56,11 @@ _PAN = re.compile(r"^[0-9]{13,19}$")
 _ACCOUNT = re.compile(r"^[0-9]{8}$")
 
 State = Literal["idle", "open", "tendering"]
+
+
+class NeedsSupervisor(Rejected):
+    """Refused because it needs a supervisor: at the till, or their one-shot approval first
+    (a screen takes the cashier to the approval panel with the operation)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ class TillSettings:
     points_per_unit: int
     point_value: int
     offline_redeem_cap: int
+    # Percent off a line, or off the basket, a cashier gives without a supervisor.
+    cashier_discount_max: int = 10
 
 
 @dataclass(frozen=True)
@@ -115,6 +125,7 @@ class TillView:
     loyalty: TillLoyalty | None
     tenders: tuple[Tender, ...]
     approval: str | None = None  # the supervisor whose one-shot approval is waiting
+    locked: frozenset[str] = frozenset()  # ids locked after wrong PINs (a supervisor unlocks)
 
 
 @dataclass
@@ -165,12 +176,17 @@ class Till:
         *,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
+        monotonic: Callable[[], float],
+        pins: PinPolicy | None = None,
     ) -> None:
         self.settings = settings
         self._catalog = catalog
         self.roster = roster
         self._clock = clock
         self._new_id = new_id
+        # Seconds that only go forward (time.monotonic), for the waits after wrong PINs.
+        self._monotonic = monotonic
+        self.pins = PinGuard(pins)
         self._staff: Person | None = None
         self._approval: Person | None = None
         self._sale = _Sale()
@@ -203,14 +219,20 @@ class Till:
         if self._sale.started:
             raise Rejected(op, "a sale is open; finish or cancel it first")
 
-    def _restricted(self, op: str) -> Person | None:
+    def _restricted(self, op: str, what: str | None = None) -> Person | None:
         """The approval this op will use (None when a supervisor is logged in)."""
         staff = self._need_staff(op)
         if staff.is_supervisor:
             return None
         if self._approval is None:
-            raise Rejected(op, f"{op} needs a supervisor; ask one to approve first")
+            raise NeedsSupervisor(op, f"{what or op} needs a supervisor; ask one to approve first")
         return self._approval
+
+    def _note_approval(self, approval: Person | None) -> None:
+        """Use up `approval` for a change to the open sale; its record names the approver."""
+        who = self._use_approval(approval)
+        if who is not None and who not in self._sale.approved_by:
+            self._sale.approved_by.append(who)
 
     def _use_approval(self, approval: Person | None) -> str | None:
         if approval is None:
@@ -251,11 +273,28 @@ class Till:
         return format_minor(amount, self.settings.exponent)
 
     # -- staff ---------------------------------------------------------------------------
+    def _authenticate(self, op: str, staff: str, pin: str | None) -> Person:
+        """The roster's answer, with the wrong-PIN limits around it (appliance.sales.pins):
+        a try refused for a wait or a lock is refused before the PIN is looked at; a wrong
+        PIN or an unknown id is counted. An open till has no PINs and no limits."""
+        roster = self.roster
+        if roster.open or not roster.well_formed(staff):
+            return roster.authenticate(staff, pin, op)
+        now = self._monotonic()
+        known = staff if staff in roster else None
+        self.pins.check(op, known, now)
+        try:
+            person = roster.authenticate(staff, pin, op)
+        except WrongPin as e:
+            raise self.pins.failed(op, known, now, e.reason) from None
+        self.pins.succeeded(person.id, person.is_supervisor)
+        return person
+
     def login(self, staff: str, pin: str | None = None) -> Person:
         """Log `staff` in (a new person may take over an idle till)."""
         if self._sale.started:
             raise Rejected("login", "a sale is open; finish or cancel it first")
-        person = self.roster.authenticate(staff, pin, "login")
+        person = self._authenticate("login", staff, pin)
         self._staff, self._approval = person, None
         return person
 
@@ -267,13 +306,23 @@ class Till:
         self._sale = _Sale()
         self._staff, self._approval = None, None
 
-    def approve(self, staff: str, pin: str | None = None) -> Person:
-        """A supervisor's one-shot approval for the next restricted operation."""
-        self._need_staff("approve")
-        person = self.roster.authenticate(staff, pin, "approve")
+    def approve(self, staff: str, pin: str | None = None, unlock: str | None = None) -> Person:
+        """A supervisor's one-shot approval for the next restricted operation; with
+        `unlock`, instead, the supervisor clears that id's wrong PINs and lock (also when
+        nobody is logged in: the locked one cannot be)."""
+        if unlock is None:
+            self._need_staff("approve")
+        elif self.roster.open or unlock not in self.roster:
+            raise Rejected("approve", f"no staff member {unlock[:40]!r} to unlock")
+        elif not self.pins.failures(unlock):
+            raise Rejected("approve", f"{unlock} has no wrong PINs to clear")
+        person = self._authenticate("approve", staff, pin)
         if not person.is_supervisor:
             raise Rejected("approve", f"{person.id} is not a supervisor")
-        self._approval = person
+        if unlock is not None:
+            self.pins.unlock(unlock)
+        else:
+            self._approval = person
         return person
 
     def authorise(self, op: str) -> str | None:
@@ -319,18 +368,32 @@ class Till:
         line = self._line("qty", None)
         line.qty = self._qty("qty", qty)
 
+    def _discount_approval(self, percent: Fraction) -> Person | None:
+        """A cashier gives up to `cashier_discount_max` percent (each line's, the basket's)
+        alone; more needs a supervisor at the till or their approval, used up by it."""
+        limit = self.settings.cashier_discount_max
+        if percent <= limit:
+            return None
+        return self._restricted("discount", f"a discount over {limit} %")
+
     def discount_line(self, percent: Percent, line: int | None = None) -> None:
         """A percent off one line (the last by default); replaces its earlier discount."""
         self._need_basket_change("discount")
         target = self._line("discount", line)
-        target.percent = self._percent("discount", percent)
+        pct = self._percent("discount", percent)
+        approval = self._discount_approval(pct)
+        target.percent = pct
+        self._note_approval(approval)
 
     def discount_basket(self, percent: Percent) -> None:
         """A percent off the whole basket, spread over the lines; replaces an earlier one."""
         self._need_basket_change("discount")
         if not self._sale.live:
             raise Rejected("discount", "the basket is empty")
-        self._sale.basket_percent = self._percent("discount", percent)
+        pct = self._percent("discount", percent)
+        approval = self._discount_approval(pct)
+        self._sale.basket_percent = pct
+        self._note_approval(approval)
 
     def override_price(self, line: int, price: int) -> None:
         """Set a line's unit price (restricted: a supervisor or an approval)."""
@@ -340,9 +403,7 @@ class Till:
             raise Rejected("price", f"price {price} must be a whole number of minor units >= 0")
         approval = self._restricted("price")
         target.unit_price = price
-        who = self._use_approval(approval)
-        if who is not None and who not in self._sale.approved_by:
-            self._sale.approved_by.append(who)
+        self._note_approval(approval)
 
     def void_line(self, number: int) -> None:
         """Void a line: it keeps its number, is shown struck and leaves the sale."""
@@ -691,6 +752,7 @@ class Till:
             loyalty=sale.loyalty,
             tenders=tuple(sale.tenders),
             approval=None if self._approval is None else self._approval.id,
+            locked=self.pins.locked(),
         )
 
 
