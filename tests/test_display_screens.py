@@ -554,7 +554,9 @@ NAMES = ["Ana", "Bruno", "Chloé", "David", "Élodie", "Farid", "Gaëlle", "Hugo
 NAMES += ["Jules", "Karima", "Léo", "Manon", "Marie", "Nadia"]
 
 
-def roster_config(tmp_path: Path, supervisors: tuple[str, ...] = ("Marie", "Nadia")) -> Config:
+def roster_config(
+    tmp_path: Path, supervisors: tuple[str, ...] = ("Marie", "Nadia"), extra: str = ""
+) -> Config:
     """Fifteen staff (PIN 1234, supervisors 9999), the fifteenth Nadia, a supervisor."""
     from appliance.sales.staff import hash_pin
 
@@ -564,7 +566,7 @@ def roster_config(tmp_path: Path, supervisors: tuple[str, ...] = ("Marie", "Nadi
         role = "supervisor" if name in supervisors else "cashier"
         staff += f'[[staff]]\nid = "s{n:02d}"\nname = "{name}"\nrole = "{role}"\n'
         staff += f'pin_hash = "{pins[role]}"\n'
-    return make_config(tmp_path, '[display]\nlocale = "fr_FR"\n' + staff)
+    return make_config(tmp_path, '[display]\nlocale = "fr_FR"\n' + extra + staff)
 
 
 async def log_in_by_touch(h: Harness, name: str, pin: str) -> None:
@@ -708,3 +710,46 @@ async def test_a_cashier_reprints_and_refunds_with_a_supervisors_approval_by_tou
         assert refund.approved_by == "s14" and refund.staff == "s01"
         assert till.panel == "change" and "Give back to the customer" in h.shown()
         assert h.unit.till.view().approval is None  # used up by the refund
+
+
+async def test_a_name_locked_after_wrong_pins_is_unlocked_by_a_supervisor_by_touch(
+    x_display: str, tmp_path: Path
+) -> None:
+    """Two wrong PINs lock Ana: the notice says so in red and her name is marked; her
+    right PIN then goes to the approval panel, not to the till; Marie unlocks her there
+    (nobody is logged in) and Ana logs in."""
+    cfg = roster_config(tmp_path, extra="[till]\npin_tries = 5\npin_lockout = 2\n")
+    async with screens_running(cfg, ["till"]) as h:
+        till = h.screens.till
+        await log_in_by_touch(h, "Ana", "0000")
+        assert till.notice.text == "wrong PIN for s01; try again (1 more lock s01)"
+        await log_in_by_touch(h, "Ana", "1111")
+        assert till.notice.text == (
+            "wrong PIN for s01: s01 is now locked after 2 wrong PINs; a supervisor must unlock it"
+        )
+        assert "Ana (locked)" in h.shown() and h.unit.till.view().locked == {"s01"}
+        image = h.picture()
+        image.save(tmp_path / "locked.png")
+        red = (199, 31, 31)
+        assert ink(region(image, till.notice), red) > 0.3 * till.notice.width * till.notice.height
+        await log_in_by_touch(h, "Ana (locked)", "1234")
+        assert till.panel == "approve" and h.unit.till.view().staff is None
+        assert "Unlock Ana, locked after wrong PINs" in h.shown()
+        await h.press("Marie")
+        for digit in "9999":
+            await h.press(digit)
+        await h.press("Approve")
+        assert till.panel == "login" and till.notice.text == "s01 can log in again"
+        assert "Ana (locked)" not in h.shown()
+        await log_in_by_touch(h, "Ana", "1234")
+        staff = h.unit.till.view().staff
+        assert staff is not None and staff.id == "s01" and till.panel == "sell"
+        kinds = [
+            (e.kind, e.detail.get("staff")) for e in h.unit.events if e.kind.startswith("staff.")
+        ]
+        assert kinds == [
+            ("staff.pin_failed", "s01"),
+            ("staff.pin_failed", "s01"),
+            ("staff.locked", "s01"),
+            ("staff.unlocked", "s01"),
+        ]

@@ -48,6 +48,7 @@ def view(
         staff=staff, state=state, lines=shown, subtotal=total, discount=0, tax=0, total=total,
         paid=paid, due=total - paid, cash_due=kw.get("cash_due", total - paid), change=0,
         loyalty=None, tenders=(), approval=kw.get("approval"),
+        locked=kw.get("locked", frozenset()),
     )  # fmt: skip
 
 
@@ -404,3 +405,60 @@ def test_generation_counts_what_the_view_does_not_show() -> None:
     m.found("R1", record(1), set())
     m.toggle_line(1)
     assert m.generation == before + 2
+
+
+def test_a_locked_name_says_so_and_log_in_asks_a_supervisor_to_unlock_it() -> None:
+    m = model([Member("ana", "Ana"), Member("marie", "Marie", "supervisor")])
+    locked = frozenset({"ana"})
+    keys = m.staff_keys(locked).items
+    assert [(k.name, k.locked) for k in keys] == [("Ana (locked)", True), ("Marie", False)]
+    m.choose_staff("ana")
+    m.type("1")
+    refused = "ana is locked after 10 wrong PINs; a supervisor must unlock it"
+    m.took({"op": "login"}, Outcome("login", rejected=refused))
+    assert m.notice([]) == (refused, "fault")  # why, on the screen
+    assert m.login(locked) is None and m.entry == ""  # no PIN is sent for a locked name
+    nobody = view(staff=None, locked=locked)
+    assert m.panel == "approve" and m.panel_for(nobody) == "approve"
+    assert m.approval_text() == "Unlock Ana, locked after wrong PINs"
+    assert [k.name for k in m.approver_keys().items] == ["Marie"]
+    m.choose_approver("marie")
+    m.type("9")
+    unlock = m.approve()
+    assert unlock == {"op": "approve", "staff": "marie", "pin": "9", "unlock": "ana"}
+    assert m.took(unlock, Outcome("approve", rejected="wrong PIN for marie; try again")) is None
+    assert m.panel_for(nobody) == "approve"  # still there to try again
+    assert m.took(unlock, Outcome("approve")) is None
+    assert m.panel_for(view(staff=None)) == "login" and m.unlocking is None
+    assert m.notice([]) == ("ana can log in again", "ok")
+    # Back, instead: to the login panel, nothing sent.
+    m.login(locked)
+    m.approve_back()
+    assert m.panel_for(nobody) == "login" and m.unlocking is None
+
+
+def test_a_discount_the_till_refuses_for_want_of_a_supervisor_waits_for_one() -> None:
+    m = model([Member("ana", "Ana"), Member("marie", "Marie", "supervisor")])
+    m.select(2)
+    m.ask_discount()
+    m.type("5")
+    m.type("0")
+    op = m.answer()
+    assert op == {"op": "discount", "percent": "50", "line": 2}
+    needs = Outcome(
+        "discount",
+        rejected="a discount over 10 % needs a supervisor; ask one to approve first",
+        detail={"needs": "supervisor"},
+    )
+    assert m.took(op, needs) is None
+    assert m.panel == "approve" and m.approval_text() == "A discount of 50 % on line 2"
+    m.choose_approver("marie")
+    m.type("9")
+    assert m.took(m.approve() or {}, Outcome("approve")) == op  # then the discount goes
+    assert m.panel == "sell"
+    # A refusal for anything else stays a message.
+    m.took(op, Outcome("discount", rejected="the basket is empty"))
+    assert m.panel == "sell" and m.message == "the basket is empty"
+    basket = {"op": "discount", "percent": "20", "scope": "basket"}
+    m.took(basket, Outcome("discount", rejected="over", detail={"needs": "supervisor"}))
+    assert m.approval_text() == "A discount of 20 % on the whole basket"

@@ -1,5 +1,6 @@
 """The approval panel: what a cashier asked for that needs a supervisor (refund, no
-sale, reprint), the supervisors' names and a PIN pad; the operation follows the approval."""
+sale, reprint, a discount over the cashier's limit, unlocking a name locked after wrong
+PINs), the supervisors' names and a PIN pad; the operation follows the approval."""
 
 from __future__ import annotations
 

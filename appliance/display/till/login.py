@@ -1,5 +1,6 @@
 """The login panel: who is at the till (the roster's names, a page at a time when they
-do not all fit, or "Set-up" without a roster) and a PIN pad."""
+do not all fit, or "Set-up" without a roster; a name locked after wrong PINs marked, and
+Log in on it asking a supervisor to unlock it) and a PIN pad."""
 
 from __future__ import annotations
 
@@ -29,10 +30,12 @@ def build(till: Host, view: TillView) -> Any:
         till.refresh()
 
     hints = ["No staff roster: set-up mode"] if model.setup_mode else []
-    page = model.staff_keys()
+    if view.locked:
+        hints.append("A locked name: Log in asks a supervisor to unlock it")
+    page = model.staff_keys(view.locked)
     root.add_widget(people_column(s, "Who is at the till?", hints, page, choose, turn))
     pad = BoxLayout(orientation="vertical", spacing=s(6), size_hint_x=0.55)
     pad.add_widget(entry(till))
-    pad.add_widget(keypad(till, lambda: till.send(model.login()), "Log in"))
+    pad.add_widget(keypad(till, lambda: till.send(model.login(till.view().locked)), "Log in"))
     root.add_widget(pad)
     return root

@@ -9,13 +9,16 @@ without a display (tests/test_display_till_model.py).
 
 A restricted operation (refund, no sale, reprint) asked for by a cashier with no
 approval waiting goes to the approval panel first: a supervisor chooses their name and
-types their PIN (`approve`), and the operation follows. A reprint is not a scenario
-operation: the screen sends `{"op": "reprint", …}` to `Controller.reprint`.
+types their PIN (`approve`), and the operation follows; so does one the till refused
+for want of a supervisor (a discount over the cashier's limit). A name locked after
+wrong PINs goes there too, from the login panel: the supervisor's `approve` carries
+`unlock`. A reprint is not a scenario operation: the screen sends
+`{"op": "reprint", …}` to `Controller.reprint`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
@@ -97,6 +100,7 @@ class StaffKey:
     id: str
     name: str
     chosen: bool
+    locked: bool = False  # after wrong PINs: a supervisor unlocks it
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ class TillModel:
         self.approve_from: PanelName = "more"
         self.approver: str | None = None
         self.approver_page = 0
+        self.unlocking: str | None = None  # the locked id the approval panel is for
 
     def _changed(self) -> None:
         self.generation += 1
@@ -195,7 +200,7 @@ class TillModel:
         """The panel to show for the till's state: login until someone is, the tender
         keypad while paying, else the panel chosen (the sell panel after login)."""
         if view.staff is None:
-            return "login"
+            return "approve" if self.panel == "approve" and self.unlocking else "login"
         if self.panel == "number":
             return "number"
         if view.state == "tendering":
@@ -222,12 +227,21 @@ class TillModel:
         """No roster: one "Set-up" key logs in a supervisor without a PIN."""
         return not self.staff
 
-    def staff_keys(self) -> Page[StaffKey]:
-        """The page of names on the login panel (the whole roster, page by page)."""
+    def staff_keys(self, locked: Collection[str] = ()) -> Page[StaffKey]:
+        """The page of names on the login panel (the whole roster, page by page); a name
+        `locked` after wrong PINs says so."""
         if self.setup_mode:
             people = [StaffKey("setup", "Set-up (supervisor)", self.login_staff == "setup")]
         else:
-            people = [StaffKey(m.id, m.name, m.id == self.login_staff) for m in self.staff]
+            people = [
+                StaffKey(
+                    m.id,
+                    f"{m.name} (locked)" if m.id in locked else m.name,
+                    m.id == self.login_staff,
+                    m.id in locked,
+                )
+                for m in self.staff
+            ]
         page = page_of(people, self.staff_page, STAFF_ROOM, 1)
         self.staff_page = page.number
         return page
@@ -240,14 +254,20 @@ class TillModel:
         self.login_staff = staff_id
         self._changed()
 
-    def login(self) -> Op | None:
+    def login(self, locked: Collection[str] = ()) -> Op | None:
         """The login operation for the name chosen and the PIN typed; None (and a
-        message) when no name is chosen."""
+        message) when no name is chosen, or (to the approval panel, to unlock it) when
+        the name is `locked`."""
         sid = self.login_staff or ("setup" if self.setup_mode else None)
         if sid is None:
             self.message = "Choose your name first, then type your PIN"
             return None
         pin, self.entry = self.entry, ""
+        if sid in locked:
+            self.unlocking, self.pending, self.approve_from = sid, None, "login"
+            self.approver, self.approver_page = None, 0
+            self.go("approve")
+            return None
         return {"op": "login", "staff": sid, "pin": pin or None}
 
     # -- selling: categories, grid, basket --------------------------------------------------
@@ -515,6 +535,9 @@ class TillModel:
 
     def approval_text(self) -> str:
         """What the supervisor is asked to approve."""
+        if self.unlocking is not None:
+            name = next((m.name for m in self.staff if m.id == self.unlocking), self.unlocking)
+            return f"Unlock {name}, locked after wrong PINs"
         op = self.pending or {}
         match op.get("op"):
             case "refund":
@@ -525,6 +548,11 @@ class TillModel:
                 return f"Open the drawer: {op['reason']}"
             case "reprint":
                 return f"A copy of receipt {op['receipt_no']}"
+            case "discount":
+                where = "the whole basket" if op.get("scope") == "basket" else "line"
+                if where == "line":
+                    where = f"line {op['line']}" if op.get("line") is not None else "the last line"
+                return f"A discount of {op.get('percent')} % on {where}"
         return ""
 
     def approver_keys(self) -> Page[StaffKey]:
@@ -552,11 +580,14 @@ class TillModel:
             self.message = "A supervisor chooses their name, then types their PIN"
             return None
         pin, self.entry = self.entry, ""
-        return {"op": "approve", "staff": self.approver, "pin": pin or None}
+        op: Op = {"op": "approve", "staff": self.approver, "pin": pin or None}
+        if self.unlocking is not None:
+            op["unlock"] = self.unlocking
+        return op
 
     def approve_back(self) -> None:
         """No approval after all: back where it was asked for, nothing sent."""
-        self.pending = None
+        self.pending, self.unlocking = None, None
         self.go(self.approve_from)
 
     # -- outcomes -------------------------------------------------------------------------
@@ -565,11 +596,23 @@ class TillModel:
         goes to selling, a completed sale or refund to the change panel, a Z to its
         report, an approval to what it was asked for. Returns an operation to send next."""
         self.message, self.message_level = outcome.rejected or "", "fault"
+        needs = isinstance(outcome.detail, dict) and outcome.detail.get("needs") == "supervisor"
+        if outcome.rejected is not None and needs and op.get("op") != "approve":
+            # The till wants a supervisor for it (a discount over the cashier's limit).
+            self.pending, self.approve_from = op, self.panel
+            self.approver, self.approver_page = None, 0
+            self.go("approve")
+            return None
         if outcome.rejected is not None:
             return None
         match op.get("op"):
             case "login" | "no_sale":
                 self.go("sell")
+            case "approve" if op.get("unlock") is not None:
+                self.unlocking = None
+                self.go("login")
+                self.message = f"{op['unlock']} can log in again"
+                self.message_level = "ok"
             case "approve":
                 follow, self.pending = self.pending, None
                 self.go(self.approve_from)

@@ -23,8 +23,8 @@ def people_column(
     detail: str = "",
 ) -> Any:
     """The title, a detail under it (what is approved), lines of small print, the page's
-    names (the chosen one green), and the page keys at the bottom when the names do not
-    all fit."""
+    names (the chosen one green, a locked one grey), and the page keys at the bottom when
+    the names do not all fit."""
     column = BoxLayout(orientation="vertical", spacing=s(6), size_hint_x=0.45)
     column.add_widget(Text(title, size_px=s(18), bold=True))
     if detail:
@@ -32,7 +32,7 @@ def people_column(
     for hint in hints:
         column.add_widget(Text(hint, size_px=s(13), color=MUTED, shorten=False))  # wraps
     for key in page.items:
-        bg = GO if key.chosen else ACCENT
+        bg = GO if key.chosen else MUTED if key.locked else ACCENT
         column.add_widget(Key(key.name, partial(choose, key.id), size_px=s(17), bg=bg))
     if (keys := page_row(page, turn, s(15), s(6))) is not None:
         for _ in range(page.size - len(page.items)):
