@@ -115,6 +115,15 @@ def test_wrong_pins_lock_the_id_across_a_restart_until_a_supervisor_unlocks_it(
     assert (record["staff"], record["approved_by"]) == ("ana", "marie")
     assert [li["discount"] for li in record["lines"]] == [145]
 
+    # A device state that cannot be read stops the start, as a damaged journal does: a
+    # till that forgot its locks would hand out fresh guesses.
+    state = cfg.parent / "data" / "state.json"
+    state.write_text("garbage{")
+    r = run_cli("replay", "--config", str(cfg), str(tmp_path / "again.jsonl"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert "state.json: the device state is not valid JSON" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and state.read_text() == "garbage{"
+
 
 class Clock:
     def __init__(self) -> None:
