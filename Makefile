@@ -16,12 +16,14 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # mosquitto for the broker tests; fonts for receipt PNGs and screens; Xvfb and the GL/mtdev
-# libraries Kivy needs for the screen tests. Only installs when missing.
+# libraries Kivy needs for the screen tests; faketime (libfaketime) for the tests that move
+# a unit's clock (tests/test_old_receipts.py). Only installs when missing.
 sysdeps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf || missing="$$missing fonts-dejavu-core"; \
 	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
+	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
 	for lib in libGL.so.1:libgl1 libmtdev.so.1:libmtdev1; do \
 	  ldconfig -p | grep -q "$${lib%%:*}" || missing="$$missing $${lib#*:}"; done; \
 	test -d /usr/lib/x86_64-linux-gnu/dri -o -d /usr/lib/aarch64-linux-gnu/dri || missing="$$missing libgl1-mesa-dri"; \

@@ -84,6 +84,40 @@ def cmd_receipt_reprint(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_receipt_held(args: argparse.Namespace) -> int:
+    from appliance.store import Store
+    from protocol.money import format_minor
+
+    cfg = _config(args)
+    _journal_path(cfg)
+    with Store.open(cfg.data_dir, cfg.device.id) as store:
+        held = store.print_jobs.held()
+    if args.json:
+        rows = [
+            {
+                "receipt_no": h.receipt_no,
+                "job_id": h.job_id,
+                "copy": h.copy,
+                "sold": h.sold,
+                "total": h.total,
+                "held": h.held,
+                "reason": h.reason,
+            }
+            for h in held
+        ]
+        print(json.dumps(rows, ensure_ascii=False))
+        return 0
+    for h in held:
+        kind = "copy of " if h.copy else ""
+        total = format_minor(h.total, cfg.exponent)
+        print(f"{kind}{h.receipt_no}  sold {h.sold}  {total}  held {h.held}: {h.reason}")
+    print(
+        f"{len(held)} receipt{'' if len(held) == 1 else 's'} not printed"
+        + ("; print a copy with `appliance receipt reprint`" if held else "")
+    )
+    return 0
+
+
 def cmd_catalog_import(args: argparse.Namespace) -> int:
     from appliance.sales.catalog import parse_catalog_csv
     from appliance.store import Store
@@ -250,7 +284,7 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
     with_config(sp)
     sp.add_argument("catalog", metavar="CATALOG.csv")
 
-    rc = command("receipt", lambda a: usage(rc), "receipts already printed")
+    rc = command("receipt", lambda a: usage(rc), "copies of receipts, and those not printed")
     rc_sub = rc.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     sp = command(
         "reprint", cmd_receipt_reprint, "print a receipt again, marked COPY (supervised)", rc_sub
@@ -267,6 +301,15 @@ def build_parser(plugins: bool = True) -> argparse.ArgumentParser:
         metavar="S",
         help="how long to wait for the copy to come out (default 30)",
     )
+
+    sp = command(
+        "held",
+        cmd_receipt_held,
+        "the receipts not printed (too old when the printer could take them), newest first",
+        rc_sub,
+    )
+    with_config(sp)
+    sp.add_argument("--json", action="store_true", help="machine-readable list")
 
     jr = command("journal", lambda a: usage(jr), "read and check the sales journal")
     jr_sub = jr.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)

@@ -90,6 +90,11 @@ class HardwareSection(msgspec.Struct, forbid_unknown_fields=True):
     drawer_sensor_pin: Annotated[int, msgspec.Meta(ge=0, le=27)] | None = None
     # Seconds a drawer may stay open before we report it.
     drawer_open_alarm: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    # Seconds after its sale (or its request, for a copy) that a receipt still prints by
+    # itself; an older one (the printer was out that long) is held and listed on the till
+    # for a supervised COPY: the customer has gone. At least 30 s, so a burst of receipts
+    # after a short fault all print; at most a week, so every job ends somewhere.
+    print_max_age: Annotated[float, msgspec.Meta(ge=30, le=7 * DAY)] = 600.0
 
 
 class UpdateSection(msgspec.Struct, forbid_unknown_fields=True):

@@ -77,6 +77,7 @@ async def _print_here(
         receipt_renderer(store, [receipt_header(cfg)], cfg.exponent),
         cfg.data_dir / "receipts",
         on_event=lambda e: faults.append(e) if e.kind != "printer.printed" else None,
+        max_age=cfg.hardware.print_max_age,  # what a restart would hold, this holds too
     )
     task = asyncio.create_task(queue.run(), name="print-queue")
     try:
@@ -92,9 +93,10 @@ async def _print_here(
 
 
 async def _printed(store: Store, job: int, wait: float) -> bool:
+    """Whether the copy came out within `wait` (not merely left the queue: held is not)."""
     deadline = time.monotonic() + wait
-    while any(j.job_id == job for j in store.print_jobs.pending()):
+    while (state := store.print_jobs.state(job)) == "queued":
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(POLL)
-    return True
+    return state == "printed"

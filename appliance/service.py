@@ -292,7 +292,8 @@ async def open_unit(
     def emit(event: Event) -> None:
         events.append(event)
         del events[:-1000]  # a bounded memory of recent events for screens and tests
-        warn = event.kind.endswith(("fault", "jammed", "too_long")) or event.kind == "staff.locked"
+        warn = event.kind.endswith(("fault", "jammed", "too_long", "held"))
+        warn = warn or event.kind == "staff.locked"
         level = logging.WARNING if warn else 0
         log.log(level or logging.INFO, event.kind, extra={"event": event.detail})
         if event.kind == "scanner.rejected" and controller_ref:
@@ -333,7 +334,12 @@ async def open_unit(
         exponent = cfg.exponent
         render = receipt_renderer(store, headers, exponent)
         queue = PrintQueue(
-            printer, store.print_jobs, render, cfg.data_dir / "receipts", on_event=emit
+            printer,
+            store.print_jobs,
+            render,
+            cfg.data_dir / "receipts",
+            on_event=emit,
+            max_age=hw.print_max_age,
         )
         publisher: OutboxPublisher | None = None
         if cfg.mqtt.url:

@@ -38,6 +38,9 @@ def test_the_contract_example_parses() -> None:
     assert cfg.store.cash_rounding == 5
     assert cfg.exponent == 2
     assert str(cfg.data_dir) == "/tmp/x"
+    assert cfg.hardware.print_max_age == 600  # ten minutes: the customer has gone by then
+    longer = parse_config(GOOD.replace("drawer_pin = 17", "drawer_pin = 17\nprint_max_age = 900"))
+    assert longer.hardware.print_max_age == 900
 
 
 @pytest.mark.parametrize(
@@ -67,6 +70,18 @@ def test_the_contract_example_parses() -> None:
         (GOOD + "[till]\npin_lockout = 0\n", "till.pin_lockout: Expected `int` >= 1"),
         (GOOD + "[till]\npin_wait_max = 0.5\n", "till.pin_wait_max"),
         (GOOD + "[till]\npin_limit = 3\n", "pin_limit"),
+        (
+            GOOD.replace("drawer_pin = 17", "drawer_pin = 17\nprint_max_age = 10"),
+            "hardware.print_max_age: Expected `float` >= 30",
+        ),
+        (
+            GOOD.replace("drawer_pin = 17", "drawer_pin = 17\nprint_max_age = 604801"),
+            "hardware.print_max_age: Expected `float` <= 604800",
+        ),
+        (
+            GOOD.replace("drawer_pin = 17", 'drawer_pin = 17\nprint_max_age = "10m"'),
+            "print_max_age",
+        ),
         (GOOD.replace("[device]", "[device"), "not valid TOML"),
         ("[store]\ncurrency = 'EUR'\n", "device"),
     ],

@@ -4,7 +4,7 @@ through paper-outs, unplugs part-way through a receipt and stalls."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from appliance.errors import ApplianceError
 from appliance.events import Event
 from appliance.receipt import escpos
 from appliance.receipt.layout import TORN_NOTICE, Receipt
+from protocol.timestamps import utc_stamp
 from tests.test_receipt import HEADER, sale_record
 from tests.waiting import until
 
@@ -299,3 +300,182 @@ async def test_printed_but_not_recorded_is_not_printed_again(tmp_path: Path) -> 
     queue.stop()
     await asyncio.wait_for(task, 5)
     sim.close()
+
+
+# -- old receipts: held, not printed (max_age) --------------------------------------------
+
+NOW = 1_800_000_000.0  # the wall clock at the start of these tests
+
+
+@dataclass(frozen=True)
+class AgedJob(Job):
+    since: str = ""
+    receipt_no: str = ""
+
+
+class AgedJobs(FakeJobs):
+    """FakeJobs whose jobs carry their sale time, and that can hold them."""
+
+    def __init__(self, wall: Callable[[], float]) -> None:
+        super().__init__()
+        self.wall = wall
+        self.held: dict[int, str] = {}
+        self.hold_fails = 0
+
+    def add_aged(self, seq: int, age: float, copy: bool = False) -> int:
+        job_id = len(self.jobs) + 1
+        since = utc_stamp(self.wall() - age)  # sold `age` seconds ago
+        self.jobs[job_id] = AgedJob(job_id, seq, copy, 0, since, f"s001-till-01-{seq:06d}")
+        return job_id
+
+    def pending(self) -> list[Job]:
+        return [j for j in super().pending() if j.job_id not in self.held]
+
+    def hold(self, job_ids: Iterable[int], reason: str) -> int:
+        if self.hold_fails:
+            self.hold_fails -= 1
+            raise ApplianceError("database is locked")
+        ids = [j for j in job_ids if j not in self.held and j not in self.printed]
+        self.held.update(dict.fromkeys(ids, reason))
+        return len(ids)
+
+
+class Clocks:
+    """The wall clock and the monotonic one, moved by the test."""
+
+    def __init__(self) -> None:
+        self.wall = NOW
+        self.mono = 1000.0
+
+    def step(self, seconds: float) -> None:
+        """Time passes: both clocks move."""
+        self.wall += seconds
+        self.mono += seconds
+
+
+@dataclass
+class AgedBench:
+    sim: SimPrinter
+    jobs: AgedJobs
+    queue: PrintQueue[Job]
+    events: list[Event]
+    clocks: Clocks
+
+    def kinds(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.kind == kind]
+
+    def paper(self) -> bytes:
+        return self.sim.path.read_bytes() if self.sim.path.exists() else b""
+
+
+@pytest.fixture
+async def aged(tmp_path: Path) -> AsyncIterator[AgedBench]:
+    sim = SimPrinter(tmp_path / "printer.bin", timeout=0.3)
+    clocks = Clocks()
+    jobs = AgedJobs(lambda: clocks.wall)
+    events: list[Event] = []
+    queue = PrintQueue(
+        sim,
+        jobs,
+        render,
+        None,
+        events.append,
+        retry_min=0.02,
+        retry_max=0.05,
+        max_age=600,
+        clock=lambda: clocks.wall,
+        monotonic=lambda: clocks.mono,
+    )
+    bench = AgedBench(sim, jobs, queue, events, clocks)
+    yield bench
+    queue.stop()
+    sim.replug()
+    sim.close()
+
+
+def start(bench: AgedBench) -> asyncio.Task[None]:
+    return asyncio.create_task(bench.queue.run())
+
+
+async def test_old_receipts_are_held_and_only_recent_ones_print(aged: AgedBench) -> None:
+    old = aged.jobs.add_aged(1, 3600)
+    older_than_limit = aged.jobs.add_aged(2, 601)
+    recent = aged.jobs.add_aged(3, 10)
+    copy = aged.jobs.add_aged(1, 2, copy=True)  # a copy's age is that of its request
+    task = start(aged)
+    await until(lambda: len(aged.jobs.printed) == 2)
+    assert aged.jobs.printed == [recent, copy]
+    assert aged.paper() == receipt_bytes(3) + receipt_bytes(1, copy=True)
+    assert sorted(aged.jobs.held) == [old, older_than_limit]
+    assert all("600 s (print_max_age)" in why for why in aged.jobs.held.values())
+    (event,) = aged.kinds("printer.held")
+    assert event.detail["count"] == 2
+    assert event.detail["receipts"] == ["s001-till-01-000001", "s001-till-01-000002"]
+    assert aged.queue.queued == 0
+    aged.queue.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_a_receipt_that_grows_old_while_the_printer_is_out_is_held(
+    aged: AgedBench,
+) -> None:
+    aged.sim.unplug()
+    first = aged.jobs.add_aged(4, 0)
+    task = start(aged)
+    await until(lambda: aged.queue.state == "offline")
+    second = aged.jobs.add_aged(5, 0)
+    aged.clocks.step(300)
+    aged.queue.wake()
+    await until(lambda: len(aged.jobs.errors) >= 3)  # still tried: 300 s is recent
+    assert aged.jobs.held == {} and aged.queue.queued == 2
+    aged.clocks.step(301)  # the first is 601 s old now, the second too (it came right after)
+    await until(lambda: sorted(aged.jobs.held) == [first, second])
+    aged.jobs.add_aged(6, 0)
+    aged.sim.replug()
+    aged.queue.wake()  # as the controller does after a sale
+    await until(lambda: len(aged.jobs.printed) == 1)
+    assert aged.paper() == receipt_bytes(6)  # the two old ones never came out
+    aged.queue.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_a_wall_clock_jump_changes_no_known_age(aged: AgedBench) -> None:
+    aged.sim.unplug()
+    jobs = [aged.jobs.add_aged(seq, 5) for seq in (1, 2)]
+    task = start(aged)
+    await until(lambda: len(aged.jobs.errors) >= 2)
+    aged.clocks.wall += 7200  # NTP sets a clock that was two hours slow
+    aged.queue.wake()
+    await until(lambda: len(aged.jobs.errors) >= 4)
+    aged.clocks.wall -= 3 * 3600  # and back again, further than the sales
+    aged.queue.wake()
+    await until(lambda: len(aged.jobs.errors) >= 6)
+    aged.sim.replug()
+    await until(lambda: aged.jobs.printed == jobs)
+    assert aged.jobs.held == {}
+    aged.queue.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_a_sale_ahead_of_the_clock_has_no_known_age_and_is_held(aged: AgedBench) -> None:
+    ahead = aged.jobs.add_aged(7, -3600)  # the clock went back an hour since this sale
+    slightly = aged.jobs.add_aged(8, -30)  # a small step back: as if just sold
+    task = start(aged)
+    await until(lambda: aged.jobs.printed == [slightly])
+    assert list(aged.jobs.held) == [ahead]
+    assert "ahead of the clock" in aged.jobs.held[ahead]
+    assert aged.paper() == receipt_bytes(8)
+    aged.queue.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_an_old_receipt_the_store_cannot_hold_yet_is_not_printed(aged: AgedBench) -> None:
+    aged.jobs.hold_fails = 2
+    old = aged.jobs.add_aged(9, 3600)
+    task = start(aged)
+    aged.queue.wake()
+    await until(lambda: old in aged.jobs.held, timeout=30)
+    assert len(aged.kinds("printer.error")) == 2
+    assert aged.paper() == b"" and aged.jobs.printed == []
+    aged.queue.stop()
+    await asyncio.wait_for(task, 5)

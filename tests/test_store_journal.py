@@ -634,3 +634,57 @@ def test_a_lost_device_key_is_not_replaced_while_the_journal_has_records(
     with pytest.raises(StoreFileError, match=r"missing, and the journal holds 3 records"):
         Store.open(data_dir, "till-01")
     assert not (data_dir / "device.key").exists()
+
+
+def test_held_receipts_are_listed_until_reprinted_or_cleared(store: Store) -> None:
+    fill(store, 4)
+    assert store.print_jobs.hold([1, 2, 3], "too old") == 3
+    assert store.print_jobs.hold([1], "again") == 0  # only a queued job is held
+    assert [j.job_id for j in store.print_jobs.pending()] == [4]
+    held = store.print_jobs.held()
+    assert [(h.job_id, h.receipt_no, h.copy, h.reason) for h in held] == [
+        (3, "s001-till-01-000003", False, "too old"),
+        (2, "s001-till-01-000002", False, "too old"),
+        (1, "s001-till-01-000001", False, "too old"),
+    ]
+    assert [h.total for h in held] == [252, 251, 250] and held[0].sold.endswith("Z")
+    assert store.print_jobs.held_count() == 3
+    # A copy of record 2 queued: its held job is done with, in the same transaction.
+    copy = store.print_jobs.add_copy(2)
+    assert store.print_jobs.state(2) == "reprinted" and store.print_jobs.state(copy) == "queued"
+    assert [j.job_id for j in store.print_jobs.pending()] == [4, copy]
+    assert store.print_jobs.dismiss([1, 2, 4]) == 1  # 2 is reprinted, 4 was never held
+    assert [h.job_id for h in store.print_jobs.held()] == [3]
+    assert [store.print_jobs.state(j) for j in (1, 2, 3, 4, copy, 99)] == [
+        "dismissed",
+        "reprinted",
+        "held",
+        "queued",
+        "queued",
+        None,
+    ]
+
+
+def test_the_print_jobs_of_a_version_1_journal_carry_over(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as m:
+        m.setattr(db_module, "MIGRATIONS", db_module.MIGRATIONS[:1])
+        m.setattr(db_module, "SCHEMA_VERSION", 1)
+        with Store.open(data_dir, "till-01") as s:
+            fill(s, 3)
+            s.print_jobs.mark_printed(1)
+            s.print_jobs.mark_attempt(2, "paper out")
+    conn = sqlite3.connect(data_dir / "journal.db")
+    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    conn.close()
+    with Store.open(data_dir, "till-01") as s:
+        assert s.print_jobs.pending() == [PrintJob(2, 2, False, 1), PrintJob(3, 3, False, 0)]
+        assert s.print_jobs.state(1) == "printed"
+        assert s.print_jobs.add_copy(1) == 4  # the job numbers go on after the old ones
+        assert s.verify().ok
+    conn = sqlite3.connect(data_dir / "journal.db")
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    conn.close()

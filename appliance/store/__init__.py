@@ -9,7 +9,7 @@ from appliance.store.db import SCHEMA_VERSION
 from appliance.store.errors import DuplicateSaleError, StoreError, StoreFileError
 from appliance.store.journal import Store
 from appliance.store.outbox import Outbox, Pending
-from appliance.store.print_jobs import PrintJob, PrintJobs
+from appliance.store.print_jobs import HeldReceipt, PrintJob, PrintJobs
 from appliance.store.state import DeviceState
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "CatalogStore",
     "DeviceState",
     "DuplicateSaleError",
+    "HeldReceipt",
     "Outbox",
     "Pending",
     "PrintJob",

@@ -67,6 +67,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         f"PRAGMA application_id = {APPLICATION_ID}",
     ),
+    # 2: a receipt too old to print by itself is `held` (listed for a supervised COPY),
+    # then `reprinted` or `dismissed`; SQLite cannot alter a CHECK, so the table is
+    # rebuilt (nothing references print_jobs, so the foreign keys stay as they are).
+    (
+        """CREATE TABLE print_jobs_2 (
+            job_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            seq INTEGER NOT NULL REFERENCES journal(seq),
+            copy INTEGER NOT NULL DEFAULT 0 CHECK (copy IN (0, 1)),
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'printed', 'held', 'reprinted', 'dismissed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created TEXT NOT NULL,
+            printed TEXT,
+            held TEXT,
+            held_reason TEXT,
+            resolved TEXT,
+            copy_job INTEGER
+        )""",
+        "INSERT INTO print_jobs_2 (job_id, seq, copy, state, attempts, last_error, created, "
+        "printed) SELECT job_id, seq, copy, state, attempts, last_error, created, printed "
+        "FROM print_jobs",
+        "DROP TABLE print_jobs",
+        "ALTER TABLE print_jobs_2 RENAME TO print_jobs",
+        "CREATE INDEX print_jobs_queued ON print_jobs(job_id) WHERE state = 'queued'",
+        "CREATE INDEX print_jobs_held ON print_jobs(job_id) WHERE state = 'held'",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
