@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -582,6 +582,37 @@ class Controller:
             detail["approved_by"] = approved_by
         self._emit(Event("receipt.reprinted", detail))
         return Outcome("reprint", detail=detail)
+
+    async def clear_unprinted(self, job_ids: Sequence[int]) -> Outcome:
+        """Take receipts off the not-printed list without printing them (`held` print jobs
+        become `dismissed`): the customers have gone and nobody asked for a copy.
+        Restricted like a reprint. Not a scenario operation; never raises on bad input."""
+        async with self._lock:
+            try:
+                return self._clear_unprinted(list(job_ids))
+            except (Rejected, BadInput) as e:
+                reason = e.reason if isinstance(e, Rejected) else str(e)
+                log.info("operation refused", extra={"op": "clear_unprinted", "reason": reason})
+                return Outcome("clear_unprinted", rejected=reason)
+
+    def _clear_unprinted(self, job_ids: list[int]) -> Outcome:
+        if not job_ids or not all(isinstance(j, int) and not isinstance(j, bool) for j in job_ids):
+            raise BadInput("no receipt to clear: the not-printed list is empty")
+        staff = self.till.view().staff
+        approved_by = self.till.authorise("clear_unprinted")
+        try:
+            cleared = self.store.print_jobs.dismiss(job_ids)
+        except StoreError as e:
+            log.error("not-printed list not cleared", extra={"error": str(e)})
+            raise BadInput(f"the list could not be cleared ({e}); try again") from e
+        detail: dict[str, Any] = {
+            "count": cleared,
+            "staff": staff.id if staff is not None else None,
+        }
+        if approved_by is not None:
+            detail["approved_by"] = approved_by
+        self._emit(Event("receipt.unprinted_cleared", detail))
+        return Outcome("clear_unprinted", detail=detail)
 
     def x_report(self) -> ShiftReport:
         """The running shift's figures (X report): read-only."""

@@ -16,6 +16,7 @@ from PIL import Image
 
 from appliance.config import Config, parse_config
 from appliance.display import DisplayError
+from appliance.drivers.printer import SimPrinter
 from appliance.loyalty.customers import (
     CustomerSummary,
     Enrolment,
@@ -753,3 +754,62 @@ async def test_a_name_locked_after_wrong_pins_is_unlocked_by_a_supervisor_by_tou
             ("staff.locked", "s01"),
             ("staff.unlocked", "s01"),
         ]
+
+
+async def test_receipts_not_printed_are_listed_and_a_copy_printed_by_touch(
+    x_display: str, tmp_path: Path
+) -> None:
+    """Three receipts the print queue held after an outage (too old to print by
+    themselves): the printer lamp says so in amber, More… lists them, and Ana (a cashier)
+    touches one: Marie approves, the copy comes out marked COPY, the list shows two."""
+    cfg = roster_config(tmp_path)
+    paper = cfg.data_dir / "printer.bin"
+    async with screens_running(cfg, ["till"]) as h:
+        await log_in_by_touch(h, "Ana", "1234")
+        ctl, jobs = h.unit.controller, h.unit.store.print_jobs
+        assert isinstance(h.unit.printer, SimPrinter)
+        h.unit.printer.unplug()
+        sold = []
+        for ref in ("T1", "T2", "T3"):
+            await ctl.handle({"op": "key", "sku": "B1", "qty": 1})
+            sale = (await ctl.handle({"op": "tender", "type": "card", "ref": ref})).record
+            assert sale is not None
+            sold.append(sale.receipt_no)
+        # What the queue does once they are older than print_max_age.
+        assert jobs.hold([j.job_id for j in jobs.pending()], "older than 600 s") == 3
+        h.unit.printer.replug()
+        h.unit.print_queue.wake()  # nothing to print: it asks the printer how it is
+        for _ in range(200):
+            if h.unit.print_queue.state == "ok":
+                break
+            await asyncio.sleep(0.02)
+        await h.press("Next customer")
+        till = h.screens.till
+        assert till.lamps["printer"].text == "3 not printed"
+        assert till.notice.text.startswith("3 not printed: receipts too old to print by")
+        lamp = region(h.picture(), till.lamps["printer"])
+        amber = (217, 140, 13)  # kit.WARN
+        assert ink(lamp, amber) > 0.5 * lamp.width * lamp.height
+        h.picture().save(tmp_path / "sell.png")
+        await h.press("More…")
+        h.picture().save(tmp_path / "more.png")
+        await h.press("Not printed (3)")
+        assert till.panel == "unprinted" and "3 receipts not printed" in h.shown()
+        h.picture().save(tmp_path / "unprinted.png")
+        await h.press(sold[1])
+        assert till.panel == "approve" and f"A copy of receipt {sold[1]}" in h.shown()
+        await h.press("Marie")
+        for digit in "9999":
+            await h.press(digit)
+        await h.press("Approve")
+        assert till.panel == "unprinted"
+        assert till.notice.text == f"A copy of receipt {sold[1]} is printing"
+        assert await h.unit.drain_printer()
+        await h.settle()
+        assert "2 receipts not printed" in h.shown()
+        assert not [t for t in h.shown() if t.startswith(sold[1])]
+        assert till.lamps["printer"].text == "2 not printed"
+        h.picture().save(tmp_path / "unprinted-after.png")
+    out = paper.read_bytes()
+    assert out.count(b"\x1dV\x00") == 1  # one cut: the copy, and nothing else
+    assert out.count(b"COPY") == 2 and sold[1].encode() in out

@@ -16,6 +16,7 @@ from appliance.sales.catalog import Catalog, Item
 from appliance.sales.reports import shift_report
 from appliance.sales.staff import Person
 from appliance.sales.till import TillLine, TillView
+from appliance.store import HeldReceipt
 from protocol.record import Record, plain
 from tests.conftest import ROOT
 from tests.records import sale as a_sale
@@ -462,3 +463,57 @@ def test_a_discount_the_till_refuses_for_want_of_a_supervisor_waits_for_one() ->
     basket = {"op": "discount", "percent": "20", "scope": "basket"}
     m.took(basket, Outcome("discount", rejected="over", detail={"needs": "supervisor"}))
     assert m.approval_text() == "A discount of 20 % on the whole basket"
+
+
+def held(n: int) -> list[HeldReceipt]:
+    """`n` receipts not printed, newest first, as `PrintJobs.held()` lists them."""
+    return [
+        HeldReceipt(j, j, f"R{j}", j == 2, f"2026-11-23T10:{j:02d}:00.000Z", 100 * j, "", "old")
+        for j in range(n, 0, -1)
+    ]
+
+
+def test_receipts_not_printed_are_listed_for_a_supervised_copy_or_cleared() -> None:
+    m = model([Member("ana", "Ana"), Member("marie", "Marie", "supervisor")])
+    assert m.unprinted_title(0) == "Not printed" and m.unprinted_title(7) == "Not printed (7)"
+    assert m.unprinted_texts(0)[0] == "Every receipt has printed"
+    title, hint = m.unprinted_texts(7)
+    assert title == "7 receipts not printed" and "Touch one to print a copy" in hint
+    m.go("unprinted")
+    page = m.unprinted_keys(held(7))  # six fit, or five a page and the page keys
+    assert [k.receipt_no for k in page.items] == ["R7", "R6", "R5", "R4", "R3"] and page.more
+    assert page.items[0].text.startswith("R7  ·  ") and page.items[0].text.endswith("£7.00")
+    m.turn_unprinted(1)
+    assert [k.text.split("  ·  ")[0] for k in m.unprinted_keys(held(7)).items] == [
+        "copy of R2",
+        "R1",
+    ]
+    # A cashier's copy waits for a supervisor; then it goes, and the list is drawn again.
+    assert m.reprint_unprinted("R2", view(ANA)) is None and m.panel == "approve"
+    assert m.approval_text() == "A copy of receipt R2"
+    m.choose_approver("marie")
+    m.type("9")
+    follow = m.took(m.approve() or {}, Outcome("approve"))
+    assert follow == {"op": "reprint", "receipt_no": "R2"} and m.panel == "unprinted"
+    before = m.generation
+    m.took(follow, Outcome("reprint", detail={"receipt_no": "R2"}))
+    assert m.generation > before and m.notice([]) == ("A copy of receipt R2 is printing", "ok")
+    # Clearing takes every receipt listed off, printing none; a supervisor's call too.
+    assert m.clear_unprinted([], view(MARIE)) is None
+    assert m.message == "There is no receipt to clear"
+    clear = m.clear_unprinted(held(3), view(MARIE))
+    assert clear == {"op": "clear_unprinted", "job_ids": [3, 2, 1]}
+    assert m.clear_unprinted(held(3), view(ANA)) is None and m.panel == "approve"
+    assert m.approval_text().startswith("Clear 3 receipts from the list")
+    m.approve_back()
+    m.took(clear, Outcome("clear_unprinted", detail={"count": 3}))
+    assert m.notice([]) == ("3 receipts cleared from the list", "ok") and m.unprinted_page == 0
+
+
+def test_the_printer_light_counts_the_receipts_not_printed() -> None:
+    light = printer_light("ok", 0, 4)
+    assert (light.level, light.text) == ("warn", "4 not printed")
+    assert light.advice.endswith("a copy from More… › Not printed.")
+    assert printer_light("ok", 0, 0).level == "ok"
+    faulted = printer_light("paper_out", 2, 4)  # the fault first: it is what to fix
+    assert faulted.level == "fault" and faulted.text == "Printer out of paper (2 waiting)"

@@ -382,6 +382,7 @@ async def aged(tmp_path: Path) -> AsyncIterator[AgedBench]:
         events.append,
         retry_min=0.02,
         retry_max=0.05,
+        idle_poll=0.05,
         max_age=600,
         clock=lambda: clocks.wall,
         monotonic=lambda: clocks.mono,
@@ -430,8 +431,11 @@ async def test_a_receipt_that_grows_old_while_the_printer_is_out_is_held(
     assert aged.jobs.held == {} and aged.queue.queued == 2
     aged.clocks.step(301)  # the first is 601 s old now, the second too (it came right after)
     await until(lambda: sorted(aged.jobs.held) == [first, second])
+    assert aged.queue.state == "offline" and aged.queue.queued == 0
+    aged.sim.replug()  # nothing left to print: the queue asks the printer how it is
+    await until(lambda: aged.queue.state == "ok")
+    assert aged.kinds("printer.recovered") and aged.paper() == b""
     aged.jobs.add_aged(6, 0)
-    aged.sim.replug()
     aged.queue.wake()  # as the controller does after a sale
     await until(lambda: len(aged.jobs.printed) == 1)
     assert aged.paper() == receipt_bytes(6)  # the two old ones never came out

@@ -176,6 +176,19 @@ async def test_sim_prints_to_file_and_counts(tmp_path: Path) -> None:
     sim.close()
 
 
+async def test_sim_whose_file_cannot_be_opened_is_offline(tmp_path: Path) -> None:
+    sim = SimPrinter(tmp_path / "gone" / "p.bin")  # a printer that is not there yet
+    assert await sim.status() == "offline"
+    with pytest.raises(PrinterError) as info:
+        await sim.print_bytes(b"x")
+    assert info.value.state == "offline"
+    (tmp_path / "gone").mkdir()
+    assert await sim.status() == "ok"
+    await sim.print_bytes(b"x")
+    assert (tmp_path / "gone" / "p.bin").read_bytes() == b"x"
+    sim.close()
+
+
 async def test_sim_paper_out_and_in(tmp_path: Path) -> None:
     sim = SimPrinter(tmp_path / "p.bin")
     sim.paper_low()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from appliance.config import parse_config
+from appliance.drivers.printer import SimPrinter
 from appliance.events import Event
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.sales.till import Rejected
@@ -130,3 +131,42 @@ async def test_a_supervisor_at_the_till_reprints_without_approval(tmp_path: Path
         assert done.rejected is None and "approved_by" not in done.detail
         assert await unit.drain_printer()
     assert (cfg.data_dir / "receipts" / f"{no}-copy-1.txt").exists()
+
+
+async def test_receipts_not_printed_are_copied_or_cleared_with_a_supervisor(
+    tmp_path: Path,
+) -> None:
+    """Three receipts the queue held (too old when the printer came back): a copy of one
+    takes it off the list; clearing takes the rest off, printing none; both need a
+    supervisor's approval, used up by each."""
+    from appliance.config import load_config
+
+    cfg = load_config(staff_config(tmp_path))
+    events: list[Event] = []
+    async with open_unit(cfg, simulate=True, on_event=events.append) as unit:
+        ctl, jobs = unit.controller, unit.store.print_jobs
+        assert isinstance(unit.printer, SimPrinter)
+        unit.printer.unplug()
+        await ctl.handle({"op": "login", "staff": "ana", "pin": "1234"})
+        sold = [await sell(unit) for _ in range(3)]
+        # What the queue does to them once they are older than print_max_age.
+        assert jobs.hold([j.job_id for j in jobs.pending()], "older than 600 s") == 3
+        unit.printer.replug()
+        assert [h.receipt_no for h in jobs.held()] == sold[::-1]
+
+        refused = await ctl.clear_unprinted([h.job_id for h in jobs.held()])
+        assert refused.rejected == "clear_unprinted needs a supervisor; ask one to approve first"
+        await ctl.handle({"op": "approve", "staff": "marie", "pin": "9999"})
+        copy = await ctl.reprint(sold[1])
+        assert copy.rejected is None and copy.detail["approved_by"] == "marie"
+        assert await unit.drain_printer()
+        assert [h.receipt_no for h in jobs.held()] == [sold[2], sold[0]]
+        assert (await ctl.clear_unprinted([])).rejected is not None
+        await ctl.handle({"op": "approve", "staff": "marie", "pin": "9999"})
+        cleared = await ctl.clear_unprinted([h.job_id for h in jobs.held()])
+        assert cleared.rejected is None and jobs.held() == []
+        assert unit.till.view().approval is None
+    paper = (cfg.data_dir / "printer.bin").read_bytes()
+    assert paper.count(CUT) == 1 and paper.count(b"COPY") == 2 and sold[1].encode() in paper
+    (event,) = [e for e in events if e.kind == "receipt.unprinted_cleared"]
+    assert event.detail == {"count": 2, "staff": "ana", "approved_by": "marie"}

@@ -23,7 +23,7 @@ from appliance.display.status import (
 from appliance.events import Event
 from appliance.loyalty.customers import LoyaltyLookup
 from appliance.service import Unit
-from appliance.store import DeviceState, StoreError
+from appliance.store import DeviceState, HeldReceipt, StoreError
 
 log = logging.getLogger("appliance.display")
 
@@ -69,6 +69,12 @@ class DisplayContext:
     ) -> asyncio.Task[Outcome]:
         """A copy of a receipt (`Controller.reprint`, restricted like a refund)."""
         return self._run(self.unit.controller.reprint(receipt_no), then)
+
+    def clear_unprinted(
+        self, job_ids: list[int], then: Callable[[Outcome], None] | None = None
+    ) -> asyncio.Task[Outcome]:
+        """Receipts off the not-printed list (`Controller.clear_unprinted`, restricted)."""
+        return self._run(self.unit.controller.clear_unprinted(job_ids), then)
 
     def _run(
         self, call: Awaitable[Outcome], then: Callable[[Outcome], None] | None
@@ -132,15 +138,24 @@ class DisplayContext:
         self.changed()
 
     # -- reading -------------------------------------------------------------------------
+    def unprinted(self) -> list[HeldReceipt]:
+        """The receipts not printed (held), newest first; none when the store cannot say."""
+        try:
+            return self.unit.store.print_jobs.held()
+        except StoreError as e:
+            log.warning("receipts not printed unreadable", extra={"error": str(e)})
+            return []
+
     def lights(self) -> list[Light]:
         u = self.unit
         try:
             outbox = u.store.outbox.depth()
+            unprinted = u.store.print_jobs.held_count()
         except StoreError:
-            outbox = 0
+            outbox = unprinted = 0
         return [
             journal_light(u.controller.out_of_service, u.controller.unsaved),
-            printer_light(u.print_queue.state, u.print_queue.queued),
+            printer_light(u.print_queue.state, u.print_queue.queued, unprinted),
             scanner_light(None if u.scanner is None else u.scanner.state),
             drawer_light(u.drawer.is_open, u.events),
             network_light(bool(u.cfg.mqtt.url), u.mqtt is not None and u.mqtt.connected, outbox),

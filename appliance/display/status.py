@@ -46,12 +46,21 @@ class Light:
     advice: str = ""
 
 
-def printer_light(state: str, queued: int) -> Light:
+def printer_light(state: str, queued: int, unprinted: int = 0) -> Light:
+    """The printer's state; when it is well, the receipts it held (too old to print by
+    themselves) as a warning with where to find them."""
     level, text, advice = _PRINTER.get(
         state, ("fault", f"Printer: {state}", "Check the printer; receipts wait in the queue.")
     )
     if queued and level != "ok":
         text = f"{text} ({queued} waiting)"
+    if unprinted and level == "ok":
+        return Light(
+            "printer",
+            "warn",
+            f"{unprinted} not printed",
+            "receipts too old to print by themselves; a copy from More… › Not printed.",
+        )
     return Light("printer", level, text, advice)
 
 

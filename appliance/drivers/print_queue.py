@@ -160,6 +160,8 @@ class PrintQueue(Generic[J]):
                 jobs = self._hold_old(jobs, self.max_age)
             self.queued = len(jobs)
             if not jobs:
+                if self.state != "ok":
+                    await self._probe()
                 # Old jobs the store would not hold yet are tried again soon.
                 await self._sleep(self._retry_max if self._unheld else self._idle_poll)
                 continue
@@ -270,6 +272,13 @@ class PrintQueue(Generic[J]):
         detail = {"receipt_no": receipt.receipt_no, "job_id": job.job_id, "copy": job.copy}
         self._emit(Event("printer.printed", detail))
         return True
+
+    async def _probe(self) -> None:
+        """Nothing to print after a fault (its receipts were held): ask the printer, so
+        the state says it is back without waiting for the next sale."""
+        if await self.printer.status() in ("ok", "paper_low"):
+            self.state = "ok"
+            self._emit(Event("printer.recovered", {}))
 
     def _notice(self) -> bytes:
         if self._torn_bytes is None:

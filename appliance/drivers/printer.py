@@ -420,7 +420,12 @@ class SimPrinter(Printer):
         with self._flags:
             if not self._plugged:
                 return "offline"
-            return self._paper
+            paper = self._paper
+        try:
+            _ = self._file.device  # opens the file as a write would: is it reachable?
+        except (EscposError, OSError):
+            return "offline"
+        return paper
 
     def _close(self) -> None:
         self._release.set()

@@ -7,13 +7,14 @@ handed to `Controller.handle`), and it hears their outcomes. The panels in this 
 only draw what it says and tell it what was touched, so every decision here is tested
 without a display (tests/test_display_till_model.py).
 
-A restricted operation (refund, no sale, reprint) asked for by a cashier with no
-approval waiting goes to the approval panel first: a supervisor chooses their name and
-types their PIN (`approve`), and the operation follows; so does one the till refused
-for want of a supervisor (a discount over the cashier's limit). A name locked after
-wrong PINs goes there too, from the login panel: the supervisor's `approve` carries
-`unlock`. A reprint is not a scenario operation: the screen sends
-`{"op": "reprint", …}` to `Controller.reprint`.
+A restricted operation (refund, no sale, reprint, clearing the receipts not printed)
+asked for by a cashier with no approval waiting goes to the approval panel first: a
+supervisor chooses their name and types their PIN (`approve`), and the operation follows;
+so does one the till refused for want of a supervisor (a discount over the cashier's
+limit). A name locked after wrong PINs goes there too, from the login panel: the
+supervisor's `approve` carries `unlock`. A reprint is not a scenario operation: the
+screen sends `{"op": "reprint", …}` to `Controller.reprint`, and
+`{"op": "clear_unprinted", …}` to `Controller.clear_unprinted`.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ from appliance.display.status import Light, worst
 from appliance.sales.catalog import Catalog, Item
 from appliance.sales.reports import format_report
 from appliance.sales.till import TillLine, TillView
+from appliance.store import HeldReceipt
 from protocol.money import format_minor
 from protocol.record import Record, ShiftReport
+from protocol.timestamps import parse_stamp
 
 PanelName = Literal[
-    "login", "sell", "number", "tender", "change", "more", "refund", "nosale", "report", "approve"
-]
+    "login", "sell", "number", "tender", "change", "more", "refund", "nosale", "report",
+    "approve", "unprinted",
+]  # fmt: skip
 Op = dict[str, Any]
 T = TypeVar("T")
 
@@ -47,8 +51,9 @@ GRID_ROOM = 12  # product keys in the grid: 12, or 10 a page and the two page ke
 STAFF_ROOM = 6  # names on the login panel: 6, or 5 a page and a row of page keys
 REFUND_ROOM = 8  # lines of a receipt on the refund panel: 8, or 7 and the page keys
 APPROVER_ROOM = 5  # supervisors' names on the approval panel (under what is approved)
+UNPRINTED_ROOM = 6  # receipts not printed, on their panel: 6, or 5 and the page keys
 # What needs a supervisor at the till, or one's one-shot approval (appliance.sales.till).
-RESTRICTED = frozenset({"refund", "no_sale", "reprint"})
+RESTRICTED = frozenset({"refund", "no_sale", "reprint", "clear_unprinted"})
 
 
 class StaffEntry(Protocol):
@@ -122,6 +127,15 @@ class RefundLine:
 
 
 @dataclass(frozen=True)
+class UnprintedKey:
+    """A receipt not printed (held: too old when the printer could take it), to touch
+    for a copy."""
+
+    receipt_no: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Ask:
     """A number the number panel asks for, and the operation the typed value makes."""
 
@@ -173,6 +187,7 @@ class TillModel:
         self.approver: str | None = None
         self.approver_page = 0
         self.unlocking: str | None = None  # the locked id the approval panel is for
+        self.unprinted_page = 0
 
     def _changed(self) -> None:
         self.generation += 1
@@ -513,6 +528,53 @@ class TillModel:
         self.receipt, self.refunded, self.refund_lines = None, set(), set()
         self.go("more")
 
+    # -- receipts not printed (held) -------------------------------------------------------
+    @staticmethod
+    def unprinted_title(count: int) -> str:
+        """The key on the More… panel that opens the list."""
+        return f"Not printed ({count})" if count else "Not printed"
+
+    def unprinted_texts(self, count: int) -> tuple[str, str]:
+        """The list's headline and what it is for."""
+        if not count:
+            return "Every receipt has printed", "Receipts too old to print by themselves show here."
+        word = "receipt" if count == 1 else "receipts"
+        return (
+            f"{count} {word} not printed",
+            "They were too old when the printer could take them: the customer had gone. "
+            "Touch one to print a copy (marked COPY).",
+        )
+
+    def unprinted_keys(self, held: Sequence[HeldReceipt]) -> Page[UnprintedKey]:
+        """The page of receipts not printed, newest first, each with its sale time and total."""
+        keys = []
+        for h in held:
+            try:
+                when = parse_stamp(h.sold).astimezone().strftime("%d/%m %H:%M")
+            except ValueError:
+                when = h.sold[:16]
+            copy = "copy of " if h.copy else ""
+            text = f"{copy}{h.receipt_no}  ·  {when}  ·  {self.money(h.total)}"
+            keys.append(UnprintedKey(h.receipt_no, text))
+        page = page_of(keys, self.unprinted_page, UNPRINTED_ROOM, 1)
+        self.unprinted_page = page.number
+        return page
+
+    def turn_unprinted(self, step: int) -> None:
+        self.unprinted_page = max(0, self.unprinted_page + step)
+        self._changed()
+
+    def reprint_unprinted(self, receipt_no: str, view: TillView) -> Op | None:
+        """A copy of a receipt not printed; it leaves the list."""
+        return self.request({"op": "reprint", "receipt_no": receipt_no}, view)
+
+    def clear_unprinted(self, held: Sequence[HeldReceipt], view: TillView) -> Op | None:
+        """Take every receipt listed off the list, printing none."""
+        if not held:
+            self.message = "There is no receipt to clear"
+            return None
+        return self.request({"op": "clear_unprinted", "job_ids": [h.job_id for h in held]}, view)
+
     # -- no sale --------------------------------------------------------------------------
     def no_sale(self, reason: str, view: TillView) -> Op | None:
         return self.request({"op": "no_sale", "reason": reason}, view)
@@ -553,6 +615,10 @@ class TillModel:
                 if where == "line":
                     where = f"line {op['line']}" if op.get("line") is not None else "the last line"
                 return f"A discount of {op.get('percent')} % on {where}"
+            case "clear_unprinted":
+                n = len(op["job_ids"])
+                word = "receipt" if n == 1 else "receipts"
+                return f"Clear {n} {word} from the list of those not printed (none is printed)"
         return ""
 
     def approver_keys(self) -> Page[StaffKey]:
@@ -620,6 +686,14 @@ class TillModel:
             case "reprint":
                 self.message = f"A copy of receipt {op['receipt_no']} is printing"
                 self.message_level = "ok"
+                if self.panel == "unprinted":
+                    self._changed()  # the list, without it
+            case "clear_unprinted":
+                n = int((outcome.detail or {}).get("count", 0))
+                self.message = f"{n} receipt{'' if n == 1 else 's'} cleared from the list"
+                self.message_level = "ok"
+                self.unprinted_page = 0
+                self._changed()
             case "tender" if outcome.record is not None:
                 self.finished_sale(outcome.record)
             case "refund":

@@ -26,6 +26,7 @@ from appliance.display.till import (
     report,
     sell,
     tender,
+    unprinted,
 )
 from appliance.display.till.host import Shows
 from appliance.display.till.model import Op, PanelName, TillModel
@@ -43,6 +44,7 @@ PANELS: dict[PanelName, Callable[[TillScreen, TillView], Any]] = {
     "report": report.build,
     "refund": refund.build,
     "approve": approve.build,
+    "unprinted": unprinted.build,
 }
 
 
@@ -148,6 +150,8 @@ class TillScreen(BoxLayout):
 
         if op["op"] == "reprint":  # not a scenario operation: the controller's own call
             self.ctx.reprint(str(op["receipt_no"]), done)
+        elif op["op"] == "clear_unprinted":  # nor this
+            self.ctx.clear_unprinted(list(op["job_ids"]), done)
         else:
             self.ctx.act(op, done)
 
