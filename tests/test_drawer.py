@@ -133,13 +133,20 @@ async def test_watch_reports_open_close_and_open_too_long_once(
 async def test_an_opening_seen_during_the_pulse_is_the_kicks(events: Events) -> None:
     # The drawer springs on the rising edge; with a long pulse and a fast poll, watch()
     # sees it open before the pulse ends. That opening is still the kick's, with its reason.
-    d = SimDrawer(KICK, SENSOR, pulse=0.4, poll=0.01, on_event=events.append)
+    solenoid_on: list[bool] = []  # the kick pin's state as each event was said
+
+    def sink(event: Event) -> None:
+        events.append(event)
+        solenoid_on.append(bool(d.kick_pin.state))
+
+    d = SimDrawer(KICK, SENSOR, pulse=0.4, poll=0.01, on_event=sink)
     task = asyncio.create_task(d.watch())
     await asyncio.sleep(0)  # watch() reads the shut drawer before the kick
     try:
         await d.kick("cash sale")
         opened = await events.wait_for("drawer.opened")
-        assert opened.ts < events[events.kinds().index("drawer.kicked")].ts
+        assert events.kinds() == ["drawer.kicked", "drawer.opened"]
+        assert solenoid_on == [True, True]  # seen open while the pulse was still on
         assert opened.detail == {"pin": KICK, "kicked": True, "reason": "cash sale"}
     finally:
         task.cancel()

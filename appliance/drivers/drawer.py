@@ -115,6 +115,8 @@ class Drawer:
             try:
                 self._kicker.on()
                 try:
+                    # Said as the solenoid fires, so it comes before the opening it causes.
+                    self._emit("drawer.kicked", reason=reason)
                     # Sleep on the loop, not gpiozero's blink thread: the till stays responsive.
                     await asyncio.sleep(self.pulse)
                 finally:
@@ -125,7 +127,6 @@ class Drawer:
                 raise DrawerError(
                     f"cannot drive the drawer kick pin GPIO{self.pin}: {exc}; restart the service"
                 ) from exc
-            self._emit("drawer.kicked", reason=reason)
             if self._sensor is None:
                 return
             deadline = loop.time() + self.open_timeout
