@@ -62,6 +62,9 @@ class TlsSection(msgspec.Struct, forbid_unknown_fields=True):
 
 class MqttSection(msgspec.Struct, forbid_unknown_fields=True):
     url: str = ""
+    # The collector's Ed25519 public key (PEM file): the unit acts only on acks, answers
+    # and commands signed by it (protocol/envelope.py). Required with `url`.
+    collector_key: str = ""
     tls: TlsSection | None = None
     keepalive: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     # Seconds between telemetry messages, and without ack progress before the outbox
@@ -212,6 +215,11 @@ def parse_config(text: str, source: str = "config") -> Config:
     ids = [s.id for s in cfg.staff]
     if len(ids) != len(set(ids)):
         raise ConfigError(f"{source}: staff: an id appears twice")
+    if cfg.mqtt.url and not cfg.mqtt.collector_key:
+        raise ConfigError(
+            f"{source}: mqtt.collector_key: required with mqtt.url: the collector's public key "
+            "(collector.pub from `collector fleet enroll`), so that only it is obeyed"
+        )
     return cfg
 
 

@@ -39,6 +39,7 @@ import aiomqtt
 
 from appliance.loyalty.authoriser import LoyaltyAuthoriser
 from protocol.cards import make_loyalty_card
+from protocol.envelope import Verifier
 from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
 from tests.broker import Broker
 
@@ -60,6 +61,14 @@ def summary(samples_s: list[float]) -> dict[str, float]:
         "p99_ms": round(pct(ms, 0.99), 2),
         "max_ms": round(max(ms), 2),
     }
+
+
+def collector_verifier() -> Verifier:
+    """The verifier for the collector's key, which the tests' conftest makes (importing it
+    sets COLLECTOR_KEYS for the collector process too)."""
+    from tests.conftest import COLLECTOR_KEYS
+
+    return Verifier(COLLECTOR_KEYS.signing_key().public_key())
 
 
 def client(broker: Broker, identifier: str) -> aiomqtt.Client:
@@ -89,8 +98,11 @@ class BenchTill:
         self.connected = True
 
     async def listen(self) -> None:
+        # As the unit's MqttLink does: only an answer the collector signed is taken.
+        verifier = collector_verifier()
         async for msg in self.client.messages:
-            self.authoriser.deliver(msg.payload)  # type: ignore[arg-type]
+            opened = verifier.open(msg.payload, str(msg.topic))  # type: ignore[arg-type]
+            self.authoriser.deliver(encode(opened.body))
 
     async def ask(self) -> None:
         found = await self.authoriser.balance(self.account, card=self.card)
@@ -179,6 +191,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from collector.db import open_database
     from collector.loyalty.ledger import Ledger
 
+    collector_verifier()  # the collector's key, in COLLECTOR_KEYS before it starts
     work = Path(tempfile.mkdtemp(prefix="bench-loyalty-rt-"))
     db = work / "collector.db"
     ledger = Ledger(open_database(f"sqlite:///{db}"))

@@ -220,6 +220,7 @@ async def collector_rate(
     code): from the first publish to `Collector.ingested` reaching n."""
     engine = open_database(db_url)
     client_id = f"bench-collector-{os.getpid()}-{time.monotonic_ns()}"
+    collector_keys()
     collector = Collector(engine, Settings(BrokerAddress.parse(url), client_id=client_id))
     async with aiomqtt.Client("127.0.0.1", port_of(url), identifier="bench-birth") as c:
         await c.publish(birth[0], birth[1], qos=1, retain=True)
@@ -295,6 +296,18 @@ def bench_ingest(work: Path, report: Report, n: int) -> None:
 # -- 2. drain after an outage ---------------------------------------------------------------------
 
 
+def collector_keys() -> Path:
+    """One collector identity for the run: the collectors here, in this process or as a
+    process (the variable is inherited), sign with it; returns its public key file, which
+    the units are given as `[mqtt] collector_key`."""
+    from collector.keys import ENV, KeyStore
+
+    os.environ.setdefault(ENV, tempfile.mkdtemp(prefix="bench-collector-keys-"))
+    keys = KeyStore(Path(os.environ[ENV]))
+    keys.signing_key()
+    return keys.secret("signing.pub")
+
+
 def unit_config(data: Path, device: str, store_id: str, url: str) -> str:
     return f"""
 [device]
@@ -307,12 +320,14 @@ data_dir = "{data}"
 printer = "file:{data}/printer.bin"
 [mqtt]
 url = "{url}"
+collector_key = "{collector_keys()}"
 """
 
 
 @contextlib.contextmanager
 def collector_process(db_url: str, url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`collector run` as its own process; yields once it has subscribed."""
+    collector_keys()
     out = open(log, "ab")  # noqa: SIM115 - lives with the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "collector", "run", "--db", db_url, "--broker", url],

@@ -17,10 +17,12 @@ import functools
 import gc
 import logging
 import math
+import os
 import socket
 import ssl
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiomqtt
 from paho.mqtt import client as mqtt
@@ -34,9 +36,11 @@ from collector.config import CollectorConfig, LoyaltySection, PrivacySection
 from collector.errors import CollectorInput
 from collector.ingest.batches import BatchResult, Incoming
 from collector.ingest.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
+from collector.keys import ENV as KEYS_ENV
+from collector.keys import KeyStore, default_dir
 from collector.loyalty.ledger import Ledger
 from collector.loyalty.requests import Answers
-from collector.outgoing import Outgoing
+from collector.outgoing import Outgoing, Signer
 from protocol.broker import BrokerAddress, TlsFilesError, tls_context
 from protocol.messages import (
     PREFIX,
@@ -160,6 +164,9 @@ class Settings:
     stock_interval: float = 2.0  # seconds between looks for stock changed elsewhere (CLI)
     resend_interval: float = 5.0
     reconnect_delay: float = 1.0
+    # The collector's secrets (collector.keys): empty, COLLECTOR_KEYS, else beside a SQLite
+    # database or the system's place, as the command line resolves it.
+    keys: str = ""
     cluster: members.Timings = field(default_factory=members.Timings)
     loyalty: LoyaltySection = field(default_factory=LoyaltySection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
@@ -176,6 +183,7 @@ class Settings:
             tls_ca=mqtt.tls.ca,
             tls_cert=mqtt.tls.cert,
             tls_key=mqtt.tls.key,
+            keys=config.keys.dir,
             cluster=members.Timings(config.cluster.heartbeat, config.cluster.stale),
             loyalty=config.loyalty,
             privacy=config.privacy,
@@ -209,6 +217,9 @@ class Collector:
         self._v311_guessed = False
         self._stopping = False
         self.peers: list[str] = []  # the other collectors running, as last seen
+        keys = settings.keys or os.environ.get(KEYS_ENV) or str(default_dir(str(engine.url)))
+        self.keys = KeyStore(Path(keys))
+        self.signer = Signer(self.keys.signing_key())  # made on first use
 
     async def run(self) -> None:
         """Connect, consume and reconnect until cancelled."""
@@ -370,16 +381,14 @@ class Collector:
         except OperationalError as exc:
             log.error("database unavailable (%s); the devices resend on their own", exc.orig)
             return
-        _post(
-            client,
-            [
-                Outgoing(
-                    device_topic(store, device, "cmd/resend"),
-                    encode(Command(corr=uuid.uuid4().hex, args={"from_seq": seq + 1})),
-                )
-                for store, device, seq in devices
-            ],
-        )
+        asks = [
+            Outgoing(
+                device_topic(store, device, "cmd/resend"),
+                encode(Command(corr=uuid.uuid4().hex, args={"from_seq": seq + 1})),
+            )
+            for store, device, seq in devices
+        ]
+        _post(client, self.signer.sealed(asks))
         log.info("asked %d devices to resend what the cleared session held", len(devices))
 
     def _client(self) -> BoundedClient:
@@ -482,7 +491,7 @@ class Collector:
         while True:
             _stop_if_cancelled()
             result = await self._ingest(await batches.get())
-            _post(client, result.publish)
+            _post(client, self.signer.sealed(result.publish))
             if result.stock_changed:
                 self._stock_changed.set()
 
@@ -522,7 +531,7 @@ class Collector:
             self._stock_changed.clear()
             try:
                 update = await asyncio.to_thread(stock.pending_updates, self.engine)
-                await self._send(client, update.messages)
+                await self._send(client, self.signer.sealed(update.messages))
                 await asyncio.to_thread(stock.mark_sent, self.engine, update.versions)
             except OperationalError as exc:
                 log.error("database unavailable (%s); stock levels go later", exc.orig)
@@ -560,7 +569,8 @@ class Collector:
                 unavailable=True,
             )
         topic = device_topic(store, device, "loyalty/response")
-        await client.publish(topic, encode(response), qos=1, timeout=PUBACK_WAIT)
+        payload = self.signer.seal(topic, encode(response))
+        await client.publish(topic, payload, qos=1, timeout=PUBACK_WAIT)
 
     @staticmethod
     async def _send(client: aiomqtt.Client, messages: list[Outgoing]) -> None:

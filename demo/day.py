@@ -81,6 +81,7 @@ offline_redeem_cap = 200
 
 [mqtt]
 url = "{broker_url}"
+collector_key = "{out / "collector.keys" / "signing.pub"}"
 
 [hardware]
 printer = "file:{out / "printer.bin"}"
@@ -232,10 +233,13 @@ def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
 
 async def _demo(out: Path, seed: int) -> int:
     from collector.db import open_database
+    from collector.keys import KeyStore
     from collector.service import Collector, Settings
     from protocol.broker import BrokerAddress
 
     async with EmbeddedBroker() as broker:
+        # The collector's signing key first: the unit obeys only what it signs.
+        KeyStore(out / "collector.keys").signing_key()
         (out / "appliance.toml").write_text(demo_config(out, broker.url))
         (out / "catalog.csv").write_text(demo_catalog_text())
         cfg: Config = parse_config(
@@ -246,7 +250,12 @@ async def _demo(out: Path, seed: int) -> int:
             store.catalog.replace(items)
         engine = open_database(f"sqlite:///{out / 'collector.db'}")
         collector = Collector(
-            engine, Settings(BrokerAddress.parse(broker.url), client_id="demo-collector")
+            engine,
+            Settings(
+                BrokerAddress.parse(broker.url),
+                client_id="demo-collector",
+                keys=str(out / "collector.keys"),
+            ),
         )
         task = asyncio.create_task(collector.run(), name="collector")
         try:

@@ -5,15 +5,30 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from collector.keys import ENV as KEYS_ENV
+from collector.keys import KeyStore
 from demo.day import demo_catalog_text
 from tests.broker import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# One collector identity for the whole run: every collector the tests start, in this
+# process or as a process (the variable is inherited), signs with it, and every unit's
+# `[mqtt] collector_key` is its public half (`collector_pub()`).
+os.environ.setdefault(KEYS_ENV, tempfile.mkdtemp(prefix="collector-keys-"))
+COLLECTOR_KEYS = KeyStore(Path(os.environ[KEYS_ENV]))
+
+
+def collector_pub() -> Path:
+    """The tests' collector public key file (made with the key on first use)."""
+    COLLECTOR_KEYS.signing_key()
+    return COLLECTOR_KEYS.secret("signing.pub")
 
 
 def config_text(data_dir: Path, extra: str = "", **store: object) -> str:
@@ -38,8 +53,15 @@ offline_redeem_cap = 100
 [hardware]
 printer = "file:{data_dir}/printer.bin"
 drawer_pin = 17
-{extra}
+{with_collector_key(extra)}
 """
+
+
+def with_collector_key(text: str) -> str:
+    """`text` with the tests' collector key under its `[mqtt]` (required with a url)."""
+    if "[mqtt]\n" not in text or "collector_key" in text:
+        return text
+    return text.replace("[mqtt]\n", f'[mqtt]\ncollector_key = "{collector_pub()}"\n', 1)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from protocol.record import Draft, plain
 from tests import records
 from tests.broker import Broker
 from tests.pg import fresh_database
+from tests.signed import unseal
 from tests.waiting import until
 
 
@@ -80,8 +81,8 @@ class FakeDevice:
                 if self.acked < self.store.last_seq():
                     await self.publish_records(client, self.acked)
                 continue
-            body = json.loads(msg.payload if isinstance(msg.payload, bytes) else b"{}")
             topic = str(msg.topic)
+            body = unseal(msg.payload if isinstance(msg.payload, bytes) else b"{}", topic)
             if topic.endswith("/ack"):
                 self.acks.append(body["upto"])
                 if self.on_ack:
@@ -196,7 +197,7 @@ async def test_gap_is_not_ingested_and_asks_for_resend(
             await c.publish(dev.topic("sales"), json.dumps(r).encode(), qos=1)
         seen: dict[str, list[Any]] = {"ack": [], "resend": []}
         async for msg in c.messages:
-            body = json.loads(msg.payload)  # type: ignore[arg-type]
+            body = unseal(msg.payload, str(msg.topic))  # type: ignore[arg-type]
             if str(msg.topic).endswith("/ack"):
                 seen["ack"].append(body["upto"])
             else:
@@ -210,7 +211,7 @@ async def test_gap_is_not_ingested_and_asks_for_resend(
         for r in records[2:]:
             await c.publish(dev.topic("sales"), json.dumps(r).encode(), qos=1)
         async for msg in c.messages:
-            if str(msg.topic).endswith("/ack") and json.loads(msg.payload)["upto"] == 4:  # type: ignore[arg-type]
+            if str(msg.topic).endswith("/ack") and unseal(msg.payload, str(msg.topic))["upto"] == 4:  # type: ignore[arg-type]
                 break
     assert seqs(engine, "till-02") == [1, 2, 3, 4]
 

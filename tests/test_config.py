@@ -19,6 +19,7 @@ cash_rounding = 5
 data_dir = "/tmp/x"
 [mqtt]
 url = "mqtt://127.0.0.1:1883"
+collector_key = "/etc/appliance/collector.pub"
 [loyalty]
 points_per_unit = 1
 point_value = 1

@@ -26,6 +26,7 @@ from protocol.errors import BadInput
 from protocol.limits import MAX_REGION, MAX_SKU
 from tests.broker import Broker
 from tests.records import sale_dict
+from tests.signed import unseal
 from tests.test_collector_fleet import exactly_once
 from tests.test_collector_ingest import (  # noqa: F401 - fixtures
     FakeDevice,
@@ -135,7 +136,7 @@ async def _response(c: aiomqtt.Client, corr: str) -> m.LoyaltyResponse:
     async for msg in c.messages:
         if str(msg.topic).endswith("loyalty/response"):
             payload = msg.payload if isinstance(msg.payload, bytes) else b""
-            response = m.decode(payload, m.LoyaltyResponse)
+            response = m.decode(m.encode(unseal(payload, str(msg.topic))), m.LoyaltyResponse)
             if response.corr == corr:
                 return response
     raise AssertionError("the broker connection ended")
@@ -155,7 +156,9 @@ async def test_appliance_run_survives_a_barrage_then_applies_commands(
             for payload in barrage():
                 await c.client.publish(m.store_cmd_topic("s001", "prices"), payload, qos=1)
                 await c.client.publish(m.fleet_cmd_topic("config"), payload, qos=1)
-            # Refusals with a corr are answered; then a valid command still is.
+            # None of that was signed by the collector: refused, logged, never answered.
+            # A signed command the unit refuses is answered, and a valid one applied.
+            await c.command("stock", {"schema": 1, "corr": "c3", "args": {"levels": 7}})
             refused = await c.result("stock", "c3")
             assert refused["ok"] is False and "stock" in refused["error"]
             levels = {"levels": [{"sku": "A1", "stock": 7}]}
@@ -170,8 +173,8 @@ async def test_appliance_run_survives_a_barrage_then_applies_commands(
         text = err.decode()
         assert proc.returncode == 0, text[-3000:]
         assert "Traceback" not in text, text[-3000:]
-        assert "nests deeper than any message may" in text
-        assert "ack refused" in text
+        assert "refused a message not signed for us" in text
+        assert "not a signed envelope" in text
 
 
 async def test_long_values_from_an_older_unit_are_stored_cut_never_dead_lettered(

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from msgspec import convert
 from sqlalchemy import Engine
 
 from collector.customers.cards import issue_card
 from collector.loyalty.ledger import Ledger
 from collector.service import Collector
 from protocol.cards import make_loyalty_card
-from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
+from protocol.messages import LoyaltyRequest, LoyaltyResponse, encode
 from tests.broker import Broker
+from tests.signed import unseal
 from tests.test_collector_ingest import (  # noqa: F401
     FakeDevice,
     client,
@@ -54,7 +56,8 @@ class Till:
     async def _listen(self) -> None:
         async for msg in self.c.messages:
             if str(msg.topic).endswith("/loyalty/response"):
-                resp = decode(msg.payload, LoyaltyResponse)  # type: ignore[arg-type]
+                body = unseal(msg.payload, str(msg.topic))  # type: ignore[arg-type]
+                resp = convert(body, LoyaltyResponse)
                 fut = self.waiting.pop(resp.corr, None)
                 if fut:
                     fut.set_result(resp)

@@ -24,6 +24,7 @@ from protocol.chain import verify_chain
 from protocol.record import Record, plain
 from tests.broker import Broker, free_port
 from tests.conftest import config_text
+from tests.signed import seal
 from tests.waiting import until
 
 PREFIX = "pos/v1/s001/till-01/"
@@ -68,11 +69,12 @@ class Collector:
         await self.wait(lambda: any(s["state"] == "online" for s in self.on("status")))
 
     async def ack(self, upto: int) -> None:
-        await self.client.publish(PREFIX + "ack", m.encode(m.Ack(upto=upto)), qos=1)
+        await self.client.publish(PREFIX + "ack", seal(PREFIX + "ack", m.Ack(upto=upto)), qos=1)
 
     async def command(self, name: str, payload: bytes | dict[str, Any]) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        await self.client.publish(PREFIX + f"cmd/{name}", data, qos=1)
+        topic = PREFIX + f"cmd/{name}"
+        await self.client.publish(topic, seal(topic, data), qos=1)
 
     async def result(self, name: str, corr: str) -> dict[str, Any]:
         def found() -> list[dict[str, Any]]:

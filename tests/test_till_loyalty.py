@@ -25,16 +25,18 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from msgspec import convert
 
 from appliance.config import load_config
 from appliance.replay import scan_through_scanner
 from appliance.service import open_unit
 from demo.day import demo_catalog_text
 from protocol.cards import make_loyalty_card
-from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
+from protocol.messages import LoyaltyRequest, LoyaltyResponse, encode
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
 from tests.pg import fresh_database
+from tests.signed import unseal
 
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
 COLLECTOR_ENV = dict(os.environ, PYTHONUNBUFFERED="1", COLLECTOR_MASTER_KEY=MASTER_KEY)
@@ -177,7 +179,8 @@ def ask(
                     try:
                         async with asyncio.timeout(1.0):
                             async for msg in c.messages:
-                                got.append(decode(msg.payload, LoyaltyResponse))  # type: ignore[arg-type]
+                                body = unseal(msg.payload, str(msg.topic))  # type: ignore[arg-type]
+                                got.append(convert(body, LoyaltyResponse))
                                 if len(got) == sends:
                                     break
                     except TimeoutError:

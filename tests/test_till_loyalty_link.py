@@ -18,9 +18,10 @@ from appliance.sales.catalog import parse_catalog_csv
 from appliance.service import Unit, open_unit
 from appliance.store import Store
 from protocol.cards import make_loyalty_card
-from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
+from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode
 from tests.broker import Broker
 from tests.conftest import config_text
+from tests.signed import seal
 
 CARD = make_loyalty_card("00000001", 0)
 
@@ -49,7 +50,7 @@ class ScriptedCollector:
                     corr=req.corr, ok=True, balance=500, first_name="Jane", reservation="r-1"
                 )
                 topic = str(msg.topic).replace("/request", "/response")
-                await c.publish(topic, encode(answer), qos=1)
+                await c.publish(topic, seal(topic, answer), qos=1)
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 import shutil
 import socket
@@ -20,6 +21,8 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import aiomqtt
 from aiomqtt import MqttError, ProtocolVersion, Will
@@ -33,10 +36,12 @@ from appliance.errors import ApplianceError
 from appliance.events import Event
 from appliance.mqtt.commands import Commands, Incoming
 from appliance.mqtt.publisher import OutboxPublisher
-from appliance.store import Store
+from appliance.store import DeviceState, Store, StoreError
 from appliance.tasks import cancel_and_wait
 from protocol import messages as m
 from protocol.broker import BrokerAddress, TlsFilesError, tls_context
+from protocol.chain import PublicKeyError, load_public_key
+from protocol.envelope import Admission, EnvelopeError, Verifier
 from protocol.errors import BadInput
 from protocol.timestamps import utc_stamp
 
@@ -57,6 +62,36 @@ _NOT_FORWARDED = frozenset({"sale.committed"})
 
 class MqttLinkError(ApplianceError):
     """The MQTT link cannot be set up (TLS files unreadable, …); it keeps retrying."""
+
+
+class CollectorKeyError(ApplianceError, BadInput):
+    """`[mqtt] collector_key` does not name a readable Ed25519 public key (exit 2)."""
+
+
+# Where the unit keeps what it has admitted (protocol.envelope.Admission): its own file,
+# one writer (the link), beside state.json.
+ADMITTED_FILE = "admitted.json"
+# systemd-timesyncd makes this file once the clock is synchronised (NTP answered).
+TIME_SYNCHRONISED = "/run/systemd/timesync/synchronized"
+
+
+def clock_synchronised(marker: str = TIME_SYNCHRONISED) -> bool:
+    """Whether the wall clock is known good (envelopes from its future are then refused)."""
+    return os.path.exists(marker)
+
+
+def collector_verifier(path: str) -> Verifier:
+    """The verifier for `[mqtt] collector_key`; CollectorKeyError saying why not."""
+    try:
+        pem = Path(path).read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise CollectorKeyError(
+            f"mqtt.collector_key {path!r}: cannot read it ({exc.strerror})"
+        ) from exc
+    try:
+        return Verifier(load_public_key(pem))
+    except PublicKeyError as exc:
+        raise CollectorKeyError(f"mqtt.collector_key {path!r}: {exc}") from exc
 
 
 class Topics:
@@ -136,6 +171,14 @@ class MqttLink:
         self._live: aiomqtt.Client | None = None
         # Who hears `loyalty/response` (the till's LoyaltyAuthoriser).
         self.on_loyalty_response: Callable[[bytes], None] = lambda _payload: None
+        # Only the collector is obeyed: everything on the collector → unit topics is a
+        # signed envelope (protocol/envelope.py); commands are admitted once, across
+        # restarts too.
+        self.verifier = collector_verifier(cfg.mqtt.collector_key)
+        self.synchronised: Callable[[], bool] = clock_synchronised
+        self._admitted = DeviceState(cfg.data_dir / ADMITTED_FILE)
+        self.admission = Admission.restore(self._admitted.get("envelopes"))
+        self.refused = 0  # envelopes refused (tests and telemetry look)
 
     # -- what the rest of the unit calls --------------------------------------------------
     def forward(self, event: Event) -> None:
@@ -349,26 +392,56 @@ class MqttLink:
             except Exception:  # our bug, never the link's: logged, and the next one comes
                 log.exception("message could not be handled", extra={"topic": topic[:200]})
 
+    def _open(self, topic: str, payload: bytes, *, once: bool) -> dict[str, Any] | None:
+        """The body of a collector's envelope on `topic`, admitted (commands once); None,
+        logged, when it does not verify, is not for us, has expired or was seen."""
+        limit = m.MAX_CATALOG_PAYLOAD if once else m.MAX_PAYLOAD
+        try:
+            opened = self.verifier.open(payload, topic, limit=limit)
+            clock, synced = time.time(), self.synchronised()
+            self.admission.admit(opened, clock=clock, synced=synced, once=once)
+        except EnvelopeError as e:
+            self.refused += 1
+            log.warning(
+                "refused a message not signed for us",
+                extra={"topic": topic[:200], "error": str(e)},
+            )
+            return None
+        if once:
+            try:
+                self._admitted.put("envelopes", self.admission.state())
+            except StoreError as e:
+                # Kept in memory: a replay is still refused until the next restart.
+                log.error("cannot save the admitted envelopes", extra={"error": str(e)})
+        return opened.body
+
     def _take(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.ack:
+            body = self._open(topic, payload, once=False)
+            if body is None:
+                return
             try:
-                ack = m.decode(payload, m.Ack)
+                ack = m.decode(m.encode(body), m.Ack)
             except BadInput as e:
                 log.warning("ack refused", extra={"error": str(e)})
                 return
             self.publisher.ack(ack.upto)
             return
         if topic == self.topics.loyalty_response:
-            self.on_loyalty_response(payload)
+            body = self._open(topic, payload, once=False)
+            if body is not None:
+                self.on_loyalty_response(m.encode(body))
             return
         name = self.topics.command_name(topic)
         if name is None:
             log.warning("message on an unexpected topic", extra={"topic": topic[:200]})
             return
-        try:
-            self._incoming.put_nowait(Incoming(name, payload, topic))
-        except asyncio.QueueFull:
+        if self._incoming.full():
             log.warning("too many commands waiting; dropped one", extra={"topic": topic[:200]})
+            return
+        body = self._open(topic, payload, once=True)
+        if body is not None:
+            self._incoming.put_nowait(Incoming(name, m.encode(body), topic))
 
     async def _command_worker(self) -> None:
         # Lives across connections, so a command is never cut off half-applied by a drop.
