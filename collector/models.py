@@ -310,3 +310,29 @@ class Member(Base):
     state: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[int] = mapped_column(BigInteger)
     seen_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Enrolment(Base):
+    """A device the collector knows (`collector fleet enroll`): its store, its current
+    certificate's serial (hex), whether it is revoked, and whether its next journal key is
+    to be taken (`collector fleet rekey`; ingest honours it)."""
+
+    __tablename__ = "enrolments"
+    device: Mapped[str] = mapped_column(String(32), primary_key=True)
+    store: Mapped[str] = mapped_column(String(32), index=True)
+    enrolled_at: Mapped[str] = mapped_column(String(32))
+    serial: Mapped[str] = mapped_column(String(40))
+    revoked_at: Mapped[str | None] = mapped_column(String(32))
+    rekey_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FleetCertificate(Base):
+    """Every device certificate the fleet CA issued; the revoked ones (a revoked device's,
+    one replaced by `enroll --renew`) make the CRL until they expire."""
+
+    __tablename__ = "fleet_certificates"
+    serial: Mapped[str] = mapped_column(String(40), primary_key=True)
+    device: Mapped[str] = mapped_column(String(32), index=True)
+    issued_at: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[str] = mapped_column(String(32))
+    revoked_at: Mapped[str | None] = mapped_column(String(32))

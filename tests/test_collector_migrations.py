@@ -46,7 +46,7 @@ HEAD = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
 # collector_meta.schema_version at HEAD: what collectors from before Alembic read.
 META_AT_HEAD = [("schema_version", "2" if HEAD == BASELINE else "3")]
 # Tables later revisions made: not in a database from before Alembic, empty once migrated.
-SINCE_BASELINE = {"collector_members"}
+SINCE_BASELINE = {"collector_members", "enrolments", "fleet_certificates"}
 
 Rows = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 
