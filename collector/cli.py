@@ -13,11 +13,13 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from collector.config import CollectorConfig, load_config
 from collector.db import DEFAULT_URL, open_database
 from collector.errors import CollectorInput
+from collector.keys import KeyStore
 from protocol.commandline import OneLineParser, run, usage
 from protocol.logs import setup_logging
 
@@ -141,9 +143,72 @@ def cmd_fleet_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_customers_import(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _keys(config: CollectorConfig) -> KeyStore:
+    return KeyStore(Path(config.keys.dir))
 
+
+def cmd_fleet_enroll(args: argparse.Namespace) -> int:
+    from collector.enrolment import check_device, check_store, enrol
+
+    config = configure(args)
+    check_device(args.device)  # before the database is opened: bad input writes nothing
+    check_store(args.store)
+    engine = open_database(config.database.url)
+    done = enrol(engine, _keys(config), args.device, args.store, Path(args.out), renew=args.renew)
+    print(
+        f"{done.device} {'renewed' if done.renewed else 'enrolled'} in store {done.store}, "
+        f"certificate {done.serial}; install on the unit: " + ", ".join(str(f) for f in done.files)
+    )
+    if done.renewed:
+        print(
+            "the certificate it replaces goes on the CRL at the next `collector fleet "
+            "broker-config`",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_fleet_revoke(args: argparse.Namespace) -> int:
+    from collector.enrolment import check_device, revoke
+
+    config = configure(args)
+    check_device(args.device)
+    when = revoke(open_database(config.database.url, create=False), args.device)
+    print(f"{args.device} revoked at {when}")
+    print(
+        "run `collector fleet broker-config` and restart mosquitto to refuse it at the broker",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_fleet_rekey(args: argparse.Namespace) -> int:
+    from collector.enrolment import check_device, rekey
+
+    config = configure(args)
+    check_device(args.device)
+    rekey(open_database(config.database.url, create=False), args.device)
+    print(f"{args.device}: the next journal key it announces will be taken")
+    return 0
+
+
+def cmd_fleet_broker_config(args: argparse.Namespace) -> int:
+    from collector.broker_config import broker_config, check_hosts, check_port
+
+    config = configure(args)
+    check_port(args.listen_port)
+    hosts = check_hosts(args.hosts or ())
+    engine = open_database(config.database.url, create=False)
+    done = broker_config(engine, _keys(config), Path(args.out), args.listen_port, hosts)
+    renewed = f"; new certificates: {', '.join(done.renewed)}" if done.renewed else ""
+    print(
+        f"{done.conf}: {done.devices} devices, {done.revoked} revoked certificates, "
+        f"runs as {done.user}{renewed}"
+    )
+    return 0
+
+
+def cmd_customers_import(args: argparse.Namespace) -> int:
     from collector.customers.master_data import import_customers, parse_csv
     from collector.customers.privacy import Vault
 
@@ -376,6 +441,28 @@ def build_parser() -> argparse.ArgumentParser:
     fl_sub = fl.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)
     f = command("status", cmd_fleet_status, "one row per device", fl_sub)
     f.add_argument("--json", action="store_true")
+    f = command("enroll", cmd_fleet_enroll, "enrol a device; write its certificate", fl_sub)
+    f.add_argument("device", metavar="DEVICE")
+    f.add_argument("--store", required=True, metavar="S")
+    f.add_argument("--out", required=True, metavar="DIR", help="where its files are written")
+    f.add_argument("--renew", action="store_true", help="a new certificate for an enrolled one")
+    f = command("revoke", cmd_fleet_revoke, "refuse a device from now on", fl_sub)
+    f.add_argument("device", metavar="DEVICE")
+    f = command("rekey", cmd_fleet_rekey, "allow a device's next journal key", fl_sub)
+    f.add_argument("device", metavar="DEVICE")
+    f = command(
+        "broker-config", cmd_fleet_broker_config, "write Mosquitto's TLS+ACL config", fl_sub
+    )
+    # Not dest "port"/"host": those are `collector api`'s [api] keys (OVERRIDES).
+    f.add_argument("--port", dest="listen_port", type=int, required=True, metavar="N")
+    f.add_argument("--out", required=True, metavar="DIR")
+    f.add_argument(
+        "--host",
+        dest="hosts",
+        action="append",
+        metavar="H",
+        help="a name or address the broker is reached by (repeat; localhost, 127.0.0.1)",
+    )
     return p
 
 

@@ -1,6 +1,6 @@
 """The fleet: what the collector knows of each unit (state, last seen, version, outbox
-depth, printer) from its status and telemetry (`collector fleet status`). Enrolment,
-revocation and rollouts will live here too."""
+depth, printer) from its status and telemetry (`collector fleet status`). Which devices
+are enrolled is collector.enrolment's; rollouts will live here."""
 
 from __future__ import annotations
 

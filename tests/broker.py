@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -36,15 +37,24 @@ def mosquitto_binary() -> str:
 
 
 class Broker:
-    """One Mosquitto process. `url` is what the appliance and collector connect to."""
+    """One Mosquitto process. `url` is what the appliance and collector connect to. Given
+    `conf`, it runs that file as it is (one `collector fleet broker-config` wrote, listening
+    on `port`), its log beside the test's others."""
 
-    def __init__(self, extra_conf: str = "", port: int | None = None) -> None:
+    def __init__(
+        self, extra_conf: str = "", port: int | None = None, conf: Path | None = None
+    ) -> None:
         self.binary = mosquitto_binary()
         self.port = port or free_port()
         # Mosquitto started as root drops to the `mosquitto` user: its directory (and
         # every one above it) must be reachable by that user, so not under pytest's 0700 tmp.
         self.dir = Path(tempfile.mkdtemp(prefix="pos-mosquitto-"))
         os.chmod(self.dir, 0o777)
+        self.proc: subprocess.Popen[bytes] | None = None
+        if conf is not None:
+            self.conf = conf
+            self.start()
+            return
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
@@ -63,7 +73,6 @@ class Broker:
             "log_type error\nlog_type warning\n"
             f"{extra_conf}\n"
         )
-        self.proc: subprocess.Popen[bytes] | None = None
         self.start()
 
     @property
@@ -92,6 +101,14 @@ class Broker:
                 self.proc.terminate()
             self.proc.wait(10)
         self.proc = None
+
+    def reload(self) -> None:
+        """SIGHUP: Mosquitto reads its ACL and CRL again (its connections stay)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+
+    def log(self) -> str:
+        return (self.dir / "mosquitto.log").read_text(errors="replace")
 
     def restart(self) -> None:
         self.stop()
