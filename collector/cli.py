@@ -20,7 +20,7 @@ from collector.config import CollectorConfig, load_config
 from collector.db import DEFAULT_URL, open_database
 from collector.errors import CollectorInput
 from collector.keys import KeyStore
-from protocol.commandline import OneLineParser, run, usage
+from protocol.commandline import OneLineParser, read_input, run, usage
 from protocol.logs import setup_logging
 
 PROG = "collector"
@@ -133,6 +133,40 @@ def cmd_stock_count(args: argparse.Namespace) -> int:
     level = count(engine, args.store, args.sku, args.qty)
     print(f"{args.store} {args.sku}: {level}")
     return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from collector.outgoing import Signer
+    from collector.push import Target, addressed, command_args, push, render
+    from collector.service import Settings
+
+    config = configure(args)
+    settings = Settings.from_config(config)
+    tls = settings.tls_context(
+        "--tls-ca/--tls-cert/--tls-key"
+        if any(getattr(args, a) is not None for a in TLS_FLAGS)
+        else "mqtt.tls"
+    )
+    if args.wait <= 0 or args.wait > 3600:
+        raise CollectorInput(f"--wait {args.wait:g}: give 0 < S <= 3600 seconds")
+    target = (
+        Target("device", args.device)
+        if args.device
+        else Target("store", args.store)
+        if args.store
+        else Target("fleet")
+    )
+    text = read_input(args.file, f"{args.kind} file", CollectorInput)
+    currency = args.currency or config.loyalty.base_currency
+    cmd_args = command_args(args.kind, text, args.file, currency)  # bad file: nothing sent
+    engine = open_database(config.database.url, create=False)
+    devices = addressed(engine, target)
+    signer = Signer(KeyStore(Path(config.keys.dir)).signing_key(create=False))
+    answers = asyncio.run(
+        push(settings.broker, signer, target, devices, args.kind, cmd_args, wait=args.wait, tls=tls)
+    )
+    print(render(answers, args.json))
+    return 0 if all(a.ok for a in answers) else 1
 
 
 def cmd_fleet_status(args: argparse.Namespace) -> int:
@@ -379,6 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tls-ca", help="mqtts://: CA of the broker's certificate ([mqtt.tls])")
     r.add_argument("--tls-cert", help="mqtts://: our client certificate (PEM)")
     r.add_argument("--tls-key", help="mqtts://: its private key (PEM)")
+
+    pu = command("push", cmd_push, "send units a signed catalog, prices, stock or config")
+    pu.add_argument("kind", choices=("catalog", "prices", "stock", "config"))
+    pu.add_argument("file", metavar="FILE", help="CSV (catalog, sku,price, sku,stock) or TOML")
+    to = pu.add_mutually_exclusive_group(required=True)
+    to.add_argument("--device", metavar="D")
+    to.add_argument("--store", metavar="S")
+    to.add_argument("--fleet", action="store_true")
+    pu.add_argument("--broker", help="broker URL ([mqtt] url, else mqtt://127.0.0.1:1883)")
+    pu.add_argument("--tls-ca", help="mqtts://: CA of the broker's certificate ([mqtt.tls])")
+    pu.add_argument("--tls-cert", help="mqtts://: our client certificate (PEM)")
+    pu.add_argument("--tls-key", help="mqtts://: its private key (PEM)")
+    pu.add_argument("--wait", type=float, default=30.0, metavar="S", help="for results (30)")
+    pu.add_argument("--currency", help="of the prices ([loyalty] base_currency)")
+    pu.add_argument("--json", action="store_true")
 
     cu = command("customers", lambda a: usage(cu), "customers and their cards")
     cu_sub = cu.add_subparsers(dest="sub", metavar="ACTION", parser_class=OneLineParser)

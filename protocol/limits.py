@@ -9,6 +9,10 @@ from __future__ import annotations
 MAX_MINOR = 10**10
 # The most points one request, sale or adjustment may move (sums stay inside BIGINT).
 MAX_POINTS = 10**12
+# The most units of one item a stock level may count, either way (a level goes below 0
+# when sales outrun the count). Far beyond a shop; a level and its moves stay inside the
+# 64-bit integer of both sides' databases (a level of 2**63 crashed the unit's `cmd/stock`).
+MAX_STOCK = 10**9
 # The largest cash rounding step, in minor units (CHF rounds to 5, SEK to 100).
 MAX_CASH_ROUNDING = 1000
 # The most points a customer earns per whole currency unit paid.
