@@ -1,7 +1,8 @@
 """The collector's configuration: one TOML file (`--config FILE`), as strict as the unit's.
 
 Sections: `[database]`, `[keys]`, `[mqtt]` with `[mqtt.tls]`, `[ingest]`, `[cluster]`,
-`[loyalty]` (with `tiers`, `[loyalty.rates]` and `[[loyalty.rewards]]`), `[privacy]`,
+`[loyalty]` (with `tiers`, `[loyalty.rates]`, `[[loyalty.rewards]]` and
+`[loyalty.requests]`), `[privacy]`,
 `[api]` and `[log]`;
 every key has a default, so no file at all is a valid configuration. Unknown keys, wrong
 types and bad values are bad input (`ConfigError`, exit 2): one line naming the file and
@@ -127,6 +128,23 @@ def default_rewards() -> list[Reward]:
     ]
 
 
+class RequestsSection(msgspec.Struct, forbid_unknown_fields=True):
+    """`[loyalty.requests]`: how `loyalty/request`s are shared out (collector.loyalty.fair).
+    Each device may send `rate` a second (`burst` at once); beyond that it is answered
+    "too many requests" (as many refusals as that, then nothing). At most `per_device`
+    wait per device (then its oldest goes) and `total` in all (then the oldest of the
+    longest queue goes); devices are served in turn. A request that waited `max_wait`
+    seconds is dropped unanswered (the till gave up at 1.5 s). Drops are logged at most
+    once per `log_interval` seconds per device."""
+
+    per_device: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 32
+    total: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 4096
+    rate: Annotated[float, msgspec.Meta(gt=0, le=100_000)] = 20.0
+    burst: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 40
+    max_wait: Annotated[float, msgspec.Meta(gt=0, le=600)] = 2.0
+    log_interval: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 10.0
+
+
 class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):
     """`[loyalty]`: the points rules (collector.loyalty.rules applies them). Points are
     valued in `base_currency`; a sale in another currency is converted with `rates`
@@ -142,6 +160,7 @@ class LoyaltySection(msgspec.Struct, forbid_unknown_fields=True):
     tiers: list[Tier] = msgspec.field(default_factory=list)
     rates: dict[str, str] = msgspec.field(default_factory=dict)
     rewards: list[Reward] = msgspec.field(default_factory=default_rewards)
+    requests: RequestsSection = msgspec.field(default_factory=RequestsSection)
 
 
 class PrivacySection(msgspec.Struct, forbid_unknown_fields=True):
@@ -290,6 +309,11 @@ def _check(cfg: CollectorConfig, where: Callable[[str], str]) -> None:
             f"({cfg.cluster.heartbeat:g} s each): a running collector would be taken for dead"
         )
     lo = cfg.loyalty
+    if lo.requests.total < lo.requests.per_device:
+        raise ConfigError(
+            f"{where('loyalty.requests.total')}: {lo.requests.total} is less than "
+            f"per_device ({lo.requests.per_device}): one device could not fill its own queue"
+        )
     try:
         exponent(lo.base_currency)
     except ValueError as exc:

@@ -20,6 +20,7 @@ import math
 import os
 import socket
 import ssl
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from collector.ingest.batches import BatchResult, Incoming
 from collector.ingest.worker import DatabaseUnavailable, IngestProcess, IngestThread, WorkerLost
 from collector.keys import ENV as KEYS_ENV
 from collector.keys import KeyStore, default_dir
+from collector.loyalty.fair import FairQueue
 from collector.loyalty.ledger import Ledger
 from collector.loyalty.requests import Answers
 from collector.outgoing import Outgoing, Signer
@@ -59,6 +61,7 @@ SHARE_GROUP = "collectors"
 DEVICE_LEAVES = ("sales", "events", "telemetry", "loyalty/request")
 LOYALTY_REQUEST = "/loyalty/request"
 LOYALTY_WORKERS = 16  # loyalty requests answered at once (each a short transaction)
+LOYALTY_REPORTS = 20  # devices named per interval in the log of unanswered requests
 SESSION_EXPIRY = 7 * 24 * 3600  # seconds the broker keeps queueing for a stopped collector
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason: the broker speaks MQTT 3.1.1 only
 # QoS 1 messages the broker may have sent us unacknowledged (MQTT 5 Receive Maximum), and
@@ -208,7 +211,9 @@ class Collector:
         self.settings = settings
         self._worker: IngestProcess | IngestThread | None = None
         self.answers = Answers(Ledger(engine, settings.loyalty), privacy=settings.privacy)
-        self._requests: asyncio.Queue[Incoming] = asyncio.Queue()
+        # Waiting loyalty requests, per device, served in turn (collector.loyalty.fair).
+        self.loyalty_requests: FairQueue[Incoming] = FairQueue(settings.loyalty.requests)
+        self._request_came = asyncio.Event()
         self.ready = asyncio.Event()  # set once subscribed (tests and logs wait for it)
         self.shared = False
         self.ingested = 0  # records this process stored
@@ -468,7 +473,7 @@ class Collector:
             _ack(client, first)
             if str(first.topic).endswith(LOYALTY_REQUEST):
                 # A till is waiting on this: no batch window, straight to the answerers.
-                self._requests.put_nowait(Incoming(str(first.topic), _payload(first.payload)))
+                self._offer(client, Incoming(str(first.topic), _payload(first.payload)))
                 continue
             batch = [first]
             await asyncio.sleep(self.settings.batch_window)
@@ -480,7 +485,7 @@ class Collector:
             for m in batch:
                 msg = Incoming(str(m.topic), _payload(m.payload))
                 if msg.topic.endswith(LOYALTY_REQUEST):
-                    self._requests.put_nowait(msg)
+                    self._offer(client, msg)
                 else:
                     incoming.append(msg)
             if incoming:
@@ -536,16 +541,74 @@ class Collector:
             except OperationalError as exc:
                 log.error("database unavailable (%s); stock levels go later", exc.orig)
 
+    def _offer(self, client: aiomqtt.Client, msg: Incoming) -> None:
+        """Queue a loyalty request in its device's share (never waits: _consume goes on
+        taking sales whatever one device sends), and refuse what the share will not hold."""
+        for refused in self.loyalty_requests.offer(msg.topic, msg, time.monotonic()):
+            self._refuse(client, refused)
+        self._request_came.set()
+
+    def _refuse(self, client: aiomqtt.Client, msg: Incoming) -> None:
+        """Answer "too many requests" at once: no database, no waiting for the PUBACK.
+        `unavailable`, so the till stops waiting and works under its offline rules."""
+        try:
+            store, device, _leaf = parse_device_topic(msg.topic)
+            req = decode(msg.payload, LoyaltyRequest)
+        except WireError:
+            return  # _answer_one would have refused it too; nobody waits on it
+        s = self.settings.loyalty.requests
+        response = LoyaltyResponse(
+            corr=req.corr,
+            ok=False,
+            error=f"too many requests from this device (over {s.rate:g} a second)",
+            unavailable=True,
+        )
+        refusal = Outgoing(device_topic(store, device, "loyalty/response"), encode(response))
+        _post(client, self.signer.sealed([refusal]))
+
     async def _answer_loyalty(self, client: aiomqtt.Client) -> None:
         """Answer `loyalty/request`s, several at a time, each on the asking device's
-        `loyalty/response` with the request's corr."""
+        `loyalty/response` with the request's corr. An answerer takes the next request
+        only once it is free, so the requests wait in their devices' shares, not here."""
         slots = asyncio.Semaphore(LOYALTY_WORKERS)
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._report_loyalty_drops())
             while True:
-                msg = await self._requests.get()
                 await slots.acquire()
+                while (msg := self.loyalty_requests.take(time.monotonic())) is None:
+                    self._request_came.clear()
+                    await self._request_came.wait()
                 task = tg.create_task(self._answer_one(client, msg))
                 task.add_done_callback(lambda _t: slots.release())
+
+    async def _report_loyalty_drops(self) -> None:
+        """Log the loyalty requests dropped or refused, once per interval per device (at
+        most LOYALTY_REPORTS devices a time: a crowd of ids must not flood the log)."""
+        interval = self.settings.loyalty.requests.log_interval
+        while True:
+            await asyncio.sleep(interval)
+            reports = list(self.loyalty_requests.report(time.monotonic()))
+            reports.sort(key=lambda r: -(r.drops.over_rate + r.drops.queue_full + r.drops.stale))
+            for r in reports[:LOYALTY_REPORTS]:
+                d = r.drops
+                log.warning(
+                    "loyalty requests on %s not answered in the last %g s: %d over the "
+                    "rate, %d pushed out of its queue, %d out of the total (%d of these "
+                    "told 'too many requests'), %d waited over %g s",
+                    r.device[:120],
+                    interval,
+                    d.over_rate,
+                    d.queue_full,
+                    d.total_full,
+                    d.refused,
+                    d.stale,
+                    self.settings.loyalty.requests.max_wait,
+                )
+            if len(reports) > LOYALTY_REPORTS:
+                log.warning(
+                    "and %d more devices had loyalty requests not answered",
+                    len(reports) - LOYALTY_REPORTS,
+                )
 
     async def _answer_one(self, client: aiomqtt.Client, msg: Incoming) -> None:
         try:
@@ -568,9 +631,11 @@ class Collector:
                 error=f"the collector could not answer: {exc}"[:300],
                 unavailable=True,
             )
-        topic = device_topic(store, device, "loyalty/response")
-        payload = self.signer.seal(topic, encode(response))
-        await client.publish(topic, payload, qos=1, timeout=PUBACK_WAIT)
+        # Not waiting for the PUBACK: it comes behind whatever the broker has queued for
+        # us (a flood: seconds), and an answerer waiting for it held its slot, so every
+        # other till's request waited too.
+        answer = Outgoing(device_topic(store, device, "loyalty/response"), encode(response))
+        _post(client, self.signer.sealed([answer]))
 
     @staticmethod
     async def _send(client: aiomqtt.Client, messages: list[Outgoing]) -> None:

@@ -20,7 +20,7 @@ import msgspec
 import pytest
 from sqlalchemy.orm import Session
 
-from collector.config import CollectorConfig, ConfigError, load_config
+from collector.config import CollectorConfig, ConfigError, RequestsSection, load_config
 from collector.customers.privacy import load_master_key
 from collector.db import open_database
 from collector.errors import CollectorInput
@@ -80,6 +80,7 @@ def test_the_documented_example_sets_every_key_of_every_section(tmp_path: Path) 
         kind = next(f.type for f in struct if f.encode_name == section)
         assert set(value) == keys(kind), f"[{section}] is not shown whole"
     assert set(raw["mqtt"]["tls"]) == {"ca", "cert", "key"}
+    assert set(raw["loyalty"]["requests"]) == keys(RequestsSection)
     cfg = load_config(write(tmp_path, text), environ={})
     assert cfg.database.url.startswith("postgresql+psycopg://")
     assert (cfg.mqtt.url, cfg.mqtt.client_id) == ("mqtts://broker.example:8883", "collector-1")
@@ -88,6 +89,7 @@ def test_the_documented_example_sets_every_key_of_every_section(tmp_path: Path) 
     assert [t.name for t in cfg.loyalty.tiers] == ["silver", "gold"]
     assert cfg.loyalty.rates == {"GBP": "1.17"}
     assert [r.points for r in cfg.loyalty.rewards] == [250, 600]
+    assert cfg.loyalty.requests == RequestsSection()  # the defaults, shown
     assert (cfg.api.host, cfg.api.port, cfg.log.level) == ("127.0.0.1", 8080, "INFO")
 
 
@@ -169,6 +171,15 @@ def test_the_keys_live_beside_a_sqlite_database_else_in_the_systems_place(
         (
             '[loyalty]\ntiers = [{name = "g", spend = 1, multiplier = "1/0"}]\n',
             "loyalty.tiers[0].multiplier: '1/0' of tier 'g' is not a number ≥ 0",
+        ),
+        ("[loyalty.requests]\nrate = 0\n", "loyalty.requests.rate: Expected `float` > 0.0"),
+        (
+            "[loyalty.requests]\nper_device = 0\n",
+            "loyalty.requests.per_device: Expected `int` >= 1",
+        ),
+        (
+            "[loyalty.requests]\nper_device = 64\ntotal = 10\n",
+            "loyalty.requests.total: 10 is less than per_device (64)",
         ),
         ('[log]\nlevel = "debug"\n', "log.level: Invalid enum value 'debug'; choose one of"),
         ("[log\n", "not valid TOML"),
