@@ -72,9 +72,15 @@ class Collector:
         await self.client.publish(PREFIX + "ack", seal(PREFIX + "ack", m.Ack(upto=upto)), qos=1)
 
     async def command(self, name: str, payload: bytes | dict[str, Any]) -> None:
+        """Sealed as the collector seals (a payload that is no JSON object cannot be, and
+        goes as it is: the unit refuses it unanswered)."""
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         topic = PREFIX + f"cmd/{name}"
-        await self.client.publish(topic, seal(topic, data), qos=1)
+        try:
+            sealed = seal(topic, data)
+        except (ValueError, TypeError):  # msgspec's DecodeError is a ValueError
+            sealed = data
+        await self.client.publish(topic, sealed, qos=1)
 
     async def result(self, name: str, corr: str) -> dict[str, Any]:
         def found() -> list[dict[str, Any]]:
