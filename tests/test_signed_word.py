@@ -145,14 +145,14 @@ async def test_a_command_is_obeyed_once_signed_and_never_replayed(
     # An expired one, signed by the collector: refused whatever the unit's clock says.
     async with collector(broker.url, "test-collector-3") as c3, running(path) as (_p, log3):
         await c3.online()
-        stale = seal_with(tests_key(), PRICES, prices("p-old", 1), now=1.0e9, lifetime=600)
+        stale = seal_with(the_collectors_key(), PRICES, prices("p-old", 1), now=1.0e9, lifetime=600)
         await c3.client.publish(PRICES, stale, qos=1)
         await asyncio.sleep(1.0)
     assert "expired" in log3[0], log3[0][-3000:]
     assert price_of(data, "A1") == 99
 
 
-def tests_key() -> Ed25519PrivateKey:
+def the_collectors_key() -> Ed25519PrivateKey:
     from tests.conftest import COLLECTOR_KEYS
 
     return COLLECTOR_KEYS.signing_key()
