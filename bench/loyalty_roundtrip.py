@@ -194,9 +194,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     collector_verifier()  # the collector's key, in COLLECTOR_KEYS before it starts
     work = Path(tempfile.mkdtemp(prefix="bench-loyalty-rt-"))
     db = work / "collector.db"
-    ledger = Ledger(open_database(f"sqlite:///{db}"))
+    engine = open_database(f"sqlite:///{db}")
+    ledger = Ledger(engine)
     for n in range(args.tills + 1):
         ledger.earn(f"{n + 1:08d}", 1000, f"bench:{n}", source="bench")
+    # The collector answers only enrolled devices: the bench tills and the real unit.
+    from tests.records import enrol
+
+    tills = [(f"bench-{n:03d}", f"s{n % 10:03d}") for n in range(args.tills + 1)]
+    enrol(engine, *tills, ("bench-unit", "s001"))
     # As a production broker should be set up: without it Mosquitto holds small packets back.
     broker = Broker("set_tcp_nodelay true")
     log = open(work / "collector.log", "ab")  # noqa: SIM115 - lives with the process

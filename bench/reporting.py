@@ -58,6 +58,7 @@ from protocol.timestamps import utc_stamp
 from tests.broker import Broker
 from tests.pg import fresh_database
 from tests.procs import children
+from tests.records import enrol
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 64  # QoS 1 messages in flight: the unit's default `[mqtt] window`
@@ -219,6 +220,8 @@ async def collector_rate(
     """Sales per second the collector commits (in this process; `collector run` is the same
     code): from the first publish to `Collector.ingested` reaching n."""
     engine = open_database(db_url)
+    store_id, device_id, _leaf = m.parse_device_topic(birth[0])
+    enrol(engine, (device_id, store_id))  # the collector believes only enrolled units
     client_id = f"bench-collector-{os.getpid()}-{time.monotonic_ns()}"
     collector_keys()
     collector = Collector(engine, Settings(BrokerAddress.parse(url), client_id=client_id))
@@ -387,6 +390,7 @@ def drain_once(work: Path, filled: Path, db_url: str, name: str) -> tuple[float,
     try:
         cfg = work / f"drain-{name}.toml"
         cfg.write_text(unit_config(data, "till-01", "s001", broker.url))
+        enrol(db_url, "till-01")  # the collector believes only enrolled units
         n = outbox_depth(data / "journal.db")
         with collector_process(db_url, broker.url, work / f"collector-{name}.log") as collector:
             path = str(work / f"notify-{name}.sock")
@@ -616,7 +620,7 @@ def bench_latency(work: Path, report: Report, units: int, rate: float, seconds: 
             report(f"bare QoS 1 publish→echo→subscriber p99, {where}", ms(p99(echoed)), "baseline")
             for name, make_db in databases:
                 with make_db(work / f"latency-{label}.db") as db_url:
-                    cfgs = []
+                    cfgs, enrolled = [], []
                     for i in range(units):
                         # Ids of their own per run: the broker keeps the last run's
                         # retained births, whose keys these new units do not hold.
@@ -624,6 +628,8 @@ def bench_latency(work: Path, report: Report, units: int, rate: float, seconds: 
                         store_id = f"s{i // 2 + 1:03d}"
                         data = work / f"lat-{label}-{name}" / device
                         cfgs.append(unit_config(data, device, store_id, broker.url))
+                        enrolled.append((device, store_id))
+                    enrol(db_url, *enrolled)
                     log = work / f"collector-lat-{label}-{name}.log"
                     with collector_process(db_url, broker.url, log):
                         samples, sales, took = asyncio.run(

@@ -3,8 +3,11 @@ enroll`, `revoke` and `rekey`, and what the CRL and the broker's ACL are made fr
 
 A device is enrolled in one store with one current certificate from the fleet CA
 (collector.pki); every certificate issued is kept (`fleet_certificates`), so one that was
-revoked, or replaced by `enroll --renew`, stays on the CRL until it expires. Ingest does
-not yet refuse a device that is not enrolled (issue 11, "Enrolled devices only").
+revoked, or replaced by `enroll --renew`, stays on the CRL until it expires.
+
+The collector believes only enrolled devices: ingest dead-letters what a device that is
+not enrolled, is revoked, or speaks on another store's topics sends (`refusal`), and the
+loyalty answerers do not answer it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,6 +163,32 @@ def enrol(
         issued.serial,
     )
     return Enrolled(device, store, issued.serial, found is not None, tuple(f[0] for f in files))
+
+
+def enrolments(session: Session, devices: Iterable[str]) -> dict[str, Enrolment]:
+    """The enrolments of `devices` that exist, by device (one query)."""
+    wanted = sorted(set(devices))
+    if not wanted:
+        return {}
+    rows = session.scalars(select(Enrolment).where(Enrolment.device.in_(wanted)))
+    return {e.device: e for e in rows}
+
+
+def refusal(found: Enrolment | None, store: str, device: str) -> str | None:
+    """Why what `device` sends on store `store`'s topics is not believed, or None."""
+    if found is None:
+        return f"device {device!r} is not enrolled (`collector fleet enroll`)"
+    if found.revoked_at is not None:
+        return f"device {device!r} is revoked (since {found.revoked_at})"
+    if found.store != store:
+        return f"device {device!r} is enrolled in store {found.store!r}, not {store!r}"
+    return None
+
+
+def admitted(engine: Engine, store: str, device: str) -> str | None:
+    """`refusal` for one device, read now (the loyalty answerers ask before answering)."""
+    with Session(engine) as s:
+        return refusal(s.get(Enrolment, device), store, device)
 
 
 def _enrolled(s: Session, device: str) -> Enrolment:

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from collector.models import Device
+from collector.models import Device, Enrolment
 from collector.terminal import as_text
 
 
@@ -33,15 +33,20 @@ class FleetRow:
 
 
 def fleet_status(engine: Engine) -> list[FleetRow]:
-    """Every device the collector has heard of, by store and id."""
+    """Every enrolled device the collector has heard of, by store and id."""
     with Session(engine) as session, session.begin():
-        devices = session.scalars(select(Device).order_by(Device.store, Device.id)).all()
+        # Only enrolled devices are shown (collector.enrolment); a revoked one as revoked.
+        rows = session.execute(
+            select(Device, Enrolment.revoked_at)
+            .join(Enrolment, Enrolment.device == Device.id)
+            .order_by(Device.store, Device.id)
+        ).all()
         return [
             FleetRow(
                 d.id,
                 d.store,
                 d.region,
-                d.state,
+                "revoked" if revoked is not None else d.state,
                 d.last_seen,
                 d.version,
                 d.outbox_depth,
@@ -49,7 +54,7 @@ def fleet_status(engine: Engine) -> list[FleetRow]:
                 d.last_seq,
                 d.public_key is not None,
             )
-            for d in devices
+            for d, revoked in rows
         ]
 
 

@@ -32,7 +32,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from collector import members, stock
+from collector import enrolment, members, stock
 from collector.config import CollectorConfig, LoyaltySection, PrivacySection
 from collector.errors import CollectorInput
 from collector.ingest.batches import BatchResult, Incoming
@@ -619,6 +619,14 @@ class Collector:
             return
         except Exception:  # our bug: one request, never the collector (it is in a TaskGroup)
             log.exception("loyalty request on %s could not be read", msg.topic[:120])
+            return
+        try:
+            why = await asyncio.to_thread(enrolment.admitted, self.engine, store, device)
+        except OperationalError as exc:
+            why = f"the database is unavailable ({exc.orig})"
+        if why is not None:
+            # Nothing about any customer goes to a device the collector does not believe.
+            log.warning("loyalty request on %s not answered: %s", msg.topic[:120], why)
             return
         try:
             response = await asyncio.to_thread(self.answers.answer, req, device)

@@ -233,6 +233,7 @@ def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
 
 async def _demo(out: Path, seed: int) -> int:
     from collector.db import open_database
+    from collector.enrolment import enrol
     from collector.keys import KeyStore
     from collector.service import Collector, Settings
     from protocol.broker import BrokerAddress
@@ -249,6 +250,9 @@ async def _demo(out: Path, seed: int) -> int:
         with Store.open(cfg.data_dir, cfg.device.id) as store:
             store.catalog.replace(items)
         engine = open_database(f"sqlite:///{out / 'collector.db'}")
+        # The collector believes only enrolled units: the demo's till is enrolled first
+        # (its certificate and the collector's public key land in DIR/enrolment).
+        enrol(engine, KeyStore(out / "collector.keys"), "till-01", "s001", out / "enrolment")
         collector = Collector(
             engine,
             Settings(

@@ -66,3 +66,38 @@ def record_of(draft: Draft, seq: int = 1, **changes: Any) -> Record:
 def sale(seq: int = 1, **changes: Any) -> Record:
     """Sale `seq` as journalled at `seq`; `changes` replace fields of the record."""
     return record_of(draft(seq), seq, **changes)
+
+
+def enrol(target: Any, *devices: str | tuple[str, str], store: str = "s001") -> None:
+    """Enrol `devices` (ids in `store`, or (device, store) pairs) in the collector database
+    `target` (an Engine or a URL), as `collector fleet enroll` records them, without the
+    certificate files (the collector believes only enrolled devices)."""
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from collector.db import open_database
+    from collector.models import Enrolment
+    from protocol.timestamps import utc_stamp
+
+    engine = target if isinstance(target, Engine) else open_database(str(target))
+    try:
+        with Session(engine) as s, s.begin():
+            for d in devices:
+                device, where = (d, store) if isinstance(d, str) else d
+                found = s.get(Enrolment, device)
+                if found is None:
+                    s.add(
+                        Enrolment(
+                            device=device,
+                            store=where,
+                            enrolled_at=utc_stamp(),
+                            serial=f"test-{device}",
+                            revoked_at=None,
+                            rekey_allowed=False,
+                        )
+                    )
+                else:
+                    found.store, found.revoked_at = where, None
+    finally:
+        if engine is not target:
+            engine.dispose()

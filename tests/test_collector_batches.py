@@ -24,6 +24,7 @@ from collector.models import DeadLetter, Device, Sale, SaleLine
 from protocol.messages import Status, device_topic, encode
 from protocol.record import plain
 from tests.pg import fresh_database
+from tests.records import enrol
 from tests.test_collector_ingest import database_url, draft, emptied, engine  # noqa: F401
 
 DEVICE, STORE = "till-09", "s001"
@@ -45,7 +46,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 
 def registered(engine: Engine, store: Store) -> Ingestor:
-    """An ingestor that has seen the unit's birth message (so its key is known)."""
+    """An ingestor that has seen the enrolled unit's birth message (so its key is known)."""
+    enrol(engine, DEVICE, store=STORE)
     ingestor = Ingestor(engine)
     birth = encode(Status(state="online", version="1", pubkey=store.public_key_pem()))
     ingestor.ingest([Incoming(device_topic(STORE, DEVICE, "status"), birth)])

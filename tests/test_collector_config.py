@@ -29,6 +29,7 @@ from collector.models import Device
 from tests.broker import Broker
 from tests.conftest import ROOT
 from tests.pg import fresh_database
+from tests.records import enrol
 from tests.waiting import until
 
 # The loyalty TOML `--config` took before it held everything (docs/loyalty.md then).
@@ -248,6 +249,7 @@ def test_a_flag_wins_over_the_file_in_a_command(tmp_path: Path) -> None:
     engine = open_database(f"sqlite:///{in_flag}")
     with Session(engine) as s, s.begin():
         s.add(Device(id="till-09", store="s009", first_seen="", last_seen="", last_hash="0"))
+    enrol(engine, ("till-09", "s009"))  # fleet status shows enrolled devices only
     engine.dispose()
     path = write(tmp_path, f'[database]\nurl = "sqlite:///{in_file}"\n')
     shown = collector("fleet", "status", "--json", "--config", str(path))

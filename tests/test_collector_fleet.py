@@ -22,6 +22,7 @@ from protocol.broker import BrokerAddress
 from tests.broker import Broker
 from tests.conftest import ROOT
 from tests.pg import fresh_database
+from tests.records import enrol
 from tests.test_collector_ingest import FakeDevice, client, seqs
 from tests.waiting import until
 
@@ -53,6 +54,7 @@ async def test_two_collectors_share_the_subscription_each_sale_once(
             await asyncio.wait_for(c.ready.wait(), 10)
         assert all(c.shared for c in collectors)
         devices = [FakeDevice(tmp_path, broker, f"till-{n:02d}") for n in range(1, 4)]
+        enrol(engines[0], *(d.device for d in devices))
         for d in devices:
             d.append(40)
         async with (
@@ -106,6 +108,7 @@ async def test_sigkill_mid_ingest_then_restart_stores_each_record_once(
     engine = open_database(db)
     log = tmp_path / "collector.log"
     dev = FakeDevice(tmp_path, broker, "till-09")
+    enrol(engine, dev.device)
     dev.append(300)
     proc = start_collector(db, broker, log)
     try:

@@ -25,6 +25,7 @@ from protocol.record import Draft, plain
 from tests import records
 from tests.broker import Broker
 from tests.pg import fresh_database
+from tests.records import enrol
 from tests.signed import unseal
 from tests.waiting import until
 
@@ -154,6 +155,7 @@ async def test_ingest_acks_after_commit_dedups_and_sends_stock(
     collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
 ) -> None:
     dev = FakeDevice(tmp_path, broker, "till-01")
+    enrol(engine, dev.device)
     records = dev.append(5)
     committed_at_ack: list[tuple[int, list[int]]] = []
     dev.on_ack = lambda upto: committed_at_ack.append((upto, seqs(engine, "till-01")))
@@ -188,6 +190,7 @@ async def test_gap_is_not_ingested_and_asks_for_resend(
     collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
 ) -> None:
     dev = FakeDevice(tmp_path, broker, "till-02")
+    enrol(engine, dev.device)
     records = dev.append(4)
     async with client(broker, "till-02") as c:
         await c.subscribe(dev.topic("ack"), 1)
@@ -221,6 +224,7 @@ async def test_forged_and_broken_payloads_become_dead_letters(
 ) -> None:
     dev = FakeDevice(tmp_path, broker, "till-03")
     other = FakeDevice(tmp_path, broker, "till-04")
+    enrol(engine, dev.device, other.device)
     good = dev.append(3)
     theirs = other.append(1)[0]
     bad_sig = dict(good[0], sig="ab" * 64)
@@ -270,3 +274,50 @@ async def test_forged_and_broken_payloads_become_dead_letters(
         stored = s.scalars(select(DeadLetter).where(DeadLetter.size > 300_000)).one()
         assert len(stored.payload) == 4096
         assert s.scalar(select(func.count()).select_from(Sale)) == 3
+
+
+async def test_only_enrolled_devices_are_believed(
+    collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
+) -> None:
+    """A device nobody enrolled reports (birth, sales): nothing of it is stored, shown or
+    acked, each message a dead letter saying why. Enrolled, it is taken; revoked, it is
+    refused again from its next message; on another store's topics, always."""
+    from collector.enrolment import revoke
+    from collector.fleet import fleet_status
+
+    dev = FakeDevice(tmp_path, broker, "till-77")
+    dev.append(2)
+    async with client(broker, "till-77") as c:
+        runner = asyncio.create_task(dev.run(c, ack_timeout=0.5))
+        await until(lambda: len(dead_reasons(engine)) >= 3, "the birth and the sales refused")
+        assert dev.acked == 0 and seqs(engine, "till-77") == []
+        assert [r.device for r in fleet_status(engine)] == []
+        with Session(engine) as s:
+            assert s.get(Device, "till-77") is None
+        assert set(dead_reasons(engine)) == {
+            "device 'till-77' is not enrolled (`collector fleet enroll`)"
+        }
+        enrol(engine, "till-77")
+        # The unit resends on its own (the retained birth comes with the next connect).
+        await c.publish(dev.topic("status"), dev.birth(), qos=1, retain=True)
+        await until(lambda: dev.acked == 2, "taken once enrolled", 30)
+        assert [r.device for r in fleet_status(engine)] == ["till-77"]
+        revoke(engine, "till-77")
+        before = len(dead_reasons(engine))
+        dev.append(1)
+        await dev.publish_records(c, 2)
+        await until(lambda: len(dead_reasons(engine)) > before, "the revoked device refused")
+        assert seqs(engine, "till-77") == [1, 2] and dev.acked == 2
+        assert dead_reasons(engine)[-1].startswith("device 'till-77' is revoked (since ")
+        assert [r.state for r in fleet_status(engine)] == ["revoked"]
+        runner.cancel()
+    other = FakeDevice(tmp_path, broker, "till-78", store="s002")
+    enrol(engine, "till-78", store="s001")
+    async with client(broker, "till-78") as c:
+        await c.publish(other.topic("status"), other.birth(), qos=1, retain=True)
+        await until(
+            lambda: (
+                "device 'till-78' is enrolled in store 's001', not 's002'" in dead_reasons(engine)
+            ),
+            "another store's topics refused",
+        )

@@ -26,6 +26,7 @@ from collector.service import Settings
 from tests.broker import Broker
 from tests.conftest import ROOT
 from tests.pg import fresh_database
+from tests.records import enrol
 from tests.test_collector_fleet import exactly_once
 from tests.test_collector_ingest import FakeDevice, client
 from tests.waiting import until
@@ -78,6 +79,7 @@ async def test_one_of_two_collectors_stopping_holds_nothing_away_from_the_other(
     procs = {n: start(pg, broker, log, n, "--config", str(config)) for n, log in logs.items()}
     engine = open_database(pg)
     dev = FakeDevice(tmp_path, broker, "till-21")
+    enrol(engine, dev.device)
     try:
         for n, log in logs.items():
             await until(lambda n=n, log=log: subscribed(log, n), f"{n} subscribed", 30)

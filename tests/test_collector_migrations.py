@@ -37,6 +37,7 @@ from collector.loyalty.ledger import Ledger
 from collector.models import Base
 from tests.conftest import ROOT
 from tests.pg import fresh_database
+from tests.records import enrol
 from tests.test_collector_ingest import FakeDevice
 
 DATA = Path(__file__).parent / "data"
@@ -220,6 +221,7 @@ def test_a_database_from_before_alembic_is_stamped_and_keeps_every_row(
         points = ledger.balance("00000001").balance
         # A new till's birth and first sale, handed to the ingest as the broker would.
         till = FakeDevice(tmp_path, None, "till-09", "s003")  # type: ignore[arg-type]
+        enrol(engine, till.device, store="s003")
         paid = {"account": "00000001", "earned": 2, "redeemed": 0, "balance": None}
         [sale] = till.append(1, loyalty=paid | {"offline": False})
         result = Ingestor(engine).ingest(

@@ -17,6 +17,7 @@ import pytest
 from demo.day import demo_catalog_text
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
+from tests.records import enrol
 from tests.test_collector_run import start
 from tests.waiting import until
 
@@ -45,6 +46,7 @@ def price(data: Path, sku: str) -> int:
 @pytest.fixture
 def fleet(broker: Broker, tmp_path: Path) -> Iterator[dict[str, object]]:
     db = f"sqlite:///{tmp_path}/collector.db"
+    enrol(db, *UNITS)
     collector = start(db, broker, tmp_path / "collector.log")
     units: dict[str, subprocess.Popen[bytes]] = {}
     data: dict[str, Path] = {}

@@ -21,6 +21,7 @@ from collector.models import StockMove
 from protocol.messages import Status, Telemetry, device_topic, encode
 from protocol.record import Draft
 from tests.conftest import ROOT
+from tests.records import enrol
 from tests.test_collector_ingest import database_url, draft, engine  # noqa: F401 - fixtures
 
 
@@ -116,6 +117,7 @@ def trading(engine: Engine, tmp_path: Path) -> Engine:
         uptime=60.0,
     )
     msgs.append(Incoming(device_topic("s001", "till-a", "telemetry"), encode(telemetry)))
+    enrol(engine, ("till-a", "s001"), ("till-b", "s002"))
     result = Ingestor(engine).ingest(msgs)
     assert (result.ingested, result.dead, result.gaps) == (5, 0, 0)
     return engine

@@ -27,6 +27,7 @@ from protocol.broker import BrokerAddress
 from protocol.messages import device_topic
 from tests.broker import Broker
 from tests.conftest import ROOT
+from tests.records import enrol
 from tests.test_collector_fleet import exactly_once
 from tests.test_collector_ingest import (  # noqa: F401 - fixtures
     FakeDevice,
@@ -57,6 +58,7 @@ async def test_sigterm_mid_ingest_exits_0_promptly_and_loses_nothing(
     engine = open_database(db)
     log = tmp_path / "collector.log"
     dev = FakeDevice(tmp_path, broker, "till-07")
+    enrol(engine, dev.device)
     dev.append(SALES)
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -94,6 +96,7 @@ async def test_sigterm_while_the_broker_is_frozen_still_exits_0(
     goes back into its reconnect loop."""
     log = tmp_path / "collector.log"
     dev = FakeDevice(tmp_path, broker, "till-08")
+    enrol(f"sqlite:///{tmp_path}/c.db", dev.device)
     dev.append(200)
     proc = start(f"sqlite:///{tmp_path}/c.db", broker, log, "--id", "collector-hang")
     assert broker.proc is not None
@@ -130,6 +133,7 @@ async def test_a_backlog_waits_at_the_broker_not_in_memory(
     # client's Receive Maximum: 20 here keeps it (nearly) to the window, 0 overshoots.
     broker = Broker(f"max_inflight_messages {0 if overshooting else 20}")
     dev = FakeDevice(tmp_path, broker, "till-05")
+    enrol(engine, dev.device)
     dev.append(300)
     stuck, release = threading.Event(), threading.Event()
     ingest = Ingestor.ingest
@@ -199,6 +203,7 @@ async def test_a_lost_broker_is_reconnected_not_taken_for_a_stop(
     reconnects and carries on (Python 3.11's TaskGroup left a cancel pending when a child
     failed, and run() took it for SIGTERM and returned)."""
     dev = FakeDevice(tmp_path, broker, "till-06")
+    enrol(engine, dev.device)
     dev.append(400)
     settings = Settings(
         BrokerAddress.parse(broker.url), client_id="survivor", batch_size=8, reconnect_delay=0.2
@@ -235,6 +240,7 @@ def test_two_copies_of_a_seq_in_one_batch(engine: Engine, tmp_path: Path) -> Non
     from protocol.record import plain
     from tests.test_collector_ingest import draft
 
+    enrol(engine, "till-03")
     a = Store.open(tmp_path / "a", "till-03")
     b = Store.open(tmp_path / "b", "till-03")  # same device id, another key: a forgery
     first = plain(a.append(draft(1, "till-03"), False))

@@ -21,6 +21,7 @@ from protocol.broker import BrokerAddress
 from tests.broker import Broker
 from tests.pg import fresh_database
 from tests.procs import running
+from tests.records import enrol
 from tests.test_collector_fleet import exactly_once
 from tests.test_collector_ingest import (  # noqa: F401 - the database fixtures
     FakeDevice,
@@ -42,6 +43,7 @@ async def test_a_killed_worker_is_replaced_and_its_batch_sent_again(
     )
     task = asyncio.create_task(collector.run())
     dev = FakeDevice(tmp_path, broker, "till-20")
+    enrol(engine, dev.device)
     dev.append(1500)
     try:
         await asyncio.wait_for(collector.ready.wait(), 10)
@@ -101,6 +103,7 @@ async def test_database_outage_is_waited_out_nothing_acked_meanwhile(
         collector = Collector(engine, settings)
         task = asyncio.create_task(collector.run())
         dev = FakeDevice(tmp_path, broker, "till-21")
+        enrol(engine, dev.device)
         try:
             await asyncio.wait_for(collector.ready.wait(), 10)
             async with client(broker, "till-21") as c:

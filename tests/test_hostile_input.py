@@ -25,7 +25,7 @@ from protocol import messages as m
 from protocol.errors import BadInput
 from protocol.limits import MAX_REGION, MAX_SKU
 from tests.broker import Broker
-from tests.records import sale_dict
+from tests.records import enrol, sale_dict
 from tests.signed import unseal
 from tests.test_collector_fleet import exactly_once
 from tests.test_collector_ingest import (  # noqa: F401 - fixtures
@@ -89,6 +89,7 @@ async def test_collector_run_survives_a_barrage_then_ingests_and_answers(
     log = tmp_path / "collector.log"
     proc = start(database_url, broker, log, "--id", "collector-hostile")
     dev = FakeDevice(tmp_path, broker, "till-01")
+    enrol(engine, dev.device)
     dev.append(5)
     leaves = ("loyalty/request", "sales", "status", "telemetry", "events")
     try:
@@ -120,8 +121,11 @@ async def test_collector_run_survives_a_barrage_then_ingests_and_answers(
         assert "loyalty request on pos/v1/s001/till-01/loyalty/request refused" in text
         reasons = dead_reasons(engine)
         deep = [r for r in reasons if "nests deeper than any message may" in r]
-        # both deep payloads, from both devices, on sales, status, telemetry and events
-        assert len(deep) == 2 * 2 * 4, reasons
+        # both deep payloads, from the enrolled device, on sales, status, telemetry, events
+        assert len(deep) == 2 * 4, reasons
+        # and nothing from a device nobody enrolled is even read
+        assert sum("device 'x' is not enrolled" in r for r in reasons) == 4 * len(barrage())
+        assert "loyalty request on pos/v1/s001/x/loyalty/request not answered" in text
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -186,6 +190,7 @@ async def test_long_values_from_an_older_unit_are_stored_cut_never_dead_lettered
     they come in (protocol.limits) and the collector stores an older unit's cut to fit."""
     long_sku, long_text = "S" * 100, "r" * 100
     dev = FakeDevice(tmp_path, broker, "till-01")
+    enrol(engine, dev.device)
     line = {**sale_dict()["lines"][0], "sku": long_sku, "name": "n" * 300}
     dev.append(3, lines=[line], region=long_text, staff=long_text)
     real_birth = dev.birth

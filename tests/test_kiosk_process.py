@@ -35,6 +35,7 @@ from collector.loyalty.rules import add_months
 from protocol.cards import make_loyalty_card
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text
+from tests.records import enrol
 from tests.test_display_screens import screens_running
 from tests.test_till_loyalty import (
     Collector,
@@ -62,6 +63,7 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     assert r.returncode == 0, r.stderr
     then = add_months(dt.datetime.now(dt.UTC), -24) + dt.timedelta(days=10)
     engine = open_database(url)
+    enrol(engine, "till-01", "kiosk-01", ("probe", "s009"))
     Ledger(engine, clock=lambda: then).earn("00000001", 150, "seed:old", source="migration")
     engine.dispose()
     collector = Collector(url, broker, tmp_path / "collector.log")

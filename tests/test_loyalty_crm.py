@@ -24,6 +24,7 @@ from collector.models import Base, Customer, LoyaltyAccount, Sale
 from collector.webshop import add_channel, create_app
 from protocol.messages import device_topic
 from tests.conftest import ROOT
+from tests.records import enrol
 from tests.test_collector_ingest import FakeDevice, database_url, engine  # noqa: F401
 
 CSV = (
@@ -167,6 +168,7 @@ def test_gdpr_export_and_erase(engine: Engine, database_url: str, tmp_path: Path
     import_customers(engine, vault, parse_csv(src), "import:c.csv")
     # A signed loyalty sale through the real ingest path.
     dev = FakeDevice(tmp_path, None, "till-01")  # type: ignore[arg-type]
+    enrol(engine, dev.device)
     part = {"account": "00000001", "earned": 12, "redeemed": 0, "balance": None, "offline": False}
     rec = dev.append(1, total=1_250, loyalty=part)[0]
     Ingestor(engine).ingest(

@@ -33,6 +33,7 @@ from protocol.broker import BrokerAddress
 from protocol.cards import make_loyalty_card
 from protocol.messages import LoyaltyRequest, device_topic, encode
 from tests.broker import Broker
+from tests.records import enrol
 from tests.signed import unseal
 from tests.test_collector_ingest import FakeDevice
 from tests.waiting import until
@@ -136,6 +137,7 @@ async def test_a_flood_from_one_device_leaves_the_other_tills_answered(
     caplog.set_level(logging.WARNING, logger="collector")
     tills = [Till(broker, n) for n in range(1, TILLS + 1)]
     seller = FakeDevice(tmp_path, broker, "till-sales", store="s002")
+    enrol(collector.engine, ("till-sales", "s002"), *(t.device for t in tills))
     seller.append(5)
     done = asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:

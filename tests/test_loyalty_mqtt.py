@@ -20,6 +20,7 @@ from collector.service import Collector
 from protocol.cards import make_loyalty_card
 from protocol.messages import LoyaltyRequest, LoyaltyResponse, encode
 from tests.broker import Broker
+from tests.records import enrol
 from tests.signed import unseal
 from tests.test_collector_ingest import (  # noqa: F401
     FakeDevice,
@@ -77,6 +78,7 @@ async def test_earn_in_one_outlet_redeem_in_another_with_a_race_and_duplicates(
     ledger = Ledger(engine)
     north = FakeDevice(tmp_path, broker, "till-n", store="s001")
     south = FakeDevice(tmp_path, broker, "till-s", store="s002")
+    enrol(engine, ("till-n", "s001"), ("till-s", "s002"))
     north.append(1, **loyalty_sale(20_000))  # 200.00 paid: 200 points
     async with (
         client(broker, "till-n") as cn,

@@ -33,6 +33,7 @@ from demo.day import demo_catalog_text
 from protocol.broker import BrokerAddress
 from tests.broker import Broker, free_port
 from tests.conftest import ROOT, config_text
+from tests.records import enrol
 from tests.test_mqtt_link import sell
 from tests.waiting import until
 
@@ -130,6 +131,7 @@ async def test_unit_and_collector_report_over_tls_with_client_certificates(
 ) -> None:
     _broker, port = tls_broker
     engine = open_database(f"sqlite:///{tmp_path}/collector.db")
+    enrol(engine, "till-01")
     cert, key = pki.issue("collector-1")
     settings = Settings(
         BrokerAddress.parse(f"mqtts://127.0.0.1:{port}"),

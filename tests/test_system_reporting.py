@@ -24,6 +24,7 @@ from protocol.record import Draft, convert
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
 from tests.procs import children, running
+from tests.records import enrol
 
 
 def spawn(*args: str, log: Path) -> subprocess.Popen[bytes]:
@@ -152,6 +153,7 @@ def test_collector_killed_mid_ingest(unit: Path, broker: Broker, tmp_path: Path)
     next collector takes over and ends with exactly the journal."""
     fill_journal(unit, 4000)
     db = tmp_path / "collector.db"
+    enrol(f"sqlite:///{db}", "till-01")
     appliance = spawn(
         "appliance", "run", "--simulate", "--config", str(unit), log=tmp_path / "a.log"
     )
@@ -200,6 +202,7 @@ def test_collector_killed_mid_ingest(unit: Path, broker: Broker, tmp_path: Path)
 
 def test_broker_restarted_while_selling(unit: Path, broker: Broker, tmp_path: Path) -> None:
     db = tmp_path / "collector.db"
+    enrol(f"sqlite:///{db}", "till-01")
     collector = spawn(
         "collector",
         "run",
@@ -245,6 +248,7 @@ def test_unit_offline_for_10000_sales_then_back(unit: Path, broker: Broker, tmp_
     # The unit sold 10,000 times with no way out: everything waits in its outbox.
     fill_journal(unit, 10_000)
     db = tmp_path / "collector.db"
+    enrol(f"sqlite:///{db}", "till-01")
     collector = spawn(
         "collector",
         "run",

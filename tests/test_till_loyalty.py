@@ -36,6 +36,7 @@ from protocol.messages import LoyaltyRequest, LoyaltyResponse, encode
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
 from tests.pg import fresh_database
+from tests.records import enrol
 from tests.signed import unseal
 
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -225,6 +226,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )
     r = collector_cli("customers", "import", "--db", f"sqlite:///{db}", str(customers))
     assert r.returncode == 0, r.stderr
+    enrol(f"sqlite:///{db}", ("till-01", "s001"), ("till-02", "s002"), ("probe", "s009"))
     collector = Collector(f"sqlite:///{db}", broker, tmp / "collector.log")
     try:
         collector.start()
@@ -395,6 +397,7 @@ def test_two_tills_race_on_postgresql(tmp_path: Path) -> None:
     broker = Broker()
     try:
         with fresh_database("till_loyalty") as url:
+            enrol(url, ("till-01", "s001"), ("till-02", "s002"), ("probe", "s009"))
             collector = Collector(url, broker, tmp_path / "collector.log")
             collector.start()
             try:

@@ -14,6 +14,7 @@ returned to the caller, to publish after the commit. The sales themselves go in 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -31,6 +32,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection
+from collector.enrolment import enrolments, refusal
 from collector.ingest.bulk import SALES, insert_sales, stored_ids
 from collector.loyalty.settlement import settle_record
 from collector.models import DeadLetter, Device, Event
@@ -78,6 +80,14 @@ class BatchResult:
     dead: int = 0
     gaps: int = 0
     stock_changed: bool = False
+
+
+def _devices(batch: list[Incoming]) -> list[str]:
+    out = []
+    for msg in batch:
+        with contextlib.suppress(WireError):
+            out.append(parse_device_topic(msg.topic)[1])
+    return out
 
 
 class _Refused(Exception):
@@ -197,9 +207,13 @@ class Ingestor:
         at = utc_stamp()
         with Session(self.engine) as session, session.begin():
             sales: list[_Sale] = []
+            # Only enrolled devices are believed (collector.enrolment): one query a batch.
+            known = enrolments(session, _devices(batch))
             for msg in batch:
                 try:
                     store, device, leaf = parse_device_topic(msg.topic)
+                    if (why := refusal(known.get(device), store, device)) is not None:
+                        raise _Refused(why)
                     if leaf == "sales":
                         sales.append(self._parse_sale(msg, store, device))
                     elif leaf == "status":
