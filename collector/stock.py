@@ -15,7 +15,7 @@ from collector.errors import CollectorInput
 from collector.models import Base, Stock, StockMove
 from collector.outgoing import Outgoing
 from collector.upsert import upsert_insert
-from protocol.limits import MAX_SKU
+from protocol.limits import MAX_SKU, MAX_STOCK
 from protocol.messages import Command, StockArgs, StockLevel, encode, store_cmd_topic
 from protocol.record import Record
 from protocol.timestamps import utc_stamp
@@ -79,6 +79,9 @@ def check_move(store: str, sku: str, qty: int, kind: str) -> None:
         raise CollectorInput(f"--qty {qty}: a delivery adds a positive quantity")
     if kind == "count" and qty < 0:
         raise CollectorInput(f"--qty {qty}: a count cannot be negative")
+    if qty > MAX_STOCK:
+        # The units refuse a level beyond it (protocol.limits): it would never reach them.
+        raise CollectorInput(f"--qty {qty}: beyond {MAX_STOCK:,}, the most a level may count")
 
 
 def receive(engine: Engine, store: str, sku: str, qty: int) -> int:

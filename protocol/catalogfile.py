@@ -105,8 +105,13 @@ def _item(row: list[str], columns: dict[str, int], exp: int, where: str) -> Item
     raw_stock = cell("stock").strip()
     stock: int | None = None
     if raw_stock:
-        if not raw_stock.lstrip("-").isdigit() or not raw_stock.isascii():
-            raise CatalogError(f'{where}: stock "{raw_stock}" is not a whole number')
+        digits = raw_stock.removeprefix("-")
+        if not digits.isdigit() or not digits.isascii():
+            raise CatalogError(f'{where}: stock "{raw_stock[:40]}" is not a whole number')
+        if len(digits) > 10 or abs(int(raw_stock)) > MAX_STOCK:
+            raise CatalogError(
+                f'{where}: stock "{raw_stock[:40]}" is beyond {MAX_STOCK:,} either way'
+            )
         stock = int(raw_stock)
     category = _text(cell("category"), "category", where, required=False)
     return Item(sku, code, name, price, rate, category, stock)

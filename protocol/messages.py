@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 
 from protocol.errors import BadInput
+from protocol.limits import MAX_MINOR, MAX_STOCK
 from protocol.record import Record, RecordError, convert
 
 SCHEMA = 1
@@ -118,13 +119,17 @@ class CatalogItem(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PriceChange(msgspec.Struct, forbid_unknown_fields=True):
+    """A price as the catalog import takes one: whole minor units, 0 to MAX_MINOR."""
+
     sku: str
-    price: Annotated[int, msgspec.Meta(ge=0)]
+    price: Annotated[int, msgspec.Meta(ge=0, le=MAX_MINOR)]
 
 
 class StockLevel(msgspec.Struct, forbid_unknown_fields=True):
+    """A level as the catalog import takes one: at most MAX_STOCK either way."""
+
     sku: str
-    stock: int
+    stock: Annotated[int, msgspec.Meta(ge=-MAX_STOCK, le=MAX_STOCK)]
 
 
 class Command(msgspec.Struct, forbid_unknown_fields=False):

@@ -221,6 +221,7 @@ def test_stock_moves_and_low_stock(
         (["report", "sales", "--by", "day", "--format", "xml"], "--format 'xml'"),
         (["stock", "receive", "--store", "s1", "--sku", "A", "--qty", "0"], "positive quantity"),
         (["stock", "count", "--store", "s1", "--sku", "A", "--qty", "x"], "invalid int value"),
+        (["stock", "count", "--store", "s1", "--sku", "A", "--qty", "1000000001"], "beyond 1,0"),
         (["run", "--broker", "http://x"], "is not mqtt://"),
     ],
 )

@@ -151,6 +151,13 @@ async def test_garbage_oversized_and_forged_commands_change_nothing(
             ("resend", {"corr": "g-12", "args": {"from_seq": 0}}, ">= 1"),
             ("config", {"corr": "g-13", "args": {"patch": {"store": {"name": "x"}}}},
              "config file"),
+            # Past 64 bits these reached SQLite: "failed inside the unit: OverflowError".
+            ("stock", {"corr": "g-14", "args": {"levels": [{"sku": "B1", "stock": 2**63}]}},
+             "stock: Expected `int` <= 1000000000 - at `$.levels[0].stock`"),
+            ("prices", {"corr": "g-15", "args": {"prices": [{"sku": "B1", "price": 2**63}]}},
+             "prices: Expected `int` <= 10000000000 - at `$.prices[0].price`"),
+            ("catalog", {"corr": "g-16", "args": {"items": [{**ITEM, "stock": -(2**63) - 1}]}},
+             "items[0]: stock"),
         ]  # fmt: skip
         for name, payload, why in cases:
             await c.command(name, payload)
@@ -163,6 +170,6 @@ async def test_garbage_oversized_and_forged_commands_change_nothing(
         await c.command("resend", {"corr": "last", "args": {"from_seq": 1}})
         assert (await c.result("resend", "last"))["ok"] is True  # still alive and answering
         results = [t for t, _, _ in c.messages if t.endswith("/result")]
-        assert len(results) == 15  # the three without a readable corr got no answer
+        assert len(results) == 18  # the three without a readable corr got no answer
         assert catalog_items(unit) == catalog
         assert (await sell(unit, 1))[0].seq == 1

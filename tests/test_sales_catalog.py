@@ -59,6 +59,15 @@ def test_zero_exponent_currency() -> None:
         (HEADER + "A2,3760123450010,Pen,1,abc,,\n", 'catalog.csv:2: tax rate "abc" is not'),
         (HEADER + "A2,3760123450010,Pen,1,101,,\n", 'catalog.csv:2: tax rate "101" is not'),
         (HEADER + "A2,3760123450010,Pen,1,20,,x\n", 'catalog.csv:2: stock "x" is not a whole'),
+        # int("--5") raised ValueError out of the import; these three went to the store,
+        # which cannot hold more than 64 bits (or Python would not even make the int).
+        (HEADER + "A2,3760123450010,Pen,1,20,,--5\n", 'catalog.csv:2: stock "--5" is not a'),
+        (
+            HEADER + "A2,3760123450010,Pen,1,20,,-1000000001\n",
+            'catalog.csv:2: stock "-1000000001" is beyond 1,000,000,000 either way',
+        ),
+        (HEADER + f"A2,3760123450010,Pen,1,20,,{2**63}\n", "catalog.csv:2: stock"),
+        (HEADER + "A2,3760123450010,Pen,1,20,," + "9" * 5000 + "\n", "catalog.csv:2: stock"),
         (HEADER + ",3760123450010,Pen,1,20,,\n", "catalog.csv:2: sku is empty"),
         (
             HEADER + "S" * 65 + ",3760123450010,Pen,1,20,,\n",
