@@ -21,6 +21,7 @@ from appliance.store import Store
 from collector.ingest import bulk
 from collector.ingest.batches import BatchResult, Incoming, Ingestor
 from collector.models import DeadLetter, Device, Sale, SaleLine
+from protocol.chain import record_hash, sign_hash
 from protocol.messages import Status, device_topic, encode
 from protocol.record import plain
 from tests.pg import fresh_database
@@ -157,6 +158,30 @@ def test_an_altered_record_in_a_run_stops_it_there(engine: Engine, store: Store)
         "seq 3: hash does not match the record's content: the record was altered"
     ]
     assert stored(engine) == [1, 2]
+
+
+def test_a_record_reusing_an_ingested_sale_id_moves_the_chain_nowhere(
+    engine: Engine, store: Store
+) -> None:
+    """A signed record that links but reuses an ingested sale_id is dead-lettered and the
+    device's chain stays where it was. Found by the fuzz harness: the chain check had
+    already taken it as the new head, so the device's own record at that seq was then
+    acked as a duplicate and never stored (the unit drops what is acked)."""
+    ingestor = registered(engine, store)
+    recs = records(store, 3)
+    ingestor.ingest(batch(recs[:2]))
+    forged = dict(recs[2], sale_id=recs[0]["sale_id"])
+    forged["hash"] = record_hash(forged)
+    forged["sig"] = sign_hash(store._key, forged["hash"])
+    result = ingestor.ingest(batch([forged]))
+    assert (result.ingested, result.dead, acks(result)) == (0, 1, [])
+    with Session(engine) as s:
+        device = s.get(Device, DEVICE)
+        assert device is not None and (device.last_seq, device.last_hash) == (2, recs[1]["hash"])
+    assert dead(engine) == [f"seq 3: sale_id {recs[0]['sale_id']!r} was already ingested"]
+    result = ingestor.ingest(batch([recs[2]]))
+    assert (result.ingested, result.duplicates, acks(result)) == (1, 0, [3])
+    assert stored(engine) == [1, 2, 3]
 
 
 def test_postgresql_refusing_a_value_dead_letters_that_sale_alone(

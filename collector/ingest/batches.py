@@ -135,9 +135,13 @@ class _Walk:
                 self.resend_from = checker.checked + 1
                 return
             sale_id = sale.record.sale_id
-            problem = checker.check(sale.raw, signature=signatures)
-            if not problem and (sale_id in self.known or sale_id in ids):
-                problem = f"sale_id {sale_id} was already ingested"
+            if sale_id in self.known or sale_id in ids:
+                # Before the chain check, which takes a good link as the new head: a
+                # record refused here moved the device's last_seq past itself, and the
+                # unit's next resend of that seq was acked as a duplicate, never stored.
+                problem = f"sale_id {sale_id[:80]!r} was already ingested"
+            else:
+                problem = checker.check(sale.raw, signature=signatures)
             if problem:
                 self.refused.append((sale.msg, f"seq {seq}: {problem}"))
                 continue
