@@ -7,6 +7,7 @@ server refuses a value or the connection is lost mid-batch."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,30 @@ def test_a_record_reusing_an_ingested_sale_id_moves_the_chain_nowhere(
     result = ingestor.ingest(batch([recs[2]]))
     assert (result.ingested, result.duplicates, acks(result)) == (1, 0, [3])
     assert stored(engine) == [1, 2, 3]
+
+
+def test_a_number_past_64_bits_is_the_database_refusing_it_on_either(
+    engine: Engine, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite's driver raises OverflowError (no DBAPI error) for an integer past 64 bits:
+    such a sale or telemetry was dead-lettered as an internal error, with a traceback
+    logged as the collector's own bug (found by the fuzz harness). It is the database
+    refusing a value, as PostgreSQL's out-of-range DataError is."""
+    ingestor = registered(engine, store)
+    recs = records(store, 2) + records(store, 1, total=2**63)
+    telemetry = json.dumps(
+        {"ts": "2026-11-23T10:00:00.000Z", "version": "1", "outbox_depth": 2**63, "last_seq": 3,
+         "printer": "ok", "scanner": "ok", "drawer": "closed", "disk_free": 1, "uptime": 1.0}
+    )  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        result = ingestor.ingest(
+            [*batch(recs), Incoming(device_topic(STORE, DEVICE, "telemetry"), telemetry.encode())]
+        )
+    assert (result.ingested, result.dead) == (2, 2)
+    assert stored(engine) == [1, 2]
+    reasons = dead(engine)
+    assert len(reasons) == 2 and all(r.startswith("the database refused it: ") for r in reasons)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_postgresql_refusing_a_value_dead_letters_that_sale_alone(

@@ -186,7 +186,9 @@ class Ingestor:
                 one = self._transaction([msg])
             except OperationalError:
                 raise
-            except (DataError, IntegrityError, StatementError) as exc:
+            except (DataError, IntegrityError, StatementError, OverflowError) as exc:
+                # OverflowError: SQLite's driver refusing an integer past 64 bits (raised
+                # as itself, not as a DBAPI error); PostgreSQL's is a DataError.
                 reason = f"the database refused it: {str(getattr(exc, 'orig', exc)).strip()}"
                 one = self._transaction([], dead=[(msg, reason)])
             except Exception as exc:
