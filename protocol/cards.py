@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from protocol.errors import BadInput
 
 LOYALTY_PREFIX = "29"
-ACCOUNT = re.compile(r"^[0-9]{8}$")
+ACCOUNT = re.compile(r"^[0-9]{8}\Z")  # \Z: $ would take "00000001\n"
 
 
 class CardError(BadInput):

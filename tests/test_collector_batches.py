@@ -21,9 +21,12 @@ from sqlalchemy.orm import Session
 from appliance.store import Store
 from collector.ingest import bulk
 from collector.ingest.batches import BatchResult, Incoming, Ingestor
-from collector.models import DeadLetter, Device, Sale, SaleLine
+from collector.loyalty.ledger import Ledger
+from collector.loyalty.requests import Answers
+from collector.models import DeadLetter, Device, LoyaltyAccount, Sale, SaleLine
+from protocol.cards import CardError, make_loyalty_card
 from protocol.chain import record_hash, sign_hash
-from protocol.messages import Status, device_topic, encode
+from protocol.messages import LoyaltyRequest, Status, device_topic, encode
 from protocol.record import plain
 from tests.pg import fresh_database
 from tests.records import enrol
@@ -207,6 +210,28 @@ def test_a_number_past_64_bits_is_the_database_refusing_it_on_either(
     reasons = dead(engine)
     assert len(reasons) == 2 and all(r.startswith("the database refused it: ") for r in reasons)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_loyalty_account_with_a_newline_after_its_digits_is_no_account(
+    engine: Engine, store: Store
+) -> None:
+    """`^[0-9]{8}$` also matched "00000001\n" ($ matches before a final newline): a sale
+    naming it earned points on an account of its own, and a balance question for it was
+    answered (found by the fuzz harness). The sale is stored, its points are not."""
+    ingestor = registered(engine, store)
+    lo = {"account": "00000001\n", "earned": 2, "redeemed": 0, "balance": None, "offline": False}
+    result = ingestor.ingest(batch(records(store, 1, loyalty=lo)))
+    assert (result.ingested, result.dead) == (1, 0)
+    with Session(engine) as s:
+        assert s.scalars(select(LoyaltyAccount.account)).all() == []
+    answers = Answers(Ledger(engine))
+    for op in ("balance", "reserve"):
+        request = LoyaltyRequest(corr="c-1", op=op, account="00000001\n", points=1)  # type: ignore[arg-type]
+        response = answers.answer(request, DEVICE)
+        assert (response.ok, response.error) == (False, "account '00000001\\n' is not 8 digits")
+    assert make_loyalty_card("00000001") == "2900000000018"
+    with pytest.raises(CardError):
+        make_loyalty_card("00000001\n")
 
 
 def test_postgresql_refusing_a_value_dead_letters_that_sale_alone(
