@@ -99,10 +99,21 @@ async def test_config_patch_validated_written_atomically_and_applied_live(
             ("c-2", {"mqtt": {"url": "mqtt://evil:1"}}, "mqtt.url cannot be changed"),
             ("c-3", {"loyalty": {"points_per_unit": -1}}, "loyalty.points_per_unit"),
             ("c-4", {"display": {"colour": "red"}}, "colour"),
+            # tomlkit raised out of these: "config failed inside the unit" (the fuzz found them)
+            ("c-6", {"store": {"footer": ["Merci", None]}}, "store.footer must be a value or"),
+            ("c-7", {"display": {"favourites": [[[["B1"]]]]}}, "display.favourites must be"),
         ]:
             await c.command("config", {"corr": corr, "args": {"patch": patch}})
             res = await c.result("config", corr)
             assert res["ok"] is False and why in res["error"], res
+        deep = b"[" * 900 + b"]" * 900
+        await c.command(
+            "config", b'{"corr":"c-8","args":{"patch":{"store":{"footer":' + deep + b"}}}}"
+        )
+        res = await c.result("config", "c-8")
+        assert res["ok"] is False and res["error"] == (
+            "config: store.footer must be a value or a list of values"
+        ), res
         assert path.read_text() == before
 
         patch = {"loyalty": {"points_per_unit": 3}, "display": {"width": 1024}}

@@ -129,9 +129,15 @@ class ConfigFile:
                     f"config: section [{section}] cannot be changed remotely; "
                     f"only {', '.join(sorted(REMOTE_KEYS))} can"
                 )
-            for key in keys:
+            for key, value in keys.items():
                 if allowed is not None and key not in allowed:
                     raise CommandRefused(f"config: {section}.{key} cannot be changed remotely")
+                if isinstance(value, list) and not all(_scalar(v) for v in value):
+                    # No remote key takes more (an address, a footer), and tomlkit raised
+                    # out of this on a null in a list or a list nested hundreds deep.
+                    raise CommandRefused(
+                        f"config: {section}.{key} must be a value or a list of values"
+                    )
         try:
             text = self.path.read_text(encoding="utf-8")
             doc = tomlkit.parse(text)
@@ -166,6 +172,10 @@ class ConfigFile:
                     f"config: cannot write {self.path}: {e.strerror}; nothing changed"
                 ) from e
         return ConfigChange(new, changed)
+
+
+def _scalar(value: object) -> bool:
+    return isinstance(value, str | int | float)  # bool is an int
 
 
 def _changed(old: Config, new: Config) -> list[str]:
