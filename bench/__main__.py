@@ -15,6 +15,11 @@ if sys.argv[1:2] == ["loyalty-rt"]:  # `python -m bench loyalty-rt [--quick]`: c
 
     raise SystemExit(loyalty_rt_main(sys.argv[2:]))
 
+if sys.argv[1:2] == ["fuzz"]:  # `python -m bench fuzz [--minutes N]`: every MQTT handler
+    from bench.fuzz import main as fuzz_main
+
+    raise SystemExit(fuzz_main(sys.argv[2:]))
+
 from bench.till import main
 
 raise SystemExit(main(sys.argv[1:]))
