@@ -166,3 +166,35 @@ def test_enrol_makes_a_sealed_customer_once_per_request(engine: Engine) -> None:
     for t in threads:
         t.join()
     assert sorted(a or "" for a in got) == ["00000009", "00000010", "00000011", "00000012"]
+
+
+def test_ids_too_long_or_with_a_control_character_are_refused_with_the_reason(
+    engine: Engine,
+) -> None:
+    """A corr, sale_id or reservation with a NUL or longer than its column reached
+    PostgreSQL, whose DataError came back to the till as "the collector could not
+    answer" with a traceback logged (found by the fuzz harness); SQLite stored them."""
+    ledger = Ledger(engine, clock=lambda: T0)
+    ledger.earn(ANNA, 100, "seed", source="test")
+    answers = Answers(ledger, vault=Vault(os.urandom(32)))
+    hold = ask(answers, "reserve", points=5)
+    assert hold.ok, hold.error
+    enrolment = {"enrolment": form()}
+    for op, fields, reason in [
+        ("reserve", {"points": 5, "corr": "c\x00"}, "corr 'c\\x00' has a control character"),
+        ("reserve", {"points": 5, "corr": "c" * 65}, "corr is 65 characters long; the most is 64"),
+        ("reserve", {"points": 5, "sale_id": "s" * 65}, "sale_id is 65 characters long"),
+        ("commit", {"sale_id": "s\x00"}, "sale_id 's\\x00' has a control character (U+0000)"),
+        ("release", {"reservation": "r\x00"}, "reservation 'r\\x00' has a control character"),
+        ("balance", {"card": "2900000000074\n"}, "card '2900000000074\\n' has a control"),
+        ("enrol", {"corr": "e\x00", **enrolment}, "corr 'e\\x00' has a control character"),
+    ]:
+        corr = str(fields.pop("corr", uuid.uuid4().hex))
+        account = "" if op == "enrol" else ANNA
+        request = LoyaltyRequest(corr=corr, op=op, account=account, **fields)  # type: ignore[arg-type]
+        response = answers.answer(request, "kiosk-01")
+        assert (response.ok, response.corr) == (False, corr), (op, fields, response)
+        assert response.error is not None and response.error.startswith(reason), response.error
+    with Session(engine) as s:
+        assert s.scalars(select(Consent.account)).all() == []  # nobody was enrolled
+    assert ledger.balance(ANNA).available == 95  # only the first hold holds

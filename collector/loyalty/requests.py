@@ -27,7 +27,10 @@ from protocol.messages import (
     LoyaltyResponse,
     LoyaltyReward,
 )
+from protocol.text import control_character
 
+MAX_CORR = 64  # a request's corr: `hold:<device>:<corr>` fits its 200-character key
+MAX_ID = 64  # a sale_id, reservation id or card number (a hold's sale_id column is 64)
 SUMMARY_PURCHASES = 5  # past purchases a `summary` lists
 EXPIRY_NOTICE = dt.timedelta(days=30)  # lots expiring this soon are listed in a `summary`
 
@@ -57,6 +60,13 @@ class Answers:
 
     def _answer(self, req: LoyaltyRequest, device: str) -> LoyaltyResponse:
         ledger = self.ledger
+        for name, value, limit in (
+            ("corr", req.corr, MAX_CORR),
+            ("sale_id", req.sale_id, MAX_ID),
+            ("reservation", req.reservation, MAX_ID),
+            ("card", req.card, MAX_ID),
+        ):
+            _check_id(name, value, limit)
         if req.op == "enrol":
             return self._enrol(req, device)
         account = check_account(req.account)
@@ -165,6 +175,19 @@ class Answers:
         if not data:
             return None
         return str(data.get("first_names", "")).split(" ")[0] or None
+
+
+def _check_id(name: str, value: str | None, limit: int) -> None:
+    """LoyaltyInput unless `value` is short and without control characters: these go
+    into keys and columns (`hold:<device>:<corr>`, a hold's sale_id), and PostgreSQL
+    refused a NUL or an overlong one with an error that reached the till as "the
+    collector could not answer" (found by the fuzz harness)."""
+    if value is None:
+        return
+    if len(value) > limit:
+        raise LoyaltyInput(f"{name} is {len(value)} characters long; the most is {limit}")
+    if (found := control_character(value)) is not None:
+        raise LoyaltyInput(f"{name} {value[:20]!r} has a control character ({found})")
 
 
 def _check_issue(account: str, asked: int | None, current: int) -> None:
