@@ -113,7 +113,7 @@ def main(argv: list[str]) -> int:
         (t, "sqlite" if t.side == "collector" else "") for t in targets
     ]
     if args.pg:
-        runs += [(t, "postgresql") for t in targets if t.side == "collector"]
+        runs += [(t, "postgresql") for t in targets if t.side == "collector" and t.database]
     share = args.minutes * 60 / max(len(runs), 1)
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-fuzz-") as tmp, contextlib.ExitStack() as stack:

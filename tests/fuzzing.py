@@ -54,6 +54,13 @@ def dumps(value: Any, *, ascii: bool = True) -> bytes:
     return _encode(value, ascii).encode("utf-8", "surrogatepass")
 
 
+def weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """One of the strategies, each `weight` times as likely: `st.one_of` picks evenly, and
+    folds a strategy given twice into one, so weights cannot be had by repeating it."""
+    picks = [i for i, (weight, _) in enumerate(choices) for _ in range(weight)]
+    return st.sampled_from(picks).flatmap(lambda i: choices[i][1])
+
+
 # -- odd values ----------------------------------------------------------------------------
 
 ODD_NUMBERS: list[Any] = [
@@ -75,9 +82,9 @@ ODD_CHARS = (
 )
 SURROGATES = "\ud800\udbff\udc00\udfff"
 ODD_STRINGS: list[Any] = [
-    "", " ", "null", "true", "00000001\n", "till-01\n", "A1\n", "A1 ", "\u202eA1", "A\u0000",
-    "ä" * 300, "x" * 65, "x" * 201, "x" * 10_000, "\U0001f600" * 1000, "..", "/", "#", "+",
-    "$share", "cmd/catalog", "'; DROP TABLE sales; --", "%s%s%n", "{}", "\\", '"',
+    "", " ", "\x00", "null", "true", "00000001\n", "till-01\n", "A1\n", "A1 ", "\u202eA1",
+    "A\u0000", "ä" * 300, "x" * 65, "x" * 201, "x" * 10_000, "\U0001f600" * 1000, "..", "/",
+    "#", "+", "$share", "cmd/catalog", "'; DROP TABLE sales; --", "%s%s%n", "{}", "\\", '"',
 ]  # fmt: skip
 RAW_STRINGS = [
     Raw(t)
@@ -179,10 +186,11 @@ def twisted(value: Any) -> list[Any]:
         whole = int(value) if math.isfinite(value) else 0
         return [whole, str(value), Raw("NaN"), Raw("1e400"), -value]
     if isinstance(value, str):
+        # Past a column's width and with a NUL: what SQLite stores and PostgreSQL refuses.
         return [
-            "", value + "\n", value + "\u0000", "\u202e" + value, value * 1000, value.upper(),
-            Raw('"' + "\\ud800" + json.dumps(value)[1:]), [value], {"value": value},
-            int(value) if value.isdigit() and len(value) < 30 else 1,
+            "", value + "\n", value + "\u0000", "\u0000", "\u202e" + value, value * 1000,
+            (value or "x") * 65, value.upper(), Raw('"' + "\\ud800" + json.dumps(value)[1:]),
+            [value], {"value": value}, int(value) if value.isdigit() and len(value) < 30 else 1,
         ]  # fmt: skip
     if isinstance(value, list):
         return [[], value * 50, value[0] if value else None, {"0": value}, [value]]
@@ -278,13 +286,11 @@ def payloads(*bases: Any, keep: Sequence[str] = ()) -> st.SearchStrategy[bytes]:
     mutation = st.builds(
         lambda d, a: dumps(d, ascii=a), base.flatmap(lambda b: mutated(b, keep)), st.booleans()
     )
-    return st.one_of(
-        # one_of picks its branches evenly: six of eleven are mutations, which get past
-        # the parser to the handler's own checks.
-        *[mutation] * 6,
-        base.map(dumps).flatmap(damaged),
-        st.binary(max_size=300),
-        st.builds(dumps, json_values),
-        st.builds(dumps, deep_values),
-        st.builds(dumps, odd_values),
+    return weighted(
+        (12, mutation),  # these get past the parser to the handler's own checks
+        (2, base.map(dumps).flatmap(damaged)),
+        (2, st.binary(max_size=300)),
+        (1, st.builds(dumps, json_values)),
+        (1, st.builds(dumps, deep_values)),
+        (1, st.builds(dumps, odd_values)),
     )
