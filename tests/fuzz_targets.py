@@ -45,6 +45,7 @@ from appliance.sales.catalog import Catalog
 from appliance.service import open_unit
 from collector.config import PrivacySection
 from collector.db import open_database
+from collector.enrolment import admitted
 from collector.fleet import fleet_status, render_fleet
 from collector.ingest.batches import Incoming as CollectorIncoming
 from collector.ingest.batches import Ingestor
@@ -53,11 +54,14 @@ from collector.service import Collector, Settings, _payload
 from protocol import messages as m
 from protocol.broker import BrokerAddress
 from protocol.chain import GENESIS_HASH, record_hash, sign_hash
+from protocol.envelope import Admission, EnvelopeError, Verifier
 from protocol.errors import BadInput
 from protocol.limits import MAX_POINTS
 from tests.broker import Broker
+from tests.conftest import COLLECTOR_KEYS
 from tests.fuzzing import dumps, mutated, odd_text, payloads, weighted
-from tests.records import sale_dict
+from tests.records import enrol, sale_dict
+from tests.signed import seal
 from tests.test_mqtt_link import load, mqtt_config, sell
 
 T = TypeVar("T")
@@ -320,19 +324,38 @@ class UnitUnderFuzz:
     # -- the properties ----------------------------------------------------------------------
 
     def take(self, topic: str, payload: bytes) -> None:
-        """`MqttLink._take(topic, payload)`: what the link does with every message it reads."""
+        """`MqttLink._take(topic, payload)`: what the link does with every message it reads,
+        as it comes (an outsider's: unsigned) and, when it is a JSON object, sealed by the
+        collector for that topic, so the handlers behind the signature get it too."""
         self.loop.run(self._take(topic, payload))
+        _no_errors(self.errors)
+        try:
+            sealed = seal(topic, payload)
+        except (ValueError, TypeError, EnvelopeError, RecursionError):  # not sealable
+            return
+        self.loop.run(self._take(topic, sealed))
         _no_errors(self.errors)
 
     async def _take(self, topic: str, payload: bytes) -> None:
         if self.unit.store.outbox.depth() < 2:
             await sell(self.unit, 5)  # something for an ack to drop
         link, publisher = self.link, self.publisher
+        link.admission = Admission()  # every example is news: no id kept from the last
         before, acked, last = self.state(), publisher.acked, self.unit.store.last_seq()
         assert link._incoming.empty()
         link._take(topic, payload)
         after = self.state()
         name = link.topics.command_name(topic)
+        limit = m.MAX_CATALOG_PAYLOAD if name is not None else m.MAX_PAYLOAD
+        try:
+            body = m.encode(VERIFIER.open(payload, topic, limit=limit).body)
+        except EnvelopeError as e:
+            # Not the collector's word: nothing behind the signature ran.
+            self.outcomes[outcome("not signed for us", str(e))] += 1
+            assert after == before, "an unsigned message changed the unit"
+            assert link._incoming.empty(), "an unsigned command was queued"
+            return
+        payload = body  # what the handlers behind the signature are given
         if topic == link.topics.ack:
             try:
                 upto = m.decode(payload, m.Ack).upto
@@ -447,6 +470,8 @@ class UnitUnderFuzz:
 # -- the collector ------------------------------------------------------------------------------
 
 FUZZ_DEVICE = "till-fz"
+# What opens the collector's envelopes (the tests' collector key, tests/conftest.py).
+VERIFIER = Verifier(COLLECTOR_KEYS.signing_key().public_key())
 KNOWN_RESERVATION = "00000000-0000-4000-8000-000000000001"
 
 
@@ -561,6 +586,7 @@ class CollectorUnderFuzz:
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.birth = _birth(pem.decode())
+        enrol(self.engine, FUZZ_DEVICE, store=STORE)  # the collector believes only these
         topic = m.device_topic(STORE, FUZZ_DEVICE, "status")
         self.ingestor.ingest([CollectorIncoming(topic, dumps(self.birth))])
         ledger = self.collector.answers.ledger
@@ -715,10 +741,17 @@ class CollectorUnderFuzz:
             assert heard == [], "an unreadable request was answered"
             assert self.counts() == counts, "an unreadable request changed rows"
             return
+        if (why := admitted(self.engine, store, device)) is not None:
+            # Not an enrolled device of that store: nothing is answered, nothing changes.
+            self.outcomes[outcome("not believed", why)] += 1
+            assert heard == [], "a device that is not enrolled was answered"
+            assert self.counts() == counts, "a device that is not enrolled changed rows"
+            return
         assert len(heard) == 1, heard
         (reply_topic, body) = heard[0]
         assert reply_topic == m.device_topic(store, device, "loyalty/response")
-        response = m.decode(body, m.LoyaltyResponse)
+        # The collector's answer is sealed: only its signed body is the till's answer.
+        response = m.decode(m.encode(VERIFIER.open(body, reply_topic).body), m.LoyaltyResponse)
         assert response.corr == request.corr
         assert not response.unavailable, f"the collector failed: {response.error}"
         self.outcomes[
