@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from appliance.drivers.drawer import Drawer, DrawerError, SimDrawer
+from appliance.drivers.drawer import HISTORY_KEPT, Drawer, DrawerError, SimDrawer
 from appliance.events import Event
 
 KICK, SENSOR = 17, 27
@@ -235,6 +235,27 @@ def test_cut_sensor_wire_reads_open() -> None:
     try:
         assert d.is_open is True  # a bare MockPin with pull-up reads high: nothing to ground
         factory.pin(SENSOR).drive_low()
+        assert d.is_open is False
+    finally:
+        d.close()
+
+
+async def test_the_simulator_keeps_only_its_newest_kicks_and_pin_changes() -> None:
+    """`appliance run --simulate` kicks on every cash sale: SimDrawer's `kicks` and the
+    pins' `states` (gpiozero keeps every change) gained entries for as long as it ran."""
+    d = SimDrawer(KICK, SENSOR, pulse=1e-4)
+    try:
+        for n in range(HISTORY_KEPT + 10):
+            await d.kick(f"sale {n}")
+            d.shut()
+        assert len(d.kicks) == HISTORY_KEPT
+        assert [k.reason for k in (d.kicks[0], d.kicks[-1])] == [
+            "sale 10",
+            f"sale {HISTORY_KEPT + 9}",
+        ]
+        assert len(d.kick_pin.states) == HISTORY_KEPT  # two changes a kick
+        assert [s.state for s in d.kick_pin.states[-2:]] == [True, False]
+        assert len(d.sensor.states) == HISTORY_KEPT  # opened and shut, each kick
         assert d.is_open is False
     finally:
         d.close()

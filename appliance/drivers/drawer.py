@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # A drawer opening this soon after a kick is that kick's doing; later it was opened by key.
 _KICK_ATTRIBUTION = 2.0
+# Kicks, and changes of each pin, the simulator remembers (tests read the last few):
+# `appliance run --simulate` kicks on every cash sale for as long as it runs.
+HISTORY_KEPT = 1000
 
 
 class DrawerError(ApplianceError):
@@ -212,19 +215,30 @@ class Kick:
     opened: bool
 
 
-class _SolenoidPin(MockPin):
+class _RecentPin(MockPin):
+    """A MockPin whose `states` history keeps only the newest HISTORY_KEPT changes
+    (gpiozero's keeps every one)."""
+
+    def _change_state(self, value: bool) -> bool:
+        changed = bool(super()._change_state(value))
+        if len(self.states) > HISTORY_KEPT:
+            del self.states[0]
+        return changed
+
+
+class _SolenoidPin(_RecentPin):
     """The kick pin: tells the drawer model about each rising edge."""
 
     on_rise: Callable[[], None] | None = None
 
     def _change_state(self, value: bool) -> bool:
-        changed = bool(super()._change_state(value))
+        changed = super()._change_state(value)
         if changed and value and self.on_rise is not None:
             self.on_rise()
         return changed
 
 
-class _SwitchPin(MockPin):
+class _SwitchPin(_RecentPin):
     """The open switch: a contact to ground while shut, else whatever the pull says."""
 
     contact_closed = True
@@ -250,8 +264,9 @@ class SimDrawer(Drawer):
     """A drawer on gpiozero's MockFactory that behaves like the physical one.
 
     A rising edge on the kick pin springs the drawer open (the sensor pin changes) unless
-    `jam()` or `unplug()` was called; `shut()` is a person pushing it shut. Every pulse is
-    recorded in `kicks`; the pins' own `states` history is there too (`kick_pin`, `sensor`).
+    `jam()` or `unplug()` was called; `shut()` is a person pushing it shut. Each pulse is
+    recorded in `kicks`; the pins' own `states` history is there too (`kick_pin`, `sensor`);
+    both keep the newest HISTORY_KEPT.
     """
 
     def __init__(
@@ -318,6 +333,8 @@ class SimDrawer(Drawer):
     def _on_rise(self) -> None:
         springs = self.plugged and not self.jammed and not self.physically_open
         self.kicks.append(Kick(time.monotonic(), self._kick_reason, springs))
+        if len(self.kicks) > HISTORY_KEPT:
+            del self.kicks[0]
         if springs:
             self._set_physical(True)
 
