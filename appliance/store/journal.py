@@ -248,15 +248,18 @@ class Store:
             lines.update(_record(seq, text).refund_lines or ())
         return lines
 
-    def since_last_shift_close(self) -> list[Record]:
-        """The records of the running shift: everything after the last shift_close."""
-        rows = self._db.query(
+    def since_last_shift_close(self) -> Iterator[Record]:
+        """The records of the running shift, everything after the last shift_close, one at
+        a time: a busy shift is thousands of sales, never all in memory (the X and Z
+        reports add them up as they come)."""
+        rows = self._db.each(
             "read the current shift",
             "SELECT seq, record FROM journal WHERE seq > "
             "(SELECT coalesce(max(seq), 0) FROM journal WHERE kind = 'shift_close') "
             "ORDER BY seq",
         )
-        return [_record(seq, text) for seq, text in rows]
+        for seq, text in rows:
+            yield _record(seq, text)
 
     def verify(self) -> VerifyResult:
         """Check the whole journal: chain and signatures, that each row's columns match its
