@@ -100,6 +100,11 @@ class HardwareSection(msgspec.Struct, forbid_unknown_fields=True):
     print_max_age: Annotated[float, msgspec.Meta(ge=30, le=7 * DAY)] = 600.0
 
 
+class JournalSection(msgspec.Struct, forbid_unknown_fields=True):
+    # Seconds between SQLite quick checks of the running till's journal (one at start too).
+    check_interval: Annotated[float, msgspec.Meta(gt=0, le=7 * DAY)] = 6 * 3600.0
+
+
 class UpdateSection(msgspec.Struct, forbid_unknown_fields=True):
     pubkey: str = ""
 
@@ -155,6 +160,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
     loyalty: LoyaltySection = msgspec.field(default_factory=LoyaltySection)
     hardware: HardwareSection = msgspec.field(default_factory=HardwareSection)
+    journal: JournalSection = msgspec.field(default_factory=JournalSection)
     update: UpdateSection = msgspec.field(default_factory=UpdateSection)
     display: DisplaySection = msgspec.field(default_factory=DisplaySection)
     till: TillSection = msgspec.field(default_factory=TillSection)

@@ -222,17 +222,15 @@ def few_malloc_arenas(arenas: int = 1) -> None:
 _M_ARENA_MAX = -8  # from glibc's malloc.h
 
 
-# How often the running till checks its journal again (a quick_check reads every page).
-JOURNAL_CHECK_INTERVAL = 6 * 3600.0
-
-
-async def check_journal(unit: Unit, interval: float = JOURNAL_CHECK_INTERVAL) -> None:
-    """SQLite's quick check of the journal at start, then every `interval`, beside the
+async def check_journal(unit: Unit, interval: float) -> None:
+    """SQLite's quick check of the journal at start, then every `interval` seconds
+    (`[journal] check_interval`, 6 h; a quick_check reads every page), beside the
     selling (it has its own read connection). A journal that fails puts the till out of
     service with the reason: 8 KB of garbage in journal.db went unnoticed while `replay`
     committed more sales into it."""
     while True:
         problem = await asyncio.to_thread(unit.store.quick_check)
+        log.info("journal checked", extra={"sound": problem is None})
         if problem is not None:
             unit.controller.put_out_of_service(
                 f"journal.db fails SQLite's integrity check ({problem[:200]}); keep the file "
@@ -396,7 +394,8 @@ async def open_unit(
                 loops.append(("scanner", scanner.run))
             if unit.mqtt is not None:
                 loops.append(("mqtt", unit.mqtt.run))
-            loops.append(("journal-check", lambda: check_journal(unit)))
+            interval = cfg.journal.check_interval
+            loops.append(("journal-check", lambda: check_journal(unit, interval)))
             for name, loop in loops:
                 tasks.append(asyncio.create_task(supervise(name, loop, emit), name=name))
             yield unit

@@ -83,6 +83,7 @@ def test_the_contract_example_parses() -> None:
             GOOD.replace("drawer_pin = 17", 'drawer_pin = 17\nprint_max_age = "10m"'),
             "print_max_age",
         ),
+        (GOOD + "\n[journal]\ncheck_interval = 0\n", "journal.check_interval"),
         (GOOD.replace("[device]", "[device"), "not valid TOML"),
         ("[store]\ncurrency = 'EUR'\n", "device"),
     ],

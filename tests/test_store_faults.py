@@ -13,8 +13,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from appliance.config import parse_config
+from appliance.service import open_unit
 from appliance.store import Store
 from tests.conftest import config_text, run_cli
+from tests.waiting import until
 
 
 def sales(n: int) -> list[dict[str, object]]:
@@ -54,6 +57,28 @@ def test_a_corrupt_journal_puts_the_till_out_of_service(till_config: Path, tmp_p
     assert "Traceback" not in r.stderr and "till out of service" in r.stderr
     assert hashlib.sha256(journal.read_bytes()).hexdigest() == before, "nothing sold into it"
     assert run_cli("journal", "verify", "--config", str(till_config)).returncode != 0
+
+
+async def test_the_running_till_checks_its_journal_every_check_interval(
+    till_config: Path, tmp_path: Path
+) -> None:
+    """Not only at start: every `[journal] check_interval` seconds (6 h in a shop; the
+    RSS bench makes it seconds), so a journal damaged under a running till stops it."""
+    r = run_cli("replay", "--config", str(till_config), str(scenario(tmp_path / "a", sales(100))))
+    assert r.returncode == 0, r.stderr
+    text = till_config.read_text() + "\n[journal]\ncheck_interval = 0.2\n"
+    cfg = parse_config(text)
+    assert cfg.journal.check_interval == 0.2
+    async with open_unit(cfg, simulate=True) as unit:
+        await unit.journal_checked.wait()
+        assert unit.controller.out_of_service is None
+        journal = cfg.data_dir / "journal.db"
+        with journal.open("r+b") as f:  # damaged while the till sells
+            f.seek(journal.stat().st_size // 2)
+            f.write(random.Random(8).randbytes(8192))
+        await until(lambda: unit.controller.out_of_service is not None, "the next check", 30)
+        reason = unit.controller.out_of_service or ""
+        assert reason.startswith("journal.db fails SQLite's integrity check")
 
 
 @contextlib.contextmanager
