@@ -36,17 +36,23 @@ def _journal_path(cfg: Config) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from appliance.service import Frontend, run_service
+    from appliance.service import Frontend, run_service, together
 
     cfg = _config(args)
     setup_logging()
-    frontend: Frontend | None = None
+    frontends: list[Frontend] = []
     if cfg.display.enabled:
         # The screens sit on top of the service: it is handed them, never imports them.
         # (No Kivy yet: that comes in when the window opens.)
         from appliance.display.app import serve_display
 
-        frontend = serve_display
+        frontends.append(serve_display)
+    if args.simulate:
+        # The screens' twin: scenario events on DATA_DIR/sim-panel.sock (appliance.sim_panel).
+        from appliance.sim_panel import serve_sim_panel
+
+        frontends.append(serve_sim_panel)
+    frontend = together(*frontends) if frontends else None
     return asyncio.run(
         run_service(cfg, simulate=args.simulate, config_path=Path(args.config), frontend=frontend)
     )

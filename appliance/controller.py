@@ -497,6 +497,11 @@ class Controller:
         return Outcome(op, record=saved[draft.sale_id])
 
     @property
+    def kicks_pending(self) -> int:
+        """Drawer kicks asked for and not done yet (one pulse, 0.2 s, at a time)."""
+        return len(self._kicks)
+
+    @property
     def unsaved(self) -> int:
         """Completed sales waiting for the store (a screen shows this as a fault)."""
         return len(self._unsaved)
@@ -539,6 +544,12 @@ class Controller:
             await self.drawer.kick(reason)
         except Error as e:  # DrawerError or worse: seen and shown, never fatal
             self._emit(Event("drawer.fault", {"reason": str(e), "seq": seq}))
+
+    async def scans_done(self) -> None:
+        """Wait until every scan read so far has been dealt with (a card's balance asked
+        and the card put on the sale, or refused)."""
+        while self._scan_tail is not None and not self._scan_tail.done():
+            await asyncio.wait([self._scan_tail])
 
     async def settle(self) -> None:
         """Wait for drawer kicks and scans still under way (before stopping)."""

@@ -519,6 +519,18 @@ async def _run_frontend(frontend: Frontend, unit: Unit, stop: asyncio.Event) -> 
         unit.emit(Event("service.component_crashed", {"component": "frontend", "error": repr(e)}))
 
 
+def together(*frontends: Frontend) -> Frontend:
+    """One frontend that runs each of `frontends` beside the others (the screens and,
+    under `--simulate`, the simulated touch panel); one that fails leaves the rest."""
+
+    async def run(unit: Unit, stop: asyncio.Event) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for frontend in frontends:
+                tg.create_task(_run_frontend(frontend, unit, stop))
+
+    return run
+
+
 async def run_service(
     cfg: Config,
     *,
