@@ -20,6 +20,11 @@ if sys.argv[1:2] == ["fuzz"]:  # `python -m bench fuzz [--minutes N]`: every MQT
 
     raise SystemExit(fuzz_main(sys.argv[2:]))
 
+if sys.argv[1:2] == ["rss"]:  # `python -m bench rss [--scans N]`: RSS over hours of sales
+    from bench.rss import main as rss_main
+
+    raise SystemExit(rss_main(sys.argv[2:]))
+
 from bench.till import main
 
 raise SystemExit(main(sys.argv[1:]))
