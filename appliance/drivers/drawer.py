@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 _KICK_ATTRIBUTION = 2.0
 # Kicks, and changes of each pin, the simulator remembers (tests read the last few):
 # `appliance run --simulate` kicks on every cash sale for as long as it runs.
-HISTORY_KEPT = 1000
+HISTORY_KEPT = 100
 
 
 class DrawerError(ApplianceError):
