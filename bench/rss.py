@@ -51,11 +51,12 @@ from typing import Any
 
 from appliance.sales.catalog import Item
 from appliance.store import Store
-from bench.reporting import collector_process, outbox_depth, stored_sales
+from bench.reporting import collector_keys, collector_process, outbox_depth, stored_sales
 from bench.till import ROOT, make_items
 from protocol.cards import ean_check_digit
 from protocol.money import format_minor
 from tests.broker import Broker
+from tests.records import enrol
 
 # A busy till: one code read every 2.5 s (so ~1,440 scans and ~300 sales an hour).
 SECONDS_PER_SCAN = 2.5
@@ -117,6 +118,7 @@ offline_redeem_cap = 0
 check_interval = 20.0
 [mqtt]
 url = "{url}"
+collector_key = "{collector_keys()}"
 telemetry_interval = 0.1
 """
 
@@ -402,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg, items = prepare(work, args.items, broker.url)
         data = work / "data"
         db_url = f"sqlite:///{work}/collector.db"
+        enrol(db_url, "till-01")  # the collector believes only enrolled units
         with collector_process(db_url, broker.url, work / "collector.log"):
             from collector.db import open_database
             from collector.stock import receive
