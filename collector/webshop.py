@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.customers.accounts import ACCOUNT
+from collector.customers.accounts import ACCOUNT_PATTERN
 from collector.errors import CollectorInput
 from collector.loyalty.book import Change
 from collector.loyalty.ledger import Ledger
@@ -316,7 +316,7 @@ def create_app(engine: Engine, ledger: Ledger) -> FastAPI:
         )
 
     Channel = Annotated[str, Depends(channel)]
-    Account = Annotated[str, Path(pattern=ACCOUNT.pattern, description="8 digits")]
+    Account = Annotated[str, Path(pattern=ACCOUNT_PATTERN, description="8 digits")]
     Idem = Annotated[
         str,
         Header(

@@ -20,6 +20,9 @@ from collector.upsert import upsert_insert
 # \Z, not $: $ also matches before a final newline, and "00000001\n" became an account of
 # its own when a sale's loyalty part named it (found by the fuzz harness).
 ACCOUNT = re.compile(r"^[0-9]{8}\Z")
+# The same rule as a JSON Schema / pydantic pattern: those are Rust regexes (pydantic-core),
+# where $ is the end of the text only and \Z is no escape at all.
+ACCOUNT_PATTERN = "^[0-9]{8}$"
 
 
 class CustomerInput(CollectorInput):
