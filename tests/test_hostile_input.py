@@ -20,7 +20,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from collector.models import Device, Sale, SaleLine
-from collector.service import Collector
 from protocol import messages as m
 from protocol.errors import BadInput
 from protocol.limits import MAX_REGION, MAX_SKU
@@ -182,7 +181,7 @@ async def test_appliance_run_survives_a_barrage_then_applies_commands(
 
 
 async def test_long_values_from_an_older_unit_are_stored_cut_never_dead_lettered(
-    collector: Collector, engine: Engine, broker: Broker, tmp_path: Path
+    engine: Engine, database_url: str, broker: Broker, tmp_path: Path
 ) -> None:
     """A 100-character SKU passed `catalog import` (its limit was 200) but PostgreSQL's
     varchar(64) dead-lettered the sale, again at every resend, and the unit stuck at that
@@ -197,10 +196,16 @@ async def test_long_values_from_an_older_unit_are_stored_cut_never_dead_lettered
     dev.birth = lambda pubkey=None: real_birth(pubkey).replace(
         b'"north"', f'"{long_text}"'.encode()
     )
-    async with client(broker, "till-01") as c:
-        runner = asyncio.create_task(dev.run(c, ack_timeout=1.0))
-        await until(lambda: dev.acked == 3, "the long-valued sales acked", 30)
-        runner.cancel()
+    log = tmp_path / "collector.log"
+    proc = start(database_url, broker, log, "--id", "collector-long")  # a real `collector run`
+    try:
+        async with client(broker, "till-01") as c:
+            runner = asyncio.create_task(dev.run(c, ack_timeout=1.0))
+            await until(lambda: dev.acked == 3, "the long-valued sales acked", 60)
+            runner.cancel()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0, log.read_text()[-3000:]
     exactly_once(engine, "till-01", 3)
     assert dead_reasons(engine) == []
     with Session(engine) as s:
