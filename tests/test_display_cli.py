@@ -11,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from tests.conftest import ROOT, config_text, run_cli
@@ -176,15 +175,9 @@ def test_run_with_a_screen_shows_the_till(till_config: Path) -> None:
     screen (read back from the server, not from the process)."""
     from PIL import ImageGrab
 
-    from appliance.display import DisplayError
     from appliance.display.xvfb import Xvfb
 
-    try:
-        x = Xvfb(1024, 600)
-    except DisplayError as e:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(e))
+    x = Xvfb(1024, 600)  # `make test` installs Xvfb: missing, this fails, never skips
     env = dict(os.environ, DISPLAY=x.display, PYTHONUNBUFFERED="1")
     env.pop("WAYLAND_DISPLAY", None)
     proc = subprocess.Popen(
