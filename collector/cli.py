@@ -222,7 +222,11 @@ def cmd_fleet_rekey(args: argparse.Namespace) -> int:
     config = configure(args)
     check_device(args.device)
     rekey(open_database(config.database.url, create=False), args.device)
-    print(f"{args.device}: the next journal key it announces will be taken")
+    # Recorded only: ingest does not take a second journal key yet (docs/security.md).
+    print(
+        f"{args.device}: recorded that its next journal key may be taken; ingest does not "
+        "act on it yet, and still refuses a second key (docs/security.md)"
+    )
     return 0
 
 
@@ -497,7 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--renew", action="store_true", help="a new certificate for an enrolled one")
     f = command("revoke", cmd_fleet_revoke, "refuse a device from now on", fl_sub)
     f.add_argument("device", metavar="DEVICE")
-    f = command("rekey", cmd_fleet_rekey, "allow a device's next journal key", fl_sub)
+    f = command(
+        "rekey",
+        cmd_fleet_rekey,
+        "record that a device's next journal key may be taken (not acted on yet)",
+        fl_sub,
+    )
     f.add_argument("device", metavar="DEVICE")
     f = command(
         "broker-config", cmd_fleet_broker_config, "write Mosquitto's TLS+ACL config", fl_sub
