@@ -190,7 +190,7 @@ class Controller:
         if self.loyalty is not None and self.till.view().staff is not None:
             try:
                 # The full code goes along, so the collector refuses a replaced (blocked) card.
-                found = await self.loyalty.balance(account, card=scan.code)
+                found = await self.loyalty.balance(scan.code)
                 balance, first_name, offline = found.balance, found.first_name, False
             except LoyaltyRefused as e:
                 log.info("card refused", extra={"account": account, "reason": e.reason})
@@ -199,7 +199,7 @@ class Controller:
                 log.info("card taken offline", extra={"account": account, "why": str(e)})
         async with self._lock:
             try:
-                self.till.attach_loyalty(account, balance, offline, first_name)
+                self.till.attach_loyalty(account, balance, offline, first_name, scan.code)
             except Rejected as e:
                 log.info("card refused", extra={"account": account, "reason": e.reason})
                 return Outcome("scan", rejected=e.reason)
@@ -428,14 +428,16 @@ class Controller:
                 "redeem", "points are already redeemed on this sale; cancel it to change them"
             )
         till.check_redeem(points)  # nothing is reserved for a redeem the till would refuse
+        if card.card is None:  # the collector holds points only for a scanned card
+            raise Rejected("redeem", "scan the loyalty card again to redeem its points")
         try:
-            hold = await self.loyalty.reserve(card.account, points, sale_id=till.sale_ref())
+            hold = await self.loyalty.reserve(card.card, points, sale_id=till.sale_ref())
         except LoyaltyRefused as e:
             raise Rejected("redeem", e.reason) from e
         except LoyaltyUnavailable as e:
             # The collector went away since the card was read: offline rules from here on.
             log.info("redeem taken offline", extra={"account": card.account, "why": str(e)})
-            till.attach_loyalty(card.account, None, True, card.first_name)
+            till.attach_loyalty(card.account, None, True, card.first_name, card.card)
             till.redeem(points)
             return Outcome("redeem", detail={"offline": True})
         try:

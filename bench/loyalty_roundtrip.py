@@ -105,7 +105,7 @@ class BenchTill:
             self.authoriser.deliver(encode(opened.body))
 
     async def ask(self) -> None:
-        found = await self.authoriser.balance(self.account, card=self.card)
+        found = await self.authoriser.balance(self.card)
         assert found.balance > 0, found
 
 

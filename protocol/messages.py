@@ -191,15 +191,17 @@ class LoyaltyEnrolment(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class LoyaltyRequest(msgspec.Struct, forbid_unknown_fields=False):
-    """`loyalty/request`. `card` (the scanned EAN-13) lets the collector refuse a blocked
-    card; `release` and `commit` name the hold by `reservation` (or the `sale_id` it was
-    reserved for). `commit` keeps the hold until the sale's record is ingested.
-    `summary` is the kiosk's view of an account; `enrol` (account "") makes a customer
-    from `enrolment`, once per corr."""
+    """`loyalty/request`. `balance`, `summary` (the kiosk's view) and `reserve` name the
+    scanned `card` (EAN-13): the account is the card's, a bare account is not answered
+    (a number seen on a receipt is no card) and a replaced (blocked) card is refused.
+    `account`, when sent, must be the card's. `release` and `commit` name the hold by
+    `reservation` (or the `sale_id` it was reserved for) and are honoured only from the
+    device that made it; `commit` keeps the hold until the sale's record is ingested.
+    `enrol` (no card) makes a customer from `enrolment`, once per corr."""
 
     corr: str
     op: Literal["balance", "reserve", "release", "commit", "summary", "enrol"]
-    account: str
+    account: str = ""
     points: int = 0
     sale_id: str | None = None
     card: str | None = None

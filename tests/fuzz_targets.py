@@ -444,13 +444,13 @@ class UnitUnderFuzz:
         auth = self.loyalty
         try:
             if op == "balance":
-                got: Any = await auth.balance(ACCOUNT, card=CARD)
+                got: Any = await auth.balance(CARD)
                 assert isinstance(got.balance, int)
             elif op == "reserve":
-                got = await auth.reserve(ACCOUNT, 10, sale_id="sale-1", card=CARD)
+                got = await auth.reserve(CARD, 10, sale_id="sale-1")
                 assert isinstance(got.reservation, str) and got.reservation
             elif op == "summary":
-                got = await auth.summary(ACCOUNT, card=CARD)
+                got = await auth.summary(CARD)
                 assert isinstance(got, CustomerSummary)
                 got.within_reach()
             elif op == "enrol":

@@ -226,9 +226,20 @@ def test_a_loyalty_account_with_a_newline_after_its_digits_is_no_account(
         assert s.scalars(select(LoyaltyAccount.account)).all() == []
     answers = Answers(Ledger(engine))
     for op in ("balance", "reserve"):
+        # A bare account is not answered at all; with the card, an account unlike the
+        # card's is refused.
         request = LoyaltyRequest(corr="c-1", op=op, account="00000001\n", points=1)  # type: ignore[arg-type]
         response = answers.answer(request, DEVICE)
-        assert (response.ok, response.error) == (False, "account '00000001\\n' is not 8 digits")
+        assert (response.ok, response.error) == (
+            False,
+            f"{op} needs the scanned card number (card); a bare account is not answered",
+        )
+        request.card = make_loyalty_card("00000001")
+        response = answers.answer(request, DEVICE)
+        assert (response.ok, response.error) == (
+            False,
+            "card 2900000000018 is not a loyalty card of 00000001\n",
+        )
     assert make_loyalty_card("00000001") == "2900000000018"
     with pytest.raises(CardError):
         make_loyalty_card("00000001\n")

@@ -103,7 +103,8 @@ def test_kiosk_times_out_to_its_start_and_forgets() -> None:
 
 async def test_offline_loyalty_is_honest() -> None:
     lookup = OfflineLoyalty()
-    summary = await lookup.summary("00000001")
+    summary = await lookup.summary("2900000000018")  # account 00000001
+    assert summary.account == "00000001"
     assert summary.offline and summary.balance is None and summary.within_reach() == []
     result = await lookup.enrol(Enrolment("Zoé", "Lefèvre", terms_accepted=True))
     assert not result.ok and "offline" in result.message

@@ -28,6 +28,7 @@ from appliance.loyalty.customers import (
 from appliance.sales.catalog import parse_catalog_csv
 from appliance.store import Store
 from demo.day import demo_catalog_text
+from protocol.cards import loyalty_card
 from tests.conftest import config_text
 
 CARD = "2900000000018"  # account 00000001, first issue
@@ -70,9 +71,11 @@ class FakeLoyalty:
     def __init__(self) -> None:
         self.enrolled: list[Enrolment] = []
 
-    async def summary(self, account: str) -> CustomerSummary:
+    async def summary(self, card: str) -> CustomerSummary:
+        found = loyalty_card(card)
+        assert found is not None, f"the kiosk asked with {card!r}, not a scanned card"
         return CustomerSummary(
-            account=account,
+            account=found.account,
             first_name="Zoé",
             balance=1234,
             purchases=(Purchase("2026-11-20", 1280, 12),),

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from collector.models import Device, Sale, SaleLine
 from protocol import messages as m
+from protocol.cards import make_loyalty_card
 from protocol.errors import BadInput
 from protocol.limits import MAX_REGION, MAX_SKU
 from tests.broker import Broker
@@ -109,7 +110,7 @@ async def test_collector_run_survives_a_barrage_then_ingests_and_answers(
         # A loyalty request after the barrage is still answered, on this device's topic.
         async with client(broker, "till-01-loyalty") as asker:
             await asker.subscribe(dev.topic("loyalty/response"), 1)
-            ask = m.LoyaltyRequest(op="balance", corr="after-1", account="00000009")
+            ask = m.LoyaltyRequest(op="balance", corr="after-1", card=make_loyalty_card("00000009"))
             await asker.publish(dev.topic("loyalty/request"), m.encode(ask), qos=1)
             answer = await asyncio.wait_for(_response(asker, "after-1"), 30)
         assert answer.ok is True and answer.balance == 0, answer

@@ -21,7 +21,7 @@ from collector.customers.privacy import Vault
 from collector.loyalty.ledger import Ledger
 from collector.loyalty.requests import Answers
 from collector.loyalty.rules import add_months
-from collector.models import Consent, Device, Sale
+from collector.models import Consent, Device, LoyaltyReservation, Sale
 from protocol.cards import make_loyalty_card
 from protocol.messages import LoyaltyEnrolment, LoyaltyRequest, LoyaltyResponse
 from protocol.timestamps import utc_stamp
@@ -32,6 +32,8 @@ ANNA = "00000007"
 
 
 def ask(answers: Answers, op: str, account: str = ANNA, **fields: object) -> LoyaltyResponse:
+    if op in ("balance", "summary", "reserve"):
+        fields.setdefault("card", make_loyalty_card(account, 0))  # requests name the card
     request = LoyaltyRequest(corr=uuid.uuid4().hex, op=op, account=account, **fields)  # type: ignore[arg-type]
     return answers.answer(request, "kiosk-01")
 
@@ -198,3 +200,61 @@ def test_ids_too_long_or_with_a_control_character_are_refused_with_the_reason(
     with Session(engine) as s:
         assert s.scalars(select(Consent.account)).all() == []  # nobody was enrolled
     assert ledger.balance(ANNA).available == 95  # only the first hold holds
+
+
+def test_a_bare_account_is_not_answered_and_a_hold_is_only_its_devices(engine: Engine) -> None:
+    """An account number is printed on every receipt: asked without the scanned card, no
+    balance, name, purchases or hold is given. A hold is let go or lengthened only by the
+    till that made it (before, any device could `commit` another's hold for 7 days)."""
+    vault = Vault(os.urandom(32))
+    import_customers(engine, vault, [CustomerRow(ANNA, "Berg", "Anna", "", "", None)], "test")
+    ledger = Ledger(engine, clock=lambda: T0)
+    ledger.earn(ANNA, 100, "seed", source="test")
+    answers = Answers(ledger, vault=vault)
+    assert ask(answers, "balance").first_name == "Anna"  # with the card, it is answered
+    for op in ("balance", "summary", "reserve"):
+        request = LoyaltyRequest(corr=f"bare-{op}", op=op, account=ANNA, points=10)  # type: ignore[arg-type]
+        response = answers.answer(request, "till-02")
+        assert (response.ok, response.balance, response.first_name, response.purchases) == (
+            False,
+            None,
+            None,
+            None,
+        ), response
+        assert response.error == (
+            f"{op} needs the scanned card number (card); a bare account is not answered"
+        )
+    # A card number that is no loyalty card, or another account's card, is refused too.
+    for card in ("4006381333931", make_loyalty_card("00000008", 0)):
+        response = ask(answers, "balance", card=card)
+        assert not response.ok and response.balance is None, response
+    assert ledger.balance(ANNA).available == 100  # nothing was held
+
+    hold = answers.answer(
+        LoyaltyRequest(
+            corr="h-1", op="reserve", card=make_loyalty_card(ANNA), points=60, sale_id="sale-9"
+        ),
+        "till-01",
+    )
+    assert hold.ok and hold.reservation, hold.error
+    for op in ("release", "commit"):
+        for named in ({"reservation": hold.reservation}, {"sale_id": "sale-9"}):
+            stolen = answers.answer(
+                LoyaltyRequest(corr=f"x-{op}", op=op, **named),  # type: ignore[arg-type]
+                "till-02",
+            )
+            assert not stolen.ok and "is unknown" in (stolen.error or ""), stolen
+    with Session(engine) as s:
+        held = s.get(LoyaltyReservation, hold.reservation)
+        assert held is not None and held.state == "held"
+        expires = held.expires_at
+    assert ledger.balance(ANNA).available == 40
+    # Its own till may.
+    kept = answers.answer(
+        LoyaltyRequest(corr="k-1", op="commit", reservation=hold.reservation, sale_id="sale-9"),
+        "till-01",
+    )
+    assert kept.ok, kept.error
+    with Session(engine) as s:
+        held = s.get(LoyaltyReservation, hold.reservation)
+        assert held is not None and held.expires_at > expires

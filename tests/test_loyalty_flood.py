@@ -101,7 +101,7 @@ class Till:
         while not done.is_set():
             asked = time.monotonic()
             try:
-                found = await self.authoriser.balance(self.account, card=self.card)
+                found = await self.authoriser.balance(self.card)
                 assert found.balance == 1000
                 self.answered.append(asked)
             except LoyaltyUnavailable as exc:

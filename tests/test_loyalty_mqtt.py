@@ -67,6 +67,8 @@ class Till:
         corr = uuid.uuid4().hex
         fut: asyncio.Future[LoyaltyResponse] = asyncio.get_running_loop().create_future()
         self.waiting[corr] = fut
+        if op in ("balance", "summary", "reserve"):
+            fields.setdefault("card", make_loyalty_card(ACCOUNT, 0))  # requests name the card
         req = LoyaltyRequest(corr=corr, op=op, account=ACCOUNT, **fields)  # type: ignore[arg-type]
         await self.c.publish(self.dev.topic("loyalty/request"), encode(req), qos=1)
         return await asyncio.wait_for(fut, 20)

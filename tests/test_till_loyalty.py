@@ -162,6 +162,9 @@ def ask(
     """A loyalty request from a test device (`sends` times with the same corr), as a till
     sends it; the responses. With a long `patience` it also waits for a collector to come."""
 
+    if op in ("balance", "summary", "reserve"):
+        fields.setdefault("card", make_loyalty_card(account, 0))  # requests name the card
+
     async def run() -> list[LoyaltyResponse]:
         topic = "pos/v1/s009/probe/loyalty/"
         async with aiomqtt.Client("127.0.0.1", broker.port, identifier=uuid.uuid4().hex) as c:

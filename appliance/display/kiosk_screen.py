@@ -51,10 +51,10 @@ class KioskScreen(BoxLayout):
         card = loyalty_card(code)
         if card is not None:
             self.ticket += 1
-            self.ctx.spawn(self.show_card(card.account, self.ticket))
+            self.ctx.spawn(self.show_card(card.code, self.ticket))
 
-    async def show_card(self, account: str, ticket: int | None = None) -> None:
-        summary = await self.ctx.loyalty.summary(account)
+    async def show_card(self, card: str, ticket: int | None = None) -> None:
+        summary = await self.ctx.loyalty.summary(card)
         if ticket is not None and ticket != self.ticket:
             return
         self.session.show(summary, self.ctx.clock())

@@ -28,6 +28,7 @@ from appliance.loyalty.customers import (
     Purchase,
     Reward,
 )
+from protocol.cards import loyalty_card
 from protocol.errors import Error
 from protocol.messages import (
     LoyaltyEnrolment,
@@ -195,21 +196,25 @@ class LoyaltyAuthoriser:
     def _request(self, op: str, account: str, **fields: object) -> LoyaltyRequest:
         return LoyaltyRequest(corr=self._new_corr(), op=op, account=account, **fields)  # type: ignore[arg-type]
 
-    # -- questions -----------------------------------------------------------------------
-    async def balance(self, account: str, card: str | None = None) -> CardBalance:
-        """Points available on `account`; `card` (the scanned code) lets a blocked card be
-        refused."""
-        response = await self.ask(self._request("balance", account, card=card))
-        return CardBalance(account, int(response.balance or 0), response.first_name)
+    def _by_card(self, op: str, card: str, **fields: object) -> LoyaltyRequest:
+        """A request naming the scanned card (the collector answers no bare account)."""
+        found = loyalty_card(card)
+        if found is None:
+            raise LoyaltyRefused(f"{card[:20]!r} is not a loyalty card number")
+        return self._request(op, found.account, card=found.code, **fields)
 
-    async def reserve(
-        self, account: str, points: int, *, sale_id: str | None = None, card: str | None = None
-    ) -> Hold:
-        """Hold `points` for this till's open sale; LoyaltyRefused when fewer are available
-        (or another till got them first)."""
-        response = await self.ask(
-            self._request("reserve", account, points=points, sale_id=sale_id, card=card)
-        )
+    # -- questions -----------------------------------------------------------------------
+    async def balance(self, card: str) -> CardBalance:
+        """Points available on the scanned `card`'s account (a replaced, blocked card is
+        refused)."""
+        request = self._by_card("balance", card)
+        response = await self.ask(request)
+        return CardBalance(request.account, int(response.balance or 0), response.first_name)
+
+    async def reserve(self, card: str, points: int, *, sale_id: str | None = None) -> Hold:
+        """Hold `points` of the scanned `card`'s account for this till's open sale;
+        LoyaltyRefused when fewer are available (or another till got them first)."""
+        response = await self.ask(self._by_card("reserve", card, points=points, sale_id=sale_id))
         if not response.reservation:
             raise LoyaltyUnavailable("the collector answered reserve without a reservation id")
         return Hold(response.reservation, points, response.balance)
@@ -242,11 +247,14 @@ class LoyaltyAuthoriser:
             await asyncio.wait(set(self._background), timeout=timeout or self.timeout * 2)
 
     # -- the screens' LoyaltyLookup -----------------------------------------------------------
-    async def summary(self, account: str, card: str | None = None) -> CustomerSummary:
-        """What the kiosk shows: first name, balance, last purchases, rewards within reach,
-        points expiring soon. Offline (or no answer): the account only, flagged offline."""
+    async def summary(self, card: str) -> CustomerSummary:
+        """What the kiosk shows for the scanned `card`: first name, balance, last purchases,
+        rewards within reach, points expiring soon. Offline (or no answer): the account
+        only, flagged offline."""
+        request = self._by_card("summary", card)
+        account = request.account
         try:
-            r = await self.ask(self._request("summary", account, card=card))
+            r = await self.ask(request)
         except LoyaltyUnavailable:
             return CustomerSummary(account=account, offline=True)
         except LoyaltyRefused:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from protocol.cards import loyalty_card
+
 
 @dataclass(frozen=True)
 class Purchase:
@@ -82,7 +84,9 @@ class EnrolResult:
 class LoyaltyLookup(Protocol):
     """Where the screens get customer data; an implementation must never block the loop."""
 
-    async def summary(self, account: str) -> CustomerSummary: ...
+    async def summary(self, card: str) -> CustomerSummary:
+        """What the kiosk shows for a scanned loyalty card (a valid card number)."""
+        ...
 
     async def enrol(self, form: Enrolment) -> EnrolResult: ...
 
@@ -94,8 +98,9 @@ class OfflineLoyalty:
     and personal data should not sit on a countertop unit waiting for a network.
     """
 
-    async def summary(self, account: str) -> CustomerSummary:
-        return CustomerSummary(account=account, offline=True)
+    async def summary(self, card: str) -> CustomerSummary:
+        found = loyalty_card(card)
+        return CustomerSummary(account=found.account if found else "", offline=True)
 
     async def enrol(self, form: Enrolment) -> EnrolResult:
         return EnrolResult(

@@ -98,13 +98,15 @@ class TillLine:
 @dataclass(frozen=True)
 class TillLoyalty:
     """The loyalty card on the sale: balance is None when the collector was not asked.
-    `reservation` is the collector's hold on the points this sale redeems (online)."""
+    `reservation` is the collector's hold on the points this sale redeems (online).
+    `card`: the scanned card number, which the collector's questions name."""
 
     account: str
     balance: int | None
     offline: bool
     first_name: str | None = None
     reservation: str | None = None
+    card: str | None = None
 
 
 @dataclass(frozen=True)
@@ -412,7 +414,12 @@ class Till:
 
     # -- loyalty -------------------------------------------------------------------------
     def attach_loyalty(
-        self, account: str, balance: int | None, offline: bool, first_name: str | None = None
+        self,
+        account: str,
+        balance: int | None,
+        offline: bool,
+        first_name: str | None = None,
+        card: str | None = None,
     ) -> None:
         """Put a loyalty card on the sale; `balance` is None when the collector is unreachable.
         The same card again after points were redeemed changes nothing (the redeem stands)."""
@@ -431,7 +438,7 @@ class Till:
         if not self._sale.started:
             self._last_change = 0
         self._sale.loyalty = TillLoyalty(
-            account, None if offline else balance, offline, first_name=first_name
+            account, None if offline else balance, offline, first_name=first_name, card=card
         )
 
     def sale_ref(self) -> str:

@@ -350,23 +350,26 @@ class Book:
         self.session.add(r)
         return _hold(r)
 
-    def _reservation(self, rid: str) -> LoyaltyReservation:
+    def _reservation(self, rid: str, by: str | None) -> LoyaltyReservation:
+        """The hold `rid`, its account locked. `by`: the device asking, which must be the
+        one that made it (another till may not let go of, or lengthen, this till's hold)."""
         r = self.session.get(LoyaltyReservation, rid)
-        if r is None:
+        if r is None or (by is not None and r.device != by):
+            # Another device's hold is refused as if unknown: its id tells that device nothing.
             raise LoyaltyRefused(f"reservation {rid[:40]!r} is unknown")
         self.lock(r.account)
         self.session.refresh(r)
         return r
 
-    def release(self, rid: str) -> Hold:
-        r = self._reservation(rid)
+    def release(self, rid: str, by: str | None = None) -> Hold:
+        r = self._reservation(rid, by)
         if r.state == "held":
             r.state = "released"
         return _hold(r)
 
-    def keep(self, rid: str, sale_id: str | None, ttl: float) -> Hold:
+    def keep(self, rid: str, sale_id: str | None, ttl: float, by: str | None = None) -> Hold:
         """The till completed its sale: hold the points until the record is ingested."""
-        r = self._reservation(rid)
+        r = self._reservation(rid, by)
         if r.state != "held" or r.expires_at <= self.now:
             raise LoyaltyRefused(f"reservation {rid} is {_state(r, self.now)}, not held")
         r.expires_at = utc_stamp(self.at + dt.timedelta(seconds=ttl))

@@ -163,13 +163,14 @@ class Ledger:
                 sale_id,
             )
 
-    def release(self, reservation: str) -> Hold:
+    def release(self, reservation: str, by: str | None = None) -> Hold:
+        """Let a hold go; `by`: the device asking, which must be the one that made it."""
         with Session(self.engine) as session, session.begin():
-            return self._book(session).release(reservation)
+            return self._book(session).release(reservation, by)
 
-    def keep(self, reservation: str, sale_id: str | None = None) -> Hold:
+    def keep(self, reservation: str, sale_id: str | None = None, by: str | None = None) -> Hold:
         with Session(self.engine) as session, session.begin():
-            return self._book(session).keep(reservation, sale_id, self.settings.commit_ttl)
+            return self._book(session).keep(reservation, sale_id, self.settings.commit_ttl, by)
 
     def expire_all(self) -> int:
         """Expire every lot that has fallen due (a nightly sweep; reads expire lazily too)."""
