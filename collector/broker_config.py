@@ -120,6 +120,20 @@ def _name(uid: int) -> str:
         return str(uid)
 
 
+def unreachable(out: Path) -> str | None:
+    """Why Mosquitto could not run from a configuration in `out` (the user it will run as
+    cannot enter a directory above it), or None. The demo asks before it picks `out`."""
+    out = out.absolute()
+    user, uid, gid = _runs_as()
+    blocked = _reachable(out, uid, gid)
+    if blocked is None:
+        return None
+    return (
+        f"--out {out}: Mosquitto runs as {user} and cannot enter {blocked} (mode "
+        f"{stat.S_IMODE(blocked.stat().st_mode):04o}); choose a directory it can reach"
+    )
+
+
 def check_hosts(hosts: Sequence[str]) -> tuple[str, ...]:
     found = tuple(dict.fromkeys(hosts)) or DEFAULT_HOSTS
     for host in found:
@@ -224,13 +238,10 @@ def broker_config(
     check_port(port)
     hosts = check_hosts(hosts)
     out = out.absolute()
+    why = unreachable(out)
+    if why is not None:
+        raise BrokerConfigError(why)
     user, uid, gid = _runs_as()
-    blocked = _reachable(out, uid, gid)
-    if blocked is not None:
-        raise BrokerConfigError(
-            f"--out {out}: Mosquitto runs as {user} and cannot enter {blocked} (mode "
-            f"{stat.S_IMODE(blocked.stat().st_mode):04o}); choose a directory it can reach"
-        )
     try:
         out.mkdir(mode=0o750, parents=True, exist_ok=True)
     except OSError as exc:

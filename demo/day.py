@@ -4,6 +4,12 @@ It writes a config and the demo catalog, then drives the same controller as the 
 screen through a day: logins with PINs, scans through the simulated serial scanner,
 discounts, voids, loyalty cards, split tenders, a supervised refund and no-sale, an X
 report at lunch and the Z report at closing. Everything it makes lands under `--out`.
+
+The till reports as a unit of the fleet does: enrolled with `collector fleet enroll`, on
+`mqtts://` with its certificate to the Mosquitto that `collector fleet broker-config`
+configured (TLS, client certificates, the ACL), where `collector run` takes its records
+(demo/fleet.py, demo/broker.py). The summary says that each record reached the collector
+once through that broker, and that the broker turned away a client without a certificate.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import contextlib
 import logging
 import random
 import shutil
+import ssl
+import tempfile
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,13 +40,21 @@ from appliance.sales.reports import format_report
 from appliance.sales.staff import hash_pin
 from appliance.service import Unit, open_unit
 from appliance.store import Store
-from demo.broker import EmbeddedBroker
+from demo.broker import (
+    FleetMosquitto,
+    InProcessAmqtt,
+    free_port,
+    mosquitto_binary,
+    outsider_refused,
+)
+from demo.fleet import CollectorRun, Fleet
 from protocol.cards import make_loyalty_card
 from protocol.errors import BadInput
 from protocol.money import format_minor
 from protocol.record import Record, StaffTotals
 
 MARKER = ".appliance-demo"
+DEVICE, STORE = "till-01", "s001"
 STAFF = [
     ("ana", "Ana Lopes", "cashier", "1234"),
     ("ben", "Benoît Roux", "cashier", "2345"),
@@ -50,16 +67,25 @@ def demo_catalog_text() -> str:
     return resources.files("demo.data").joinpath("demo_catalog.csv").read_text("utf-8")
 
 
-def demo_config(out: Path, broker_url: str) -> str:
+def demo_config(out: Path, broker_url: str, unit_files: Path, tls: bool) -> str:
+    """The till's configuration: its broker, and the files `collector fleet enroll` wrote
+    into `unit_files` for it (the collector's public key; with `tls` its certificate, key
+    and the fleet CA, as `[mqtt.tls]`)."""
     staff = "\n".join(
         f'[[staff]]\nid = "{sid}"\nname = "{name}"\nrole = "{role}"\npin_hash = "{hash_pin(pin)}"\n'
         for sid, name, role, pin in STAFF
     )
     data = out / "data"
+    mqtt_tls = (
+        f'[mqtt.tls]\nca = "{unit_files / "ca.crt"}"\ncert = "{unit_files / f"{DEVICE}.crt"}"\n'
+        f'key = "{unit_files / f"{DEVICE}.key"}"\n'
+        if tls
+        else ""
+    )
     return f"""# Written by `appliance demo`.
 [device]
-id = "till-01"
-store = "s001"
+id = "{DEVICE}"
+store = "{STORE}"
 region = "north"
 
 [store]
@@ -81,8 +107,8 @@ offline_redeem_cap = 200
 
 [mqtt]
 url = "{broker_url}"
-collector_key = "{out / "collector.keys" / "signing.pub"}"
-
+collector_key = "{unit_files / "collector.pub"}"
+{mqtt_tls}
 [hardware]
 printer = "file:{out / "printer.bin"}"
 drawer_open_alarm = 30.0
@@ -231,17 +257,57 @@ def run_demo(out: Path, *, headless: bool = True, seed: int = 2026) -> int:
     return asyncio.run(_demo(out.resolve(), seed))
 
 
+Broker = FleetMosquitto | InProcessAmqtt
+
+
+@contextlib.asynccontextmanager
+async def _broker(fleet: Fleet, out: Path) -> AsyncIterator[Broker]:
+    """Mosquitto from the configuration `collector fleet broker-config` writes for a free
+    port (never the system broker's 1883), run as it is; amqtt only without Mosquitto."""
+    binary = mosquitto_binary()
+    if binary is None:
+        async with InProcessAmqtt() as amqtt:
+            yield amqtt
+        return
+    from collector.broker_config import unreachable
+
+    port = free_port()
+    directory, why = out / "broker", unreachable(out / "broker")
+    if why is not None:
+        # As root, Mosquitto drops to its own user, who may not reach --out (under /root).
+        directory = Path(tempfile.mkdtemp(prefix="pos-demo-broker-"))
+        directory.chmod(0o755)
+        print(f"  (the broker's directory is {directory}, removed afterwards: {why})")
+    try:
+        conf = fleet.broker_config(port, directory)
+        print(f"  $ mosquitto -c {fleet.shown([str(conf)])}", flush=True)
+        async with FleetMosquitto(binary, conf, port, out / "mosquitto.log") as mosquitto:
+            yield mosquitto
+    finally:
+        if why is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _outsiders(broker: Broker) -> tuple[bool, str]:
+    """Whether the broker refuses a client without a fleet certificate, on plain MQTT
+    and on TLS (trusting the broker, so only the missing certificate is wrong); and how."""
+    if not isinstance(broker, FleetMosquitto):
+        return True, ""
+    tls = ssl.create_default_context(cafile=str(broker.conf.parent / "ca.crt"))
+    plain = await outsider_refused(broker.port, None)
+    no_cert = await outsider_refused(broker.port, tls)
+    how = f"plain MQTT: {plain or 'LET IN'}; TLS without a certificate: {no_cert or 'LET IN'}"
+    return plain is not None and no_cert is not None, how
+
+
 async def _demo(out: Path, seed: int) -> int:
     from collector.db import open_database
-    from collector.enrolment import enrol
-    from collector.keys import KeyStore
-    from collector.service import Collector, Settings
-    from protocol.broker import BrokerAddress
 
-    async with EmbeddedBroker() as broker:
-        # The collector's signing key first: the unit obeys only what it signs.
-        KeyStore(out / "collector.keys").signing_key()
-        (out / "appliance.toml").write_text(demo_config(out, broker.url))
+    fleet = Fleet(out)
+    print("Set-up, the collector's commands as an operator runs them:", flush=True)
+    unit_files = fleet.enroll(DEVICE, STORE)
+    async with _broker(fleet, out) as broker:
+        (out / "appliance.toml").write_text(demo_config(out, broker.url, unit_files, broker.tls))
         (out / "catalog.csv").write_text(demo_catalog_text())
         cfg: Config = parse_config(
             (out / "appliance.toml").read_text(), str(out / "appliance.toml")
@@ -249,28 +315,13 @@ async def _demo(out: Path, seed: int) -> int:
         items = parse_catalog_csv(demo_catalog_text(), cfg.exponent, "catalog.csv")
         with Store.open(cfg.data_dir, cfg.device.id) as store:
             store.catalog.replace(items)
-        engine = open_database(f"sqlite:///{out / 'collector.db'}")
-        # The collector believes only enrolled units: the demo's till is enrolled first
-        # (its certificate and the collector's public key land in DIR/enrolment).
-        enrol(engine, KeyStore(out / "collector.keys"), "till-01", "s001", out / "enrolment")
-        collector = Collector(
-            engine,
-            Settings(
-                BrokerAddress.parse(broker.url),
-                client_id="demo-collector",
-                keys=str(out / "collector.keys"),
-            ),
-        )
-        task = asyncio.create_task(collector.run(), name="collector")
-        try:
-            await asyncio.wait_for(collector.ready.wait(), 15)
+        tls_dir = broker.conf.parent if isinstance(broker, FleetMosquitto) else None
+        collector = CollectorRun(fleet, broker.url, tls_dir, out / "collector.log")
+        async with collector:
+            outsiders = await _outsiders(broker)
             async with open_unit(cfg, simulate=True, config_path=out / "appliance.toml") as unit:
                 day = await _trading_day(unit, out, seed)
                 delivered = await unit.drain_outbox(60)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
     with Store.open(cfg.data_dir, cfg.device.id) as store:
         records = list(store.records())
         verified = store.verify()
@@ -281,10 +332,74 @@ async def _demo(out: Path, seed: int) -> int:
     receipts = cfg.data_dir / "receipts"
     if receipts.exists():
         shutil.copytree(receipts, out / "receipts")
-    agree = _collector_report(out, engine, records, cfg.exponent)
-    engine.dispose()
+    engine = open_database(fleet.db, create=False)
+    try:
+        agree = _collector_report(out, engine, records, cfg.exponent)
+        once = _reported_once(engine, records)
+    finally:
+        engine.dispose()
     _summary(out, records, day, verified.ok, cfg.exponent, broker.kind, delivered, agree)
-    return 0 if verified.ok and delivered and agree else 1
+    stopped = collector.returncode == 0
+    _wire(broker, fleet, records, once, outsiders, collector.returncode)
+    _results(out)
+    ok = verified.ok and delivered and agree and once and outsiders[0] and stopped
+    return 0 if ok else 1
+
+
+def _reported_once(engine: Any, records: list[Record]) -> bool:
+    """Whether the collector holds every journal record once, as signed (the same seq and
+    hash, in order), and refused nothing it was sent (no dead letters)."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from collector.models import DeadLetter, Sale
+
+    with Session(engine) as s:
+        held = s.execute(
+            select(Sale.seq, Sale.hash).where(Sale.device == DEVICE).order_by(Sale.seq)
+        )
+        dead = s.scalar(select(func.count()).select_from(DeadLetter))
+        return [tuple(row) for row in held] == [(r.seq, r.hash) for r in records] and dead == 0
+
+
+def _wire(
+    broker: Broker,
+    fleet: Fleet,
+    records: list[Record],
+    once: bool,
+    outsiders: tuple[bool, str],
+    collector_rc: int | None,
+) -> None:
+    """What crossed the wire and through which broker, one line each."""
+    if isinstance(broker, FleetMosquitto):
+        conf = fleet.shown([str(broker.conf)])
+        print(
+            f"broker: mosquitto -c {conf} (collector fleet broker-config): TLS on port "
+            f"{broker.port}, a fleet certificate required (its CN the username), the ACL "
+            "and the CRL"
+        )
+        through = "the TLS broker"
+    else:
+        print(
+            "broker: amqtt in process (no mosquitto on this machine): plain MQTT, without the "
+            "broker's protection (no TLS, no certificates, no ACL); the collector's "
+            "signatures and enrolment alone hold"
+        )
+        through = "the plain broker"
+    seqs = f"seq 1-{len(records)}"
+    if once:
+        print(
+            f"reported: all {len(records)} journal records of {DEVICE} reached the collector "
+            f"through {through}, each exactly once ({seqs}, hashes as in the journal, "
+            "nothing refused)"
+        )
+    else:
+        print(f"reported: NOT each of the {len(records)} journal records exactly once ({seqs})")
+    if isinstance(broker, FleetMosquitto):
+        verdict = "refused" if outsiders[0] else "NOT REFUSED"
+        print(f"outsider without a certificate: {verdict} by the broker ({outsiders[1]})")
+    if collector_rc != 0:
+        print(f"collector run: exited with code {collector_rc} on SIGTERM (collector.log)")
 
 
 def _collector_report(out: Path, engine: Any, records: list[Record], exp: int) -> bool:
@@ -344,8 +459,13 @@ def _summary(
     t.add_row(f"reported to the collector (via {broker})", "all acked" if delivered else "NOT ALL")
     t.add_row("collector report = till Z report", "yes" if agree else "NO")
     console.print(t)
-    console.print(
+
+
+def _results(out: Path) -> None:
+    broker = "broker/ (what broker-config wrote), " if (out / "broker").exists() else ""
+    broker += "mosquitto.log, " if (out / "mosquitto.log").exists() else ""
+    Console().print(
         f"Results in {out}/: receipts/ (.bin ESC/POS, .txt, .png), journal.jsonl, "
         "x-report.txt, z-report.txt, sales-report.txt, collector-report.txt, collector.db, "
-        "printer.bin"
+        f"printer.bin, appliance.toml, {DEVICE}/ (its enrolment), {broker}collector.log"
     )
