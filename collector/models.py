@@ -44,13 +44,17 @@ class Meta(Base):
 
 
 class Device(Base):
-    """One appliance: its registered key and where its journal stream has got to."""
+    """One appliance: its registered key and where its journal stream has got to. `chain`
+    counts its journal keys: 1 for the first, one more each time `collector fleet rekey`
+    let a new key be taken (a replaced unit, whose journal starts again at seq 1);
+    `last_seq` and `last_hash` are that chain's. Chains that ended are `DeviceChain`s."""
 
     __tablename__ = "devices"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     store: Mapped[str] = mapped_column(String(32), index=True)
     region: Mapped[str] = mapped_column(String(MAX_REGION), default="")
     public_key: Mapped[str | None] = mapped_column(Text)
+    chain: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     first_seen: Mapped[str] = mapped_column(String(32))
     last_seen: Mapped[str] = mapped_column(String(32))
     version: Mapped[str] = mapped_column(String(MAX_VERSION), default="")
@@ -60,6 +64,20 @@ class Device(Base):
     outbox_depth: Mapped[int | None] = mapped_column(Integer)
     printer: Mapped[str | None] = mapped_column(String(64))
     telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class DeviceChain(Base):
+    """A journal chain of a device that a rekey ended: its key, where it stopped, and when
+    the next key was taken. Its sales stay in `sales` under this chain number; records
+    still signed with its key are refused by that key, not mistaken for a gap."""
+
+    __tablename__ = "device_chains"
+    device: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    chain: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    ended_at: Mapped[str] = mapped_column(String(32))
 
 
 class Customer(Base):
@@ -197,16 +215,19 @@ class LoyaltyChannel(Base):
 
 
 class Sale(Base):
-    """One journal record as ingested (every kind: the chain needs them all)."""
+    """One journal record as ingested (every kind: the chain needs them all). A record is
+    its device's `seq` in one of its chains (`Device.chain`): a replaced unit starts at
+    seq 1 again, beside the old chain's records."""
 
     __tablename__ = "sales"
     __table_args__ = (
-        UniqueConstraint("device", "seq", name="uq_sales_device_seq"),
+        UniqueConstraint("device", "chain", "seq", name="uq_sales_device_chain_seq"),
         Index("ix_sales_day", "day"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sale_id: Mapped[str] = mapped_column(String(64), unique=True)
     device: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    chain: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     seq: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     receipt_no: Mapped[str] = mapped_column(String(MAX_RECEIPT_NO))

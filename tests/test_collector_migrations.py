@@ -26,6 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from collector import db
 from collector.customers.master_data import profile
@@ -47,7 +48,7 @@ HEAD = ScriptDirectory.from_config(db.alembic_config()).get_current_head()
 # collector_meta.schema_version at HEAD: what collectors from before Alembic read.
 META_AT_HEAD = [("schema_version", "2" if HEAD == BASELINE else "3")]
 # Tables later revisions made: not in a database from before Alembic, empty once migrated.
-SINCE_BASELINE = {"collector_members", "enrolments", "fleet_certificates"}
+SINCE_BASELINE = {"collector_members", "enrolments", "fleet_certificates", "device_chains"}
 
 Rows = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
 
@@ -210,6 +211,9 @@ def test_a_database_from_before_alembic_is_stamped_and_keeps_every_row(
         assert without_new_tables(after) == {
             t: v for t, v in before.items() if t != "collector_meta"
         }
+        # Every device and sale there was is on its first journal chain (0004).
+        chained = rows(old_url, {"devices": ["id", "chain"], "sales": ["id", "chain"]})
+        assert {c for _, c in chained["devices"][1]} == {c for _, c in chained["sales"][1]} == {1}
 
         # The collector goes on with it: the customers open with their keys, the ledger
         # and the sales' ids carry on from where they were.
@@ -272,6 +276,35 @@ def test_migrate_false_refuses_a_database_from_before_alembic(old_url: str) -> N
         f"{HEAD}: run `collector run` once"
     )
     assert (schema(old_url), rows(old_url), revisions(old_url)) == (*before, [])
+
+
+def test_sales_are_unique_per_device_chain_and_seq_once_migrated(old_url: str) -> None:
+    """0004: a device's next chain (a replaced unit, `collector fleet rekey`) starts at
+    seq 1 again beside the first chain's records; within one chain a seq is still once."""
+    open_database(old_url).dispose()
+    columns = (
+        "device, seq, kind, receipt_no, store, region, staff, ts, day, currency, total, "
+        "account, refund_of, hash, raw, ingested_at"
+    )
+
+    def copy(chain: int, sale_id: str) -> Callable[[Connection], None]:
+        def write(conn: Connection) -> None:
+            conn.exec_driver_sql(
+                f"INSERT INTO sales (sale_id, chain, {columns}) SELECT '{sale_id}', {chain}, "
+                f"{columns} FROM sales WHERE id = (SELECT min(id) FROM sales)"
+            )
+            conn.commit()
+
+        return write
+
+    plain(old_url, copy(2, "second-chain-seq-1"))
+    # PostgreSQL names the constraint, SQLite its columns.
+    refused = r"uq_sales_device_chain_seq|sales\.device, sales\.chain, sales\.seq"
+    with pytest.raises(IntegrityError, match=refused):
+        plain(old_url, copy(1, "first-chain-seq-1-again"))
+    found = rows(old_url, {"sales": ["sale_id", "chain"]})["sales"][1]
+    assert ("second-chain-seq-1", 2) in found
+    assert "first-chain-seq-1-again" not in {sale_id for sale_id, _ in found}
 
 
 # -- fresh, newer, older ------------------------------------------------------------------------
@@ -445,7 +478,7 @@ def test_a_revision_that_rebuilds_a_referenced_table_keeps_every_row(
     finally:
         engine.dispose()
     assert revisions(old_url) == [rev]
-    after = rows(old_url)
+    after = rows(old_url, {t: cols for t, (cols, _) in before.items()})
     assert after.pop("collector_meta")[1] == [("schema_version", "3")]
     assert without_new_tables(after) == {t: v for t, v in before.items() if t != "collector_meta"}
     columns = plain(old_url, lambda conn: inspect(conn).get_columns("devices"))

@@ -271,7 +271,7 @@ class Ingestor:
         # One lookup for the batch, not one query per sale.
         ids = [sale.record.sale_id for sale in sales]
         known = set(stored_ids(session, ids))
-        taken: list[_Sale] = []
+        taken: list[tuple[_Sale, int]] = []
         # Sorted: collectors lock device rows in one order, so they cannot deadlock.
         for device_id in sorted(by_device):
             items = sorted(by_device[device_id], key=lambda s: s.record.seq)
@@ -282,7 +282,7 @@ class Ingestor:
                 # No key yet: the device republishes what we do not ack.
                 log.info("%d sales from %s before its key is known", len(items), device_id)
                 continue
-            stored = self._stored_hashes(session, device_id, items, dev.last_seq)
+            stored = self._stored_hashes(session, dev, items)
             # A backlog arrives as long runs of one device's records: check every link
             # and hash, then the newest record's signature, which vouches for the run
             # (ChainChecker). Only when it fails is each signature checked, to find the
@@ -298,7 +298,7 @@ class Ingestor:
                 result.gaps += 1
                 self._resend(dev, walk.resend_from, result)
             for sale in walk.taken:
-                taken.append(sale)
+                taken.append((sale, dev.chain))
                 known.add(sale.record.sale_id)
                 if sale.record.loyalty is not None:
                     # Points move in the sale's own transaction: stored once, or not at all.
@@ -314,20 +314,19 @@ class Ingestor:
                     )
                 )
         if taken:
-            insert_sales(session, [(t.record, t.msg.payload) for t in taken], at)
-            result.stock_changed = stock_moves(session, [s.record for s in taken], at)
+            insert_sales(session, [(t.record, t.msg.payload, chain) for t, chain in taken], at)
+            result.stock_changed = stock_moves(session, [t.record for t, _ in taken], at)
 
     @staticmethod
-    def _stored_hashes(
-        session: Session, device_id: str, items: list[_Sale], last_seq: int
-    ) -> dict[int, str]:
-        """The stored hash of each seq in `items` already ingested (the duplicates)."""
-        seen = [s.record.seq for s in items if s.record.seq <= last_seq]
+    def _stored_hashes(session: Session, dev: Device, items: list[_Sale]) -> dict[int, str]:
+        """The stored hash of each seq in `items` already ingested in the device's current
+        chain (the duplicates)."""
+        seen = [s.record.seq for s in items if s.record.seq <= dev.last_seq]
         if not seen:
             return {}
         rows = session.execute(
             select(SALES.c.seq, SALES.c.hash).where(
-                SALES.c.device == device_id, SALES.c.seq.in_(seen)
+                SALES.c.device == dev.id, SALES.c.chain == dev.chain, SALES.c.seq.in_(seen)
             )
         )
         return {int(seq): str(digest) for seq, digest in rows}

@@ -28,15 +28,17 @@ _NAME = cast("String", LINES.c.name.type).length
 _RATE = cast("String", LINES.c.tax_rate.type).length
 
 
-def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -> None:
-    """Checked records (each with the payload it came in) as their sales, lines and
-    tenders: three bulk writes straight to the driver (`_insert_many`)."""
+def insert_sales(session: Session, taken: list[tuple[Record, bytes, int]], at: str) -> None:
+    """Checked records (each with the payload it came in and the chain of its device it
+    belongs to) as their sales, lines and tenders: three bulk writes straight to the
+    driver (`_insert_many`)."""
     sale_rows = []
-    for r, payload in taken:
+    for r, payload, chain in taken:
         sale_rows.append(
             (
                 r.sale_id,
                 r.device,
+                chain,
                 r.seq,
                 r.kind,
                 r.receipt_no[:MAX_RECEIPT_NO],
@@ -60,7 +62,7 @@ def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -
     # 4,000-parameter statement that psycopg re-parses every batch (docs/benchmarks.md,
     # "The figures behind the code"), and COPY returns nothing.
     _insert_many(session, SALES, _SALE_KEYS, sale_rows)
-    wanted = [r.sale_id for r, _ in taken]
+    wanted = [r.sale_id for r, _, _ in taken]
     found = stored_ids(session, wanted)
     sale_ids = [found[sale_id] for sale_id in wanted]
     lines = [
@@ -75,12 +77,12 @@ def insert_sales(session: Session, taken: list[tuple[Record, bytes]], at: str) -
             li.total,
             li.tax_rate[:_RATE],
         )
-        for sale_id, (r, _) in zip(sale_ids, taken, strict=True)
+        for sale_id, (r, _, _) in zip(sale_ids, taken, strict=True)
         for n, li in enumerate(r.lines, 1)
     ]
     tenders = [
         (sale_id, t.type, t.amount)
-        for sale_id, (r, _) in zip(sale_ids, taken, strict=True)
+        for sale_id, (r, _, _) in zip(sale_ids, taken, strict=True)
         for t in r.tenders
     ]
     if lines:
@@ -108,6 +110,7 @@ def stored_ids(session: Session, sale_ids: list[str]) -> dict[str, int]:
 _SALE_KEYS = (
     "sale_id",
     "device",
+    "chain",
     "seq",
     "kind",
     "receipt_no",
