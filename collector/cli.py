@@ -221,12 +221,18 @@ def cmd_fleet_rekey(args: argparse.Namespace) -> int:
 
     config = configure(args)
     check_device(args.device)
-    rekey(open_database(config.database.url, create=False), args.device)
-    # Recorded only: ingest does not take a second journal key yet (docs/security.md).
-    print(
-        f"{args.device}: recorded that its next journal key may be taken; ingest does not "
-        "act on it yet, and still refuses a second key (docs/security.md)"
-    )
+    chain = rekey(open_database(config.database.url, create=False), args.device)
+    if chain is None:
+        print(
+            f"{args.device}: the next journal key it announces is taken; it has announced "
+            "none yet, so that is its first (chain 1 from seq 1)"
+        )
+    else:
+        print(
+            f"{args.device}: the next journal key it announces is taken, once: its journal "
+            f"becomes chain {chain + 1} from seq 1, and chain {chain}'s records stay as "
+            "they are; records still signed with the old key are refused"
+        )
     return 0
 
 
@@ -504,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = command(
         "rekey",
         cmd_fleet_rekey,
-        "record that a device's next journal key may be taken (not acted on yet)",
+        "let the next journal key a device announces be taken (a replaced unit)",
         fl_sub,
     )
     f.add_argument("device", metavar="DEVICE")

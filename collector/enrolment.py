@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from collector.errors import CollectorInput
 from collector.keys import KeyStore
-from collector.models import Enrolment, FleetCertificate
+from collector.models import Device, Enrolment, FleetCertificate
 from collector.pki import COLLECTOR_CN, FleetCA, Revoked
 from protocol.timestamps import parse_stamp, utc_stamp
 
@@ -215,9 +215,12 @@ def revoke(engine: Engine, device: str) -> str:
         return found.revoked_at
 
 
-def rekey(engine: Engine, device: str) -> None:
+def rekey(engine: Engine, device: str) -> int | None:
     """Let the next journal key that enrolled `device` announces be taken (a replaced
-    unit); ingest clears the flag when it takes one. A revoked device is refused."""
+    unit): ingest then starts the device's next chain from seq 1, keeps the old chain's
+    records apart, and clears the permission (one rekey, one key). A revoked device is
+    refused. Returns the device's current chain, None when it has announced no key yet
+    (its first key is taken anyway, and spends the permission)."""
     with Session(engine) as s, s.begin():
         found = _enrolled(s, device)
         if found.revoked_at is not None:
@@ -226,7 +229,10 @@ def rekey(engine: Engine, device: str) -> None:
                 "with `collector fleet enroll --renew` first"
             )
         found.rekey_allowed = True
+        dev = s.get(Device, device)
+        chain = dev.chain if dev is not None and dev.public_key is not None else None
     log.info("device %s may announce a new journal key", device)
+    return chain
 
 
 def active(engine: Engine) -> list[tuple[str, str]]:

@@ -18,7 +18,9 @@ from collector.terminal import as_text
 
 @dataclass(frozen=True)
 class FleetRow:
-    """One device as the collector last heard of it."""
+    """One device as the collector last heard of it. `last_seq` is of its journal chain
+    `chain` (1 for its first key, one more after each `collector fleet rekey` that took a
+    new one)."""
 
     device: str
     store: str
@@ -28,6 +30,7 @@ class FleetRow:
     version: str
     outbox_depth: int | None
     printer: str | None
+    chain: int
     last_seq: int
     key_registered: bool
 
@@ -51,6 +54,7 @@ def fleet_status(engine: Engine) -> list[FleetRow]:
                 d.version,
                 d.outbox_depth,
                 d.printer,
+                d.chain,
                 d.last_seq,
                 d.public_key is not None,
             )
@@ -63,7 +67,8 @@ def render_fleet(rows: Sequence[FleetRow], as_json: bool) -> str:
     if as_json:
         return json.dumps([asdict(r) for r in rows])
     table = Table(title="Fleet")
-    for col in ("device", "store", "state", "last seen", "version", "outbox", "printer", "seq"):
+    columns = ("device", "store", "state", "last seen", "version", "outbox", "printer", "chain")
+    for col in (*columns, "seq"):
         table.add_column(col)
     for r in rows:
         table.add_row(
@@ -74,6 +79,7 @@ def render_fleet(rows: Sequence[FleetRow], as_json: bool) -> str:
             r.version,
             "" if r.outbox_depth is None else str(r.outbox_depth),
             r.printer or "",
+            str(r.chain),
             str(r.last_seq),
         )
     return as_text(table)

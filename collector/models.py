@@ -336,7 +336,7 @@ class Member(Base):
 class Enrolment(Base):
     """A device the collector knows (`collector fleet enroll`): its store, its current
     certificate's serial (hex), whether it is revoked, and whether its next journal key is
-    to be taken (`collector fleet rekey`; ingest honours it)."""
+    to be taken (`collector fleet rekey`; ingest clears it when it takes one)."""
 
     __tablename__ = "enrolments"
     device: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -4,8 +4,11 @@ Per device, in seq order: `seq <= last` is a duplicate (re-acked); `seq == last 
 link to the last hash and hash to its content (protocol.chain), and the device's
 signature must vouch for it before it is inserted: its own, or that of the newest record
 of its device in the batch, whose hash covers it through the chain (`_Walk`);
-`seq > last + 1` is a gap (nothing inserted, a `cmd/resend` from `last + 1`). The
-device row is locked for the transaction (SELECT … FOR UPDATE on PostgreSQL; SQLite's
+`seq > last + 1` is a gap (nothing inserted, a `cmd/resend` from `last + 1`). `last` is
+the device's current chain's (`Device.chain`): a new journal key, taken once `collector
+fleet rekey` allowed it (`Ingestor._key`), starts a new chain from seq 1, and records still
+signed with a key a rekey replaced are refused as such, never acked or taken for a gap.
+The device row is locked for the transaction (SELECT … FOR UPDATE on PostgreSQL; SQLite's
 BEGIN IMMEDIATE serialises writers), so several collectors on one database stay correct.
 Anything we refuse goes to dead_letters with the reason. Acks and commands are only
 returned to the caller, to publish after the commit. The sales themselves go in through
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import (
     DataError,
@@ -35,7 +39,7 @@ from collector.config import LoyaltySection
 from collector.enrolment import enrolments, refusal
 from collector.ingest.bulk import SALES, insert_sales, stored_ids
 from collector.loyalty.settlement import settle_record
-from collector.models import DeadLetter, Device, Event
+from collector.models import DeadLetter, Device, DeviceChain, Enrolment, Event
 from collector.outgoing import Outgoing
 from collector.stock import stock_moves
 from collector.upsert import upsert_insert
@@ -103,13 +107,29 @@ class _Sale:
     raw: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class _Retired:
+    """A chain of the device that a rekey ended, with its key to recognise its records."""
+
+    chain: int
+    ended_at: str
+    checker: ChainChecker
+
+
 class _Walk:
     """One device's sales of a batch, in seq order, against its stored chain: what is
     taken, refused, a duplicate, and where a gap starts. Nothing is written, so a walk
-    whose run fails its newest signature is thrown away and walked again."""
+    whose run fails its newest signature is thrown away and walked again.
 
-    def __init__(self, dev: Device, stored: dict[int, str], known: set[str]) -> None:
+    A record the walk would refuse or take for a gap is first tried against the keys of
+    the device's ended chains (`retired`): one signed by such a key is the replaced
+    unit's, refused as that (one verify, only for a rekeyed device's misfits)."""
+
+    def __init__(
+        self, dev: Device, stored: dict[int, str], known: set[str], retired: list[_Retired]
+    ) -> None:
         assert dev.public_key is not None
+        self.device, self.chain, self.retired = dev.id, dev.chain, retired
         self.checker = ChainChecker(dev.public_key)
         self.checker.prev_hash, self.checker.checked = dev.last_hash, dev.last_seq
         self.stored = dict(stored)  # seq -> hash of what is ingested, or taken here
@@ -122,17 +142,38 @@ class _Walk:
 
     def run(self, items: list[_Sale], *, signatures: bool) -> None:
         checker, ids = self.checker, {s.record.sale_id for s in self.taken}
-        for sale in items:
+        for n, sale in enumerate(items):
             seq = sale.record.seq
             if seq <= checker.checked:
-                if seq in self.stored and self.stored[seq] != sale.record.hash:
-                    self.refused.append((sale.msg, f"seq {seq} conflicts with the record ingested"))
-                else:
+                if seq not in self.stored or self.stored[seq] == sale.record.hash:
                     self.duplicates += 1
-                self.acked = True
+                    self.acked = True
+                elif (why := self._replaced(sale)) is not None:
+                    self.refused.append((sale.msg, why))
+                elif checker.signed(sale.raw):
+                    self.refused.append((sale.msg, f"seq {seq} conflicts with the record ingested"))
+                    self.acked = True
+                else:
+                    # Not this chain's at all (a unit whose key was refused, say): no ack,
+                    # which would make that unit drop what it has not delivered.
+                    self.refused.append(
+                        (
+                            sale.msg,
+                            f"seq {seq} conflicts with the record ingested and is not signed "
+                            f"with {self.device}'s key (chain {self.chain})",
+                        )
+                    )
                 continue
             if seq > checker.checked + 1:
+                if (why := self._replaced(sale)) is not None:
+                    self.refused.append((sale.msg, why))
+                    continue
                 self.resend_from = checker.checked + 1
+                # What follows waits for the resend, but a replaced unit's records are
+                # refused now, not taken for part of the gap.
+                for rest in items[n + 1 :]:
+                    if (why := self._replaced(rest)) is not None:
+                        self.refused.append((rest.msg, why))
                 return
             sale_id = sale.record.sale_id
             if sale_id in self.known or sale_id in ids:
@@ -143,12 +184,51 @@ class _Walk:
             else:
                 problem = checker.check(sale.raw, signature=signatures)
             if problem:
-                self.refused.append((sale.msg, f"seq {seq}: {problem}"))
+                why = self._replaced(sale) or f"seq {seq}: {problem}"
+                self.refused.append((sale.msg, why))
                 continue
             self.taken.append(sale)
             ids.add(sale_id)
             self.stored[seq] = sale.record.hash  # a second copy later in this batch
             self.acked = True
+
+    def _replaced(self, sale: _Sale) -> str | None:
+        """Why `sale` is refused when a key a rekey replaced signed it, else None."""
+        for old in self.retired:
+            if old.checker.signed(sale.raw):
+                return (
+                    f"seq {sale.record.seq} is signed with the key of {self.device}'s chain "
+                    f"{old.chain}, which `collector fleet rekey` replaced at {old.ended_at} "
+                    f"(chain {self.chain} is current): the replaced unit's record is not taken"
+                )
+        return None
+
+
+def _raw_key(pem: str) -> bytes:
+    """The 32 bytes of an Ed25519 public key in PEM (PublicKeyError when it is not one):
+    what makes two spellings of one key the same key."""
+    return load_public_key(pem).public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _chains(session: Session, dev: Device) -> list[DeviceChain]:
+    """The chains of `dev` that a rekey ended, oldest first (none for most devices)."""
+    if dev.chain == 1:
+        return []
+    query = select(DeviceChain).where(DeviceChain.device == dev.id).order_by(DeviceChain.chain)
+    return list(session.scalars(query))
+
+
+def _allowed(session: Session, dev: Device) -> Enrolment | None:
+    """The device's enrolment when it may take a new journal key (`collector fleet
+    rekey`), locked and read again under the device's lock: another collector may have
+    spent the permission meanwhile (one rekey, one key)."""
+    found = session.get(Enrolment, dev.id, with_for_update=True, populate_existing=True)
+    return found if found is not None and found.rekey_allowed else None
+
+
+def _retired(session: Session, dev: Device) -> list[_Retired]:
+    chains = _chains(session, dev)
+    return [_Retired(c.chain, c.ended_at, ChainChecker(c.public_key)) for c in chains]
 
 
 class Ingestor:
@@ -283,14 +363,15 @@ class Ingestor:
                 log.info("%d sales from %s before its key is known", len(items), device_id)
                 continue
             stored = self._stored_hashes(session, dev, items)
+            retired = _retired(session, dev)
             # A backlog arrives as long runs of one device's records: check every link
             # and hash, then the newest record's signature, which vouches for the run
             # (ChainChecker). Only when it fails is each signature checked, to find the
             # first bad record. A lone sale (the steady state) has its own checked.
-            walk = _Walk(dev, stored, known)
+            walk = _Walk(dev, stored, known, retired)
             walk.run(items, signatures=False)
             if walk.taken and not walk.checker.signed(walk.taken[-1].raw):
-                walk = _Walk(dev, stored, known)
+                walk = _Walk(dev, stored, known, retired)
                 walk.run(items, signatures=True)
             refused += walk.refused
             result.duplicates += walk.duplicates
@@ -380,32 +461,102 @@ class Ingestor:
             return  # a retained status being cleared
         status = decode(payload, Status)
         dev = self._device(session, store, device, at)
+        # A status whose key is refused changes nothing of the device (a replaced unit's
+        # or an impostor's state is not this device's), only that it was seen.
+        if status.pubkey and (why := self._key(session, dev, status, at)) is not None:
+            refused.append((msg, why))
+            return
         dev.store = store
         dev.state = status.state
         if status.version:
             dev.version = status.version[:MAX_VERSION]
         if status.region:
             dev.region = status.region[:MAX_REGION]  # cut to the column: never a dead birth
-        if not status.pubkey or status.pubkey == dev.public_key:
-            return
+
+    def _key(self, session: Session, dev: Device, status: Status, at: str) -> str | None:
+        """Why the journal key `status` announces is refused, or None: it is the device's
+        key, its first, or a new one that `collector fleet rekey` allowed (taken now)."""
+        pem, ts = status.pubkey, (status.ts or at)[:32]  # cut to the events' column
+        if pem == dev.public_key:
+            return None
         try:
-            load_public_key(status.pubkey)
+            raw = _raw_key(pem)
         except PublicKeyError as exc:
-            refused.append((msg, f"status pubkey: {exc}"))
-            return
+            return f"status pubkey: {exc}"
         if dev.public_key is None:
-            dev.public_key = status.pubkey
-            log.info("registered the key of %s", device)
-            return
-        refused.append((msg, f"a second public key for {device} was refused; the first stays"))
+            dev.public_key = pem
+            # The first key spends a rekey given before it (the next key announced).
+            if (allowed := _allowed(session, dev)) is not None:
+                allowed.rekey_allowed = False
+            log.info("registered the key of %s", dev.id)
+            return None
+        if raw == _raw_key(dev.public_key):
+            return None  # the same key, spelt otherwise
+        old = next((c for c in _chains(session, dev) if _raw_key(c.public_key) == raw), None)
+        if old is not None:
+            why = (
+                f"the public key of {dev.id}'s chain {old.chain} was replaced by `collector "
+                f"fleet rekey` at {old.ended_at} (chain {dev.chain} is current): refused"
+            )
+        elif (allowed := _allowed(session, dev)) is not None:
+            self._new_chain(session, dev, allowed, pem, ts, at)
+            return None
+        else:
+            why = (
+                f"a second public key for {dev.id} was refused; the key of chain {dev.chain} "
+                f"stays (`collector fleet rekey {dev.id}` lets the next one be taken)"
+            )
         session.add(
             Event(
-                device=device,
+                device=dev.id,
                 kind="key_refused",
-                ts=status.ts or at,
-                detail={"pubkey": status.pubkey[:1000]},
+                ts=ts,
+                detail={"pubkey": pem[:1000], "chain": dev.chain},
                 received_at=at,
             )
+        )
+        return why
+
+    def _new_chain(
+        self, session: Session, dev: Device, enrolment: Enrolment, pem: str, ts: str, at: str
+    ) -> None:
+        """Take `pem` as the device's key, allowed by a rekey: the chain so far is kept as
+        it ended, and a new one starts at seq 1 from the genesis hash; the permission is
+        spent."""
+        assert dev.public_key is not None
+        ended = DeviceChain(
+            device=dev.id,
+            chain=dev.chain,
+            public_key=dev.public_key,
+            last_seq=dev.last_seq,
+            last_hash=dev.last_hash,
+            ended_at=at,
+        )
+        session.add(ended)
+        dev.chain += 1
+        dev.public_key, dev.last_seq, dev.last_hash = pem, 0, GENESIS_HASH
+        enrolment.rekey_allowed = False
+        self._resent.pop(dev.id, None)  # a resend asked of the old chain means nothing now
+        session.add(
+            Event(
+                device=dev.id,
+                kind="rekeyed",
+                ts=ts,
+                detail={
+                    "chain": dev.chain,
+                    "pubkey": pem[:1000],
+                    "ended": {"chain": ended.chain, "last_seq": ended.last_seq},
+                },
+                received_at=at,
+            )
+        )
+        log.info(
+            "took a new journal key for %s (collector fleet rekey): chain %d from seq 1; "
+            "chain %d ended at seq %d",
+            dev.id,
+            dev.chain,
+            ended.chain,
+            ended.last_seq,
         )
 
     def _telemetry(
