@@ -5,12 +5,12 @@ if sys.argv[1:2] == ["display"]:  # `python -m bench display [--quick]`: the scr
 
     raise SystemExit(display_main(sys.argv[2:]))
 
-if sys.argv[1:2] == ["reporting"]:  # `python -m bench reporting [--quick]`: MQTT to the collector
+if sys.argv[1:2] == ["reporting"]:  # `python -m bench reporting [--quick] [--broker plain,tls]`
     from bench.reporting import main as reporting_main
 
     raise SystemExit(reporting_main(sys.argv[2:]))
 
-if sys.argv[1:2] == ["loyalty-rt"]:  # `python -m bench loyalty-rt [--quick]`: card to balance
+if sys.argv[1:2] == ["loyalty-rt"]:  # `python -m bench loyalty-rt [--quick] [--broker plain,tls]`
     from bench.loyalty_roundtrip import main as loyalty_rt_main
 
     raise SystemExit(loyalty_rt_main(sys.argv[2:]))

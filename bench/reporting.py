@@ -1,11 +1,16 @@
 """Reporting benchmarks (issue: reporting over MQTT to the central collector).
 
-`python -m bench reporting [--quick] [--only ingest,drain,latency]`. One run measures:
+`python -m bench reporting [--quick] [--only ingest,drain,latency] [--broker plain,tls]`.
+One run measures:
 
 - ingest: N signed journal records published QoS 1 by a bare aiomqtt publisher (in its
   own process, 64 in flight like the unit) into the collector (in this process, the code
-  `collector run` runs) on SQLite and on PostgreSQL, against a bare aiomqtt subscriber
-  that only counts the same messages from the same broker;
+  `collector run` runs) on SQLite and on PostgreSQL (when reachable), against a bare
+  aiomqtt subscriber that only counts the same messages from the same broker. With
+  `--broker plain,tls` once on each (bench/brokers.py), one after the other: on TLS the
+  publisher is the enrolled device with its certificate, the collector and the bare
+  subscriber present the collector's, through the broker `broker-config` writes (ACL
+  and all), and the TLS rates are also given against the plain ones;
 - drain: 100,000 records queued in a unit's outbox, a `collector run` process up, then
   `appliance run --simulate` started: seconds until its outbox is empty (every record acked);
 - latency: 50 units (`open_unit`, simulated drivers, one process) selling 20 sales/s in
@@ -14,7 +19,8 @@
   and publish→echo→subscriber round trips on the same broker.
 
 Each part starts its own Mosquitto on a free port (tests/broker.py) and PostgreSQL
-databases are made fresh on 127.0.0.1:5432 (tests/pg.py). Results: bench/results/reporting.json.
+databases are made fresh on 127.0.0.1:5432 (tests/pg.py). Drain and latency run on the
+plain broker only. Results: bench/results/reporting.json.
 """
 
 from __future__ import annotations
@@ -35,26 +41,39 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import msgspec
+import psycopg
 from sqlalchemy import create_engine, func, select
 
 from appliance.config import parse_config
 from appliance.service import Unit, open_unit
 from appliance.store import Store
+from bench.brokers import (
+    LABELS,
+    NODELAY,
+    NODELAY_CONF,
+    BenchBroker,
+    TlsFiles,
+    broker_kinds,
+    keystore,
+)
+from bench.brokers import open_broker as open_bench_broker
 from bench.till import ms, p99, sale_draft
 from collector.db import open_database
 from collector.models import Device, Sale
-from collector.service import Collector, Settings
+from collector.pki import COLLECTOR_CN
+from collector.service import Collector
 from protocol import messages as m
-from protocol.broker import BrokerAddress
 from protocol.record import Draft
 from protocol.timestamps import utc_stamp
+from tests import pg
 from tests.broker import Broker
 from tests.pg import fresh_database
 from tests.procs import children
@@ -62,12 +81,11 @@ from tests.records import enrol
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 64  # QoS 1 messages in flight: the unit's default `[mqtt] window`
-NODELAY = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]  # as the unit and the collector
-# Mosquitto leaves Nagle on for its own sockets unless told: it then holds a PUBLISH to a
-# client that has not yet ACKed the PUBACK sent just before (the collector's ack right
-# after the unit's sale): ~40 ms per round trip, measured. Every part runs with it off;
-# the latency part also runs once on the stock config to show the difference.
-NODELAY_CONF = "set_tcp_nodelay true"
+# Mosquitto leaves Nagle on for its own sockets unless told (NODELAY_CONF): it then holds
+# a PUBLISH to a client that has not yet ACKed the PUBACK sent just before (the
+# collector's ack right after the unit's sale): ~40 ms per round trip, measured. Every
+# part runs with it off; the latency part also runs once on the stock config to show
+# the difference.
 Report = Callable[[str, str, str], None]
 
 
@@ -108,9 +126,10 @@ def port_of(url: str) -> int:
 # -- 1. ingest rate ---------------------------------------------------------------------------
 
 
-def _publish_process(port: int, topic: str, payloads: Path, out: Any) -> None:
-    """Child process: publish every line of `payloads` QoS 1, WINDOW in flight; sends back
-    (start, end) in time.monotonic (CLOCK_MONOTONIC is shared by every process)."""
+def _publish_process(port: int, tls: TlsFiles | None, topic: str, payloads: Path, out: Any) -> None:
+    """Child process: publish every line of `payloads` QoS 1, WINDOW in flight (over TLS
+    with `tls`' certificate when given); sends back (start, end) in time.monotonic
+    (CLOCK_MONOTONIC is shared by every process)."""
     lines = payloads.read_bytes().splitlines()
 
     async def run() -> tuple[float, float]:
@@ -121,6 +140,7 @@ def _publish_process(port: int, topic: str, payloads: Path, out: Any) -> None:
             protocol=aiomqtt.ProtocolVersion.V5,
             max_inflight_messages=WINDOW,
             socket_options=NODELAY,
+            tls_context=tls.context() if tls else None,
         ) as client:
             client.pending_calls_threshold = WINDOW * 2
             window = asyncio.Semaphore(WINDOW)
@@ -147,11 +167,11 @@ def _publish_process(port: int, topic: str, payloads: Path, out: Any) -> None:
 class Publisher:
     """The bare publisher, in its own process so it does not share the consumer's GIL."""
 
-    def __init__(self, url: str, topic: str, payloads: Path) -> None:
+    def __init__(self, port: int, tls: TlsFiles | None, topic: str, payloads: Path) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.queue: Any = ctx.Queue()
         self.proc = ctx.Process(
-            target=_publish_process, args=(port_of(url), topic, payloads, self.queue)
+            target=_publish_process, args=(port, tls, topic, payloads, self.queue)
         )
 
     def start(self) -> None:
@@ -183,17 +203,14 @@ async def stop_collector(task: asyncio.Task[None]) -> None:
     raise RuntimeError("the collector did not stop when cancelled")
 
 
-async def bare_rate(url: str, topic: str, payloads: Path, n: int) -> float:
-    """Messages per second a subscriber that only counts them takes off the broker."""
+async def bare_rate(broker: BenchBroker, device: str, topic: str, payloads: Path, n: int) -> float:
+    """Messages per second a subscriber that only counts them takes off the broker (as
+    the collector would: its certificate on TLS), published as `device`."""
     count = 0
     done = asyncio.Event()
     end = 0.0
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        port_of(url),
-        identifier="bench-bare-sub",
-        protocol=aiomqtt.ProtocolVersion.V5,
-        socket_options=NODELAY,
+    async with broker.client(
+        COLLECTOR_CN, "bench-bare-sub", protocol=aiomqtt.ProtocolVersion.V5
     ) as client:
         await client.subscribe(topic, qos=1)
 
@@ -206,7 +223,7 @@ async def bare_rate(url: str, topic: str, payloads: Path, n: int) -> float:
                     done.set()
 
         reader = asyncio.create_task(count_them())
-        pub = Publisher(url, topic, payloads)
+        pub = Publisher(broker.port, broker.files(device), topic, payloads)
         pub.start()
         start, _ = await pub.times()
         await asyncio.wait_for(done.wait(), 600)
@@ -215,7 +232,7 @@ async def bare_rate(url: str, topic: str, payloads: Path, n: int) -> float:
 
 
 async def collector_rate(
-    url: str, db_url: str, device: str, birth: tuple[str, bytes], payloads: Path, n: int
+    broker: BenchBroker, db_url: str, device: str, birth: tuple[str, bytes], payloads: Path, n: int
 ) -> float:
     """Sales per second the collector commits (in this process; `collector run` is the same
     code): from the first publish to `Collector.ingested` reaching n."""
@@ -224,8 +241,8 @@ async def collector_rate(
     enrol(engine, (device_id, store_id))  # the collector believes only enrolled units
     client_id = f"bench-collector-{os.getpid()}-{time.monotonic_ns()}"
     collector_keys()
-    collector = Collector(engine, Settings(BrokerAddress.parse(url), client_id=client_id))
-    async with aiomqtt.Client("127.0.0.1", port_of(url), identifier="bench-birth") as c:
+    collector = Collector(engine, broker.collector_settings(client_id))
+    async with broker.client(device, "bench-birth") as c:
         await c.publish(birth[0], birth[1], qos=1, retain=True)
     task = asyncio.create_task(collector.run())
     try:
@@ -237,7 +254,9 @@ async def collector_rate(
             return key is not None
 
         await _until(registered, 30, "the collector to register the device key", step=0.05)
-        pub = Publisher(url, birth[0].rsplit("/", 1)[0] + "/sales", payloads)
+        pub = Publisher(
+            broker.port, broker.files(device), birth[0].rsplit("/", 1)[0] + "/sales", payloads
+        )
         pub.start()
         await _until(lambda: collector.ingested >= n, 600, f"{n} sales ingested")
         end = time.monotonic()
@@ -251,18 +270,30 @@ async def collector_rate(
         engine.dispose()
     # Forget the collector's persistent session, or the broker would queue the next run's
     # shared-subscription messages for it.
-    async with aiomqtt.Client(
-        "127.0.0.1",
-        port_of(url),
-        identifier=client_id,
-        protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=True,
+    async with broker.client(
+        COLLECTOR_CN, client_id, protocol=aiomqtt.ProtocolVersion.V5, clean_start=True
     ):
         pass
     return n / (end - start)
 
 
-def bench_ingest(work: Path, report: Report, n: int) -> None:
+@dataclass(frozen=True)
+class IngestLoad:
+    """The records one ingest run publishes, as the unit's publisher puts them on the
+    wire, and the retained birth that carries the device's key."""
+
+    device: str
+    store: str
+    n: int
+    payloads: Path
+    birth: tuple[str, bytes]
+
+    @property
+    def sales_topic(self) -> str:
+        return m.device_topic(self.store, self.device, "sales")
+
+
+def ingest_load(work: Path, report: Report, n: int) -> IngestLoad:
     device, store_id = "bench-01", "s001"
     with Store.open(work / "ingest-unit", device) as store:
         t = time.perf_counter()
@@ -273,27 +304,86 @@ def bench_ingest(work: Path, report: Report, n: int) -> None:
         payloads.write_bytes(b"\n".join(text.encode() for _, text in store.texts()))
         birth = (m.device_topic(store_id, device, "status"), status_birth(store, store_id))
     report(f"make {n:,} signed records (synchronous=OFF)", f"{made:.1f} s", "set-up only")
-    sales_topic = m.device_topic(store_id, device, "sales")
-    broker = Broker(NODELAY_CONF)
+    return IngestLoad(device, store_id, n, payloads, birth)
+
+
+def postgres_missing() -> str | None:
+    """Why PostgreSQL at tests/pg.py's address cannot be used now, or None when it can."""
+    try:
+        psycopg.connect(
+            host=pg.HOST, port=pg.PORT, user=pg.USER, dbname="postgres", connect_timeout=5
+        ).close()
+    except psycopg.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:120]
+        return f"PostgreSQL at {pg.HOST}:{pg.PORT} is not reachable as {pg.USER}: {first}"
+    return None
+
+
+def ingest_on(kind: str, work: Path, load: IngestLoad, with_pg: bool) -> dict[str, Any]:
+    """The bare subscriber (before and after) and the collector into SQLite and, when
+    `with_pg`, PostgreSQL, all through one broker of `kind`: rates per second."""
+    here = work / f"ingest-{kind}"
+    here.mkdir(mode=0o755)
+    lite_url = f"sqlite:///{here}/ingest.db"
+    # The device enrolled in the fresh SQLite database (with its certificate on TLS),
+    # which broker-config writes the ACL from; PostgreSQL enrols it as a row.
+    engine = open_database(lite_url)
+    broker = open_bench_broker(kind, here, engine, [(load.device, load.store)])
+    engine.dispose()
+    args = (load.device, load.birth, load.payloads, load.n)
     try:
         # Bare subscriber before and after the collectors: the machine's drift shows.
-        bare = [asyncio.run(bare_rate(broker.url, sales_topic, payloads, n))]
-        lite = asyncio.run(
-            collector_rate(broker.url, f"sqlite:///{work}/ingest.db", device, birth, payloads, n)
-        )
-        with fresh_database("reporting_bench") as pg_url:
-            pg = asyncio.run(collector_rate(broker.url, pg_url, device, birth, payloads, n))
-        bare.append(asyncio.run(bare_rate(broker.url, sales_topic, payloads, n)))
+        topic = load.sales_topic
+        bare = [asyncio.run(bare_rate(broker, load.device, topic, load.payloads, load.n))]
+        lite = asyncio.run(collector_rate(broker, lite_url, *args))
+        pg_rate = None
+        if with_pg:
+            with fresh_database("reporting_bench") as pg_url:
+                pg_rate = asyncio.run(collector_rate(broker, pg_url, *args))
+        bare.append(asyncio.run(bare_rate(broker, load.device, topic, load.payloads, load.n)))
     finally:
         broker.close()
-    base = statistics.mean(bare)
-    report(
-        f"bare aiomqtt subscriber, {n:,} QoS 1 messages",
-        f"{base:,.0f} msg/s",
-        f"baseline (runs: {', '.join(f'{b:,.0f}' for b in bare)})",
-    )
-    report("collector ingest into SQLite", f"{lite:,.0f} sales/s", f"{lite / base:.0%} of bare")
-    report("collector ingest into PostgreSQL", f"{pg:,.0f} sales/s", f"{pg / base:.0%} of bare")
+    return {"n": load.n, "bare": bare, "sqlite": lite, "postgresql": pg_rate}
+
+
+def bench_ingest(
+    work: Path, report: Report, n: int, kinds: Sequence[str] = ("plain",)
+) -> dict[str, Any]:
+    """`ingest_on` on each broker kind, reported; TLS against plain when both ran."""
+    load = ingest_load(work, report, n)
+    missing = postgres_missing()
+    if missing:
+        report("collector ingest into PostgreSQL", "skipped", missing)
+    found: dict[str, Any] = {}
+    for kind in kinds:
+        found[kind] = got = ingest_on(kind, work, load, with_pg=missing is None)
+        on = "" if list(kinds) == ["plain"] else f", {LABELS[kind]}"
+        base = statistics.mean(got["bare"])
+        report(
+            f"bare aiomqtt subscriber, {n:,} QoS 1 messages{on}",
+            f"{base:,.0f} msg/s",
+            f"baseline (runs: {', '.join(f'{b:,.0f}' for b in got['bare'])})",
+        )
+        for db, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+            if got[db] is not None:
+                rate = got[db]
+                report(
+                    f"collector ingest into {name}{on}",
+                    f"{rate:,.0f} sales/s",
+                    f"{rate / base:.0%} of bare",
+                )
+    if "plain" in found and "tls" in found:
+        tls, plain = found["tls"], found["plain"]
+        ratio = statistics.mean(tls["bare"]) / statistics.mean(plain["bare"])
+        report("bare aiomqtt subscriber, TLS against plain", f"{ratio:.2f}×", "")
+        for db, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
+            if plain[db] is not None:
+                report(
+                    f"collector ingest into {name}, TLS against plain",
+                    f"{tls[db] / plain[db]:.2f}×",
+                    "",
+                )
+    return found
 
 
 # -- 2. drain after an outage ---------------------------------------------------------------------
@@ -303,12 +393,7 @@ def collector_keys() -> Path:
     """One collector identity for the run: the collectors here, in this process or as a
     process (the variable is inherited), sign with it; returns its public key file, which
     the units are given as `[mqtt] collector_key`."""
-    from collector.keys import ENV, KeyStore
-
-    os.environ.setdefault(ENV, tempfile.mkdtemp(prefix="bench-collector-keys-"))
-    keys = KeyStore(Path(os.environ[ENV]))
-    keys.signing_key()
-    return keys.secret("signing.pub")
+    return keystore().secret("signing.pub")
 
 
 def unit_config(data: Path, device: str, store_id: str, url: str) -> str:
@@ -667,8 +752,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench reporting", description=__doc__)
     p.add_argument("--quick", action="store_true", help="small sizes, to try the bench out")
     p.add_argument("--only", default="ingest,drain,latency")
+    p.add_argument(
+        "--broker",
+        type=broker_kinds,
+        default=["plain"],
+        help="the ingest's broker: plain, tls or plain,tls (one after the other); default plain",
+    )
     args = p.parse_args(argv)
     parts = set(args.only.split(","))
+    if args.broker != ["plain"] and parts & {"drain", "latency"}:
+        p.error("--broker: only the ingest part runs on TLS so far; add --only ingest")
     rows: list[tuple[str, str, str]] = []
 
     def report(what: str, value: str, note: str) -> None:
@@ -680,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         os.chmod(work, 0o755)
         if "ingest" in parts:
-            bench_ingest(work, report, 2_000 if args.quick else 20_000)
+            bench_ingest(work, report, 2_000 if args.quick else 20_000, args.broker)
         if "drain" in parts:
             bench_drain(work, report, 5_000 if args.quick else 100_000)
         if "latency" in parts:
