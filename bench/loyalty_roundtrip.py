@@ -44,6 +44,7 @@ from bench.brokers import BASELINE, BenchBroker, broker_kinds, open_broker
 from protocol.cards import make_loyalty_card
 from protocol.envelope import Verifier
 from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode, encode
+from tests.records import enrol, seal_as
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "loyalty_roundtrip.json"
@@ -102,8 +103,10 @@ class BenchTill:
         self.authoriser = LoyaltyAuthoriser(self.device, timeout=timeout, channel=self)
         self.connected = False
 
-    async def send_loyalty(self, payload: bytes) -> None:
-        await self.client.publish(self.topic + "request", payload, qos=1)
+    async def send_loyalty(self, request: LoyaltyRequest) -> None:
+        # Sealed with the simulated till's key, as MqttLink seals with the unit's.
+        topic = self.topic + "request"
+        await self.client.publish(topic, seal_as(self.device, topic, request), qos=1)
 
     async def open(self, stack: contextlib.AsyncExitStack) -> None:
         await stack.enter_async_context(self.client)
@@ -143,7 +146,8 @@ class EchoTill(BenchTill):
         fut: asyncio.Future[LoyaltyResponse] = asyncio.get_running_loop().create_future()
         self.waiting[corr] = fut
         req = LoyaltyRequest(corr=corr, op="balance", account=self.account, card=self.card)
-        await self.client.publish(self.topic + "request", encode(req), qos=1)
+        topic = self.topic + "request"
+        await self.client.publish(topic, seal_as(self.device, topic, req), qos=1)
         await asyncio.wait_for(fut, 5)
 
 
@@ -219,6 +223,8 @@ async def run_on(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     devices = [till_id(n) for n in range(args.tills - 1)] + [(UNIT, "s001")]
     broker = open_broker(kind, work, engine, devices)
+    # Their keys, as if each bench till's birth had been ingested (the unit sends its own).
+    enrol(engine, *devices[:-1], keys=True)
     engine.dispose()
     print(f"{kind}: {len(devices)} devices enrolled, broker up in {time.perf_counter() - t:.1f} s")
     log = open(work / "collector.log", "ab")  # noqa: SIM115 - lives with the process

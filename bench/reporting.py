@@ -108,7 +108,8 @@ def fill(store: Store, n: int, store_id: str) -> None:
 
 
 def status_birth(store: Store, store_id: str) -> bytes:
-    """The retained `status` online message a unit sends, carrying its public key."""
+    """The retained `status` online message a unit sends, carrying its public key,
+    sealed with it (the collector believes nothing else)."""
     status = m.Status(
         state="online",
         version="bench",
@@ -116,7 +117,7 @@ def status_birth(store: Store, store_id: str) -> bytes:
         pubkey=store.public_key_pem(),
         store=store_id,
     )
-    return m.encode(status)
+    return store.seal(m.device_topic(store_id, store.device_id, "status"), status)
 
 
 def port_of(url: str) -> int:

@@ -215,6 +215,13 @@ max_inflight_messages 1024
 # Without it Mosquitto holds its own small packets (a PUBACK, an ack) for the peer's
 # delayed ACK: ~40 ms each (docs/benchmarks.md).
 set_tcp_nodelay true
+# What Mosquitto queues for a client that is away or behind: the collector's session holds
+# every unit's sales through a collector outage. The default, 1000, dropped the rest (the
+# units resend them, but only once acks stop coming: found by bench/trust.py); 0 (no limit)
+# made Mosquitto 2.0.11 disconnect a client after any publish the ACL refused. Bounded in
+# bytes too (512 MiB a client), so a flood cannot take the broker's memory.
+max_queued_messages 1000000
+max_queued_bytes 536870912
 log_dest stderr
 log_type error
 log_type warning

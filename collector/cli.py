@@ -137,7 +137,7 @@ def cmd_stock_count(args: argparse.Namespace) -> int:
 
 def cmd_push(args: argparse.Namespace) -> int:
     from collector.outgoing import Signer
-    from collector.push import Target, addressed, command_args, push, render
+    from collector.push import Target, addressed, command_args, push, render, result_verifiers
     from collector.service import Settings
 
     config = configure(args)
@@ -163,7 +163,17 @@ def cmd_push(args: argparse.Namespace) -> int:
     devices = addressed(engine, target)
     signer = Signer(KeyStore(Path(config.keys.dir)).signing_key(create=False))
     answers = asyncio.run(
-        push(settings.broker, signer, target, devices, args.kind, cmd_args, wait=args.wait, tls=tls)
+        push(
+            settings.broker,
+            signer,
+            target,
+            devices,
+            args.kind,
+            cmd_args,
+            wait=args.wait,
+            verifiers=result_verifiers(engine, devices),
+            tls=tls,
+        )
     )
     print(render(answers, args.json))
     return 0 if all(a.ok for a in answers) else 1

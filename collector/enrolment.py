@@ -12,6 +12,7 @@ loyalty answerers do not answer it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -26,6 +27,8 @@ from collector.errors import CollectorInput
 from collector.keys import KeyStore
 from collector.models import Device, Enrolment, FleetCertificate
 from collector.pki import COLLECTOR_CN, FleetCA, Revoked
+from protocol.chain import PublicKeyError, load_public_key
+from protocol.envelope import Verifier
 from protocol.timestamps import parse_stamp, utc_stamp
 
 log = logging.getLogger("collector.enrolment")
@@ -185,10 +188,30 @@ def refusal(found: Enrolment | None, store: str, device: str) -> str | None:
     return None
 
 
-def admitted(engine: Engine, store: str, device: str) -> str | None:
-    """`refusal` for one device, read now (the loyalty answerers ask before answering)."""
+def believed(engine: Engine, store: str, device: str) -> tuple[str | None, Verifier | None]:
+    """Whether what `device` sends on store `store`'s topics is believed, read now (the
+    loyalty answerers ask before answering): (None, the verifier of its journal key), or
+    (why not, None). A device is believed once enrolled, unrevoked, in that store, and
+    its key is known from its birth: what it sends is sealed with that key, which is
+    what tells it from anyone else who can publish on its topics."""
     with Session(engine) as s:
-        return refusal(s.get(Enrolment, device), store, device)
+        why = refusal(s.get(Enrolment, device), store, device)
+        if why is not None:
+            return why, None
+        pem = s.scalar(select(Device.public_key).where(Device.id == device))
+    if not pem:
+        return f"device {device!r} has not announced its key yet (its birth)", None
+    try:
+        return None, device_verifier(pem)
+    except PublicKeyError as exc:  # only a valid key is ever registered
+        return f"device {device!r} has a key that does not load: {exc}", None
+
+
+@functools.lru_cache(maxsize=4096)
+def device_verifier(pem: str) -> Verifier:
+    """The verifier of a device's journal key (PEM); PublicKeyError when it is none. Kept:
+    loading a key costs more than checking a signature, and a loyalty request needs one."""
+    return Verifier(load_public_key(pem), whose="the device's key")
 
 
 def _enrolled(s: Session, device: str) -> Enrolment:

@@ -61,6 +61,8 @@ class Device(Base):
     state: Mapped[str] = mapped_column(String(16), default="unknown")
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+    # The newest status seq taken (protocol.messages.Status.seq; newest wins).
+    status_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     outbox_depth: Mapped[int | None] = mapped_column(Integer)
     printer: Mapped[str | None] = mapped_column(String(64))
     telemetry: Mapped[dict[str, Any] | None] = mapped_column(JSON)

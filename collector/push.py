@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 import tomllib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +28,7 @@ import msgspec
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from collector.enrolment import device_verifier
 from collector.errors import CollectorInput
 from collector.models import Device
 from collector.outgoing import Signer
@@ -36,17 +39,20 @@ from protocol.catalogfile import (
     parse_prices_csv,
     parse_stock_csv,
 )
+from protocol.chain import PublicKeyError
+from protocol.envelope import EnvelopeError, Verifier
 from protocol.messages import (
     CommandResult,
     WireError,
-    decode,
     device_topic,
     fleet_cmd_topic,
+    from_body,
     parse_device_topic,
     store_cmd_topic,
 )
 from protocol.money import exponent as currency_exponent
 
+log = logging.getLogger("collector.push")
 Kind = Literal["catalog", "prices", "stock", "config"]
 KINDS: tuple[Kind, ...] = ("catalog", "prices", "stock", "config")
 
@@ -101,6 +107,20 @@ def addressed(engine: Engine, target: Target) -> list[tuple[str, str]]:
     return found
 
 
+def result_verifiers(engine: Engine, devices: list[tuple[str, str]]) -> dict[str, Verifier]:
+    """What opens each addressed device's result: its journal key (a result is sealed by
+    the unit, so another client on the broker cannot report a push done)."""
+    ids = [device for _store, device in devices]
+    with Session(engine) as s:
+        rows = s.execute(select(Device.id, Device.public_key).where(Device.id.in_(ids)))
+        keys = {str(device): str(pem) for device, pem in rows if pem}
+    found: dict[str, Verifier] = {}
+    for device, pem in keys.items():
+        with contextlib.suppress(PublicKeyError):  # only a valid key is ever registered
+            found[device] = device_verifier(pem)
+    return found
+
+
 def command_args(kind: Kind, text: str, source: str, currency: str) -> dict[str, Any]:
     """The command's `args` from the file's text; PushError naming the file and line."""
     try:
@@ -150,6 +170,7 @@ async def push(
     args: dict[str, Any],
     *,
     wait: float,
+    verifiers: Mapping[str, Verifier],
     tls: Any = None,
 ) -> list[Answer]:
     """Send the command once and gather the addressed units' results (see the module)."""
@@ -171,7 +192,7 @@ async def push(
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait):
                 async for msg in client.messages:
-                    got = _answer(str(msg.topic), msg.payload, corr, waiting)
+                    got = _answer(str(msg.topic), msg.payload, corr, waiting, verifiers)
                     if got is not None:
                         answers[got.device] = got
                     if waiting <= answers.keys():
@@ -182,13 +203,21 @@ async def push(
     ]
 
 
-def _answer(topic: str, payload: object, corr: str, waiting: set[str]) -> Answer | None:
+def _answer(
+    topic: str, payload: object, corr: str, waiting: set[str], verifiers: Mapping[str, Verifier]
+) -> Answer | None:
+    """The result on `topic`, when it is one of ours, sealed by its device."""
     try:
         _store, device, _leaf = parse_device_topic(topic)
-        result = decode(payload if isinstance(payload, bytes) else b"", CommandResult)
-    except WireError:
+        verifier = verifiers.get(device)
+        if verifier is None or device not in waiting:
+            return None
+        raw = payload if isinstance(payload, bytes) else b""
+        result = from_body(verifier.open(raw, topic).body, CommandResult)
+    except (WireError, EnvelopeError) as exc:
+        log.warning("result on %s not taken: %s", topic[:120], exc)
         return None
-    if result.corr != corr or device not in waiting:
+    if result.corr != corr:
         return None
     return Answer(device, result.ok, None if result.ok else (result.error or "refused"))
 

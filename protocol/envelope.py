@@ -104,8 +104,8 @@ class Opened:
 
 
 def addressee(topic: str) -> str:
-    """Who a message on `topic` is for: `STORE/DEVICE`, `STORE` or `*`; EnvelopeError for
-    a topic the collector never publishes on."""
+    """Who a message on `topic` is for (or, on a device's own → collector topic, whose it
+    is): `STORE/DEVICE`, `STORE` or `*`; EnvelopeError for a topic outside the scheme."""
     if m := _FLEET.match(topic):
         return FLEET
     if m := _STORE.match(topic):
@@ -144,12 +144,41 @@ def seal(
     return _encoder.encode(Envelope(signed, key.sign(signed.encode("utf-8")).hex()))
 
 
-class Verifier:
-    """Opens envelopes signed by one collector key (libsodium verifies, as for records)."""
+def seal_device(
+    key: Ed25519PrivateKey, topic: str, body: msgspec.Struct | Mapping[str, Any], *, now: float
+) -> bytes:
+    """What a device publishes on its own device → collector topics other than `sales`
+    (whose records carry their own signatures): `body` sealed with its journal key, so the
+    collector believes a status, telemetry, event, loyalty request or command result only
+    from the device whose topic it is. `to` is that device (its topic's owner). The
+    collector does not go by the times: a unit's clock may be the epoch until NTP
+    answers. What repeats does no harm (a loyalty request is answered once per corr, a
+    status is ordered by its `seq`), so the lifetime is the longest allowed."""
+    return seal(key, topic, body, now=now, lifetime=MAX_LIFETIME)
 
-    def __init__(self, public_key: Ed25519PublicKey) -> None:
+
+def peek(payload: bytes, *, limit: int = MAX_PAYLOAD) -> dict[str, Any]:
+    """The body of an envelope whose signature is NOT checked: only for finding the key
+    to check it with (a device's first birth names its own key, which must then verify
+    it). EnvelopeError when it is no envelope."""
+    if len(payload) > limit:
+        raise EnvelopeError(f"payload of {len(payload)} bytes is over the {limit} byte limit")
+    try:
+        env = msgspec.json.decode(payload, type=Envelope)
+        return msgspec.json.decode(env.signed, type=Claims).body
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise EnvelopeError(f"not a signed envelope: {exc}") from exc
+
+
+class Verifier:
+    """Opens envelopes signed by one key (libsodium verifies, as for records): the
+    collector's on a unit, a device's journal key on the collector (`whose` names it in
+    the refusal)."""
+
+    def __init__(self, public_key: Ed25519PublicKey, whose: str = "the collector key") -> None:
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         self._key = VerifyKey(raw)
+        self.whose = whose
 
     def open(self, payload: bytes, topic: str, *, limit: int = MAX_PAYLOAD) -> Opened:
         """The claims of `payload` received on `topic`, once its signature verifies and it
@@ -174,8 +203,8 @@ class Verifier:
         try:
             self._key.verify(signed, sig)
         except BadSignatureError as exc:
-            raise EnvelopeError("the signature does not verify against the collector key") from exc
-        # Signed by the collector from here on: what is wrong now is its bug, or a replay.
+            raise EnvelopeError(f"the signature does not verify against {self.whose}") from exc
+        # Signed by the key's holder from here on: what is wrong now is its bug, or a replay.
         try:
             claims = msgspec.json.decode(signed, type=Claims)
         except (msgspec.DecodeError, RecursionError) as exc:

@@ -8,6 +8,7 @@ MQTT 3.1.1 (requests and responses tie by the payload's `corr`). See docs/mqtt.m
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -62,8 +63,12 @@ def parse_device_topic(topic: str) -> tuple[str, str, str]:
 
 
 class Status(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
-    """Retained `status`. The birth message carries the device's public key (PEM), so the
-    collector can register it the first time it sees the unit."""
+    """Retained `status`, sealed by the device (protocol.envelope.seal_device). The birth
+    message carries the device's public key (PEM), so the collector can register it the
+    first time it sees the unit. `seq` orders a device's statuses whatever its clock
+    (Sparkplug's bdSeq): `status_seq(session, n)`, the session counted up at each
+    connection and kept by the unit; its will is the session's last, so a will published
+    late never overwrites a newer birth, and a replayed old status is refused."""
 
     state: Literal["online", "offline", "updating"]
     version: str = ""
@@ -71,7 +76,19 @@ class Status(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
     pubkey: str = ""
     store: str = ""
     region: str = ""
+    seq: int = 0
     schema: int = SCHEMA
+
+
+# A session's statuses: the birth is n = 0, its will n = STATUS_WILL (the last word of a
+# session), and what comes between counts up from 1.
+STATUS_WILL = 999
+STATUS_PER_SESSION = 1000
+
+
+def status_seq(session: int, n: int) -> int:
+    """The `seq` of status `n` (0 the birth, STATUS_WILL the will) of connection `session`."""
+    return session * STATUS_PER_SESSION + n
 
 
 class Telemetry(msgspec.Struct, forbid_unknown_fields=False):
@@ -274,6 +291,19 @@ def decode(payload: bytes, kind: type[T], *, limit: int = MAX_PAYLOAD) -> T:
         # msgspec stops at the interpreter's recursion limit (~1,000 levels); no message
         # nests more than a few, and the size limit above bounds the rest.
         raise WireError("payload nests deeper than any message may") from e
+    schema = getattr(msg, "schema", SCHEMA)
+    if schema != SCHEMA:
+        raise WireError(f"schema {schema} is not {SCHEMA}")
+    return msg
+
+
+def from_body(body: Mapping[str, Any], kind: type[T]) -> T:
+    """A message from an envelope's body (already parsed, within the payload's limit):
+    validated as `decode` does; WireError with a one-line reason on anything wrong."""
+    try:
+        msg = msgspec.convert(body, type=kind)
+    except msgspec.ValidationError as e:
+        raise WireError(str(e)) from e
     schema = getattr(msg, "schema", SCHEMA)
     if schema != SCHEMA:
         raise WireError(f"schema {schema} is not {SCHEMA}")

@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine
@@ -45,7 +46,7 @@ from appliance.sales.catalog import Catalog
 from appliance.service import open_unit
 from collector.config import PrivacySection
 from collector.db import open_database
-from collector.enrolment import admitted
+from collector.enrolment import believed
 from collector.fleet import fleet_status, render_fleet
 from collector.ingest.batches import Incoming as CollectorIncoming
 from collector.ingest.batches import Ingestor
@@ -54,7 +55,7 @@ from collector.service import Collector, Settings, _payload
 from protocol import messages as m
 from protocol.broker import BrokerAddress
 from protocol.chain import GENESIS_HASH, record_hash, sign_hash
-from protocol.envelope import Admission, EnvelopeError, Verifier
+from protocol.envelope import Admission, EnvelopeError, Verifier, seal_device
 from protocol.errors import BadInput
 from protocol.limits import MAX_POINTS
 from tests.broker import Broker
@@ -588,7 +589,7 @@ class CollectorUnderFuzz:
         self.birth = _birth(pem.decode())
         enrol(self.engine, FUZZ_DEVICE, store=STORE)  # the collector believes only these
         topic = m.device_topic(STORE, FUZZ_DEVICE, "status")
-        self.ingestor.ingest([CollectorIncoming(topic, dumps(self.birth))])
+        self.ingestor.ingest([CollectorIncoming(topic, self._sealed(topic, dumps(self.birth)))])
         ledger = self.collector.answers.ledger
         ledger.earn(ACCOUNT, 10**6, "fuzz:seed", source="fuzz")
         self.errors = ErrorLog()
@@ -642,8 +643,22 @@ class CollectorUnderFuzz:
 
     # -- the properties --------------------------------------------------------------------------
 
+    def _sealed(self, topic: str, payload: bytes) -> bytes:
+        """`payload` sealed with the device's key for `topic`, as the unit seals all but
+        its records, when it is a JSON object (so the fuzz reaches the handlers behind the
+        envelope); anything else as it is (the envelope's refusal is fuzzed so)."""
+        try:
+            body = msgspec.json.decode(payload)
+            if isinstance(body, dict):
+                return seal_device(self.key, topic, body, now=time.time())
+        except (msgspec.DecodeError, RecursionError, EnvelopeError, UnicodeEncodeError):
+            pass
+        return payload
+
     def ingest(self, topic: str, payload: bytes) -> None:
         """`Ingestor.ingest([message])`: what the ingest worker does with a batch."""
+        if not topic.endswith("/sales"):
+            payload = self._sealed(topic, payload)
         counts, devices, last_dead = self.counts(), self.devices(), self._last_dead()
         result = self.ingestor.ingest([CollectorIncoming(topic, payload)])
         _no_errors(self.errors)
@@ -731,7 +746,8 @@ class CollectorUnderFuzz:
             hold = ledger.reserve(ACCOUNT, 1, FUZZ_DEVICE, ttl=10**7)
             payload = payload.replace(b"RESERVATION", hold.id.encode())
         counts = self.counts()
-        heard = self.loop.run(self._answer(topic, payload))
+        sealed = self._sealed(topic, payload)
+        heard = self.loop.run(self._answer(topic, sealed))
         _no_errors(self.errors)
         try:
             store, device, _ = m.parse_device_topic(topic)
@@ -741,11 +757,17 @@ class CollectorUnderFuzz:
             assert heard == [], "an unreadable request was answered"
             assert self.counts() == counts, "an unreadable request changed rows"
             return
-        if (why := admitted(self.engine, store, device)) is not None:
+        why, _ = believed(self.engine, store, device)
+        if why is not None:
             # Not an enrolled device of that store: nothing is answered, nothing changes.
             self.outcomes[outcome("not believed", why)] += 1
             assert heard == [], "a device that is not enrolled was answered"
             assert self.counts() == counts, "a device that is not enrolled changed rows"
+            return
+        if sealed is payload:
+            self.outcomes["not sealed by the device"] += 1
+            assert heard == [], "a request the device did not seal was answered"
+            assert self.counts() == counts, "a request the device did not seal changed rows"
             return
         assert len(heard) == 1, heard
         (reply_topic, body) = heard[0]

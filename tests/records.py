@@ -68,15 +68,42 @@ def sale(seq: int = 1, **changes: Any) -> Record:
     return record_of(draft(seq), seq, **changes)
 
 
-def enrol(target: Any, *devices: str | tuple[str, str], store: str = "s001") -> None:
+def device_key(device: str) -> Any:
+    """The Ed25519 key a test's simulated device `device` seals with (the same each time,
+    so a bench or test process and the collector's database agree on it)."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = hashlib.sha256(f"pos-test-device:{device}".encode()).digest()
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def seal_as(device: str, topic: str, body: Any) -> bytes:
+    """`body` as simulated device `device` publishes it on its own `topic`, sealed with
+    `device_key(device)` (what MqttLink does with the unit's journal key)."""
+    import time
+
+    from protocol.envelope import seal_device
+
+    return seal_device(device_key(device), topic, body, now=time.time())
+
+
+def enrol(
+    target: Any, *devices: str | tuple[str, str], store: str = "s001", keys: bool = False
+) -> None:
     """Enrol `devices` (ids in `store`, or (device, store) pairs) in the collector database
     `target` (an Engine or a URL), as `collector fleet enroll` records them, without the
-    certificate files (the collector believes only enrolled devices)."""
+    certificate files (the collector believes only enrolled devices). `keys`: also
+    register `device_key(device)` as each one's key, as if its birth had been ingested
+    (for simulated devices that only ask loyalty questions, sealed with `seal_as`)."""
     from sqlalchemy import Engine
     from sqlalchemy.orm import Session
 
+    from appliance.store.keys import public_key_pem
     from collector.db import open_database
-    from collector.models import Enrolment
+    from collector.models import Device, Enrolment
+    from protocol.chain import GENESIS_HASH
     from protocol.timestamps import utc_stamp
 
     engine = target if isinstance(target, Engine) else open_database(str(target))
@@ -98,6 +125,19 @@ def enrol(target: Any, *devices: str | tuple[str, str], store: str = "s001") -> 
                     )
                 else:
                     found.store, found.revoked_at = where, None
+                if keys and s.get(Device, device) is None:
+                    now = utc_stamp()
+                    pem = public_key_pem(device_key(device))
+                    s.add(
+                        Device(
+                            id=device,
+                            store=where,
+                            public_key=pem,
+                            first_seen=now,
+                            last_seen=now,
+                            last_hash=GENESIS_HASH,
+                        )
+                    )
     finally:
         if engine is not target:
             engine.dispose()

@@ -29,3 +29,14 @@ def unseal(payload: bytes, topic: str) -> dict[str, Any]:
     signed by the tests' collector key, or not for `topic`)."""
     verifier = Verifier(COLLECTOR_KEYS.signing_key().public_key())
     return verifier.open(payload, topic).body
+
+
+def device_body(payload: bytes, topic: str) -> dict[str, Any]:
+    """The body of what a unit sealed for its own `topic` (status, telemetry, events,
+    loyalty/request, cmd/…/result), checked to be for that topic. The signature is not
+    checked here: tests of what the collector believes check it (tests/test_attacks.py,
+    tests/test_collector_ingest.py); these read what the unit said."""
+    claims = msgspec.json.decode(msgspec.json.decode(payload)["signed"])
+    assert claims["topic"] == topic, (claims["topic"], topic)
+    body: dict[str, Any] = claims["body"]
+    return body

@@ -26,7 +26,7 @@ from collector.loyalty.requests import Answers
 from collector.models import DeadLetter, Device, LoyaltyAccount, Sale, SaleLine
 from protocol.cards import CardError, make_loyalty_card
 from protocol.chain import record_hash, sign_hash
-from protocol.messages import LoyaltyRequest, Status, device_topic, encode
+from protocol.messages import LoyaltyRequest, Status, device_topic
 from protocol.record import plain
 from tests.pg import fresh_database
 from tests.records import enrol
@@ -54,8 +54,9 @@ def registered(engine: Engine, store: Store) -> Ingestor:
     """An ingestor that has seen the enrolled unit's birth message (so its key is known)."""
     enrol(engine, DEVICE, store=STORE)
     ingestor = Ingestor(engine)
-    birth = encode(Status(state="online", version="1", pubkey=store.public_key_pem()))
-    ingestor.ingest([Incoming(device_topic(STORE, DEVICE, "status"), birth)])
+    topic = device_topic(STORE, DEVICE, "status")
+    birth = store.seal(topic, Status(state="online", version="1", pubkey=store.public_key_pem()))
+    ingestor.ingest([Incoming(topic, birth)])
     return ingestor
 
 
@@ -197,14 +198,12 @@ def test_a_number_past_64_bits_is_the_database_refusing_it_on_either(
     refusing a value, as PostgreSQL's out-of-range DataError is."""
     ingestor = registered(engine, store)
     recs = records(store, 2) + records(store, 1, total=2**63)
-    telemetry = json.dumps(
-        {"ts": "2026-11-23T10:00:00.000Z", "version": "1", "outbox_depth": 2**63, "last_seq": 3,
-         "printer": "ok", "scanner": "ok", "drawer": "closed", "disk_free": 1, "uptime": 1.0}
-    )  # fmt: skip
+    telemetry = {"ts": "2026-11-23T10:00:00.000Z", "version": "1", "outbox_depth": 2**63,
+                 "last_seq": 3, "printer": "ok", "scanner": "ok", "drawer": "closed",
+                 "disk_free": 1, "uptime": 1.0}  # fmt: skip
+    topic = device_topic(STORE, DEVICE, "telemetry")
     with caplog.at_level(logging.WARNING):
-        result = ingestor.ingest(
-            [*batch(recs), Incoming(device_topic(STORE, DEVICE, "telemetry"), telemetry.encode())]
-        )
+        result = ingestor.ingest([*batch(recs), Incoming(topic, store.seal(topic, telemetry))])
     assert (result.ingested, result.dead) == (2, 2)
     assert stored(engine) == [1, 2]
     reasons = dead(engine)

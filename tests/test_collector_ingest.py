@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -59,9 +60,18 @@ class FakeDevice:
             for i in range(1, count + 1)
         ]
 
-    def birth(self, pubkey: str | None = None) -> bytes:
+    def birth(self, pubkey: str | None = None, region: str = "north") -> bytes:
+        """A birth sealed with the device key, as a unit sends it; its seq is newer than
+        any before (the clock's microseconds), like a unit's next session."""
         key = self.store.public_key_pem() if pubkey is None else pubkey
-        return encode(Status(state="online", version="1.2.3", pubkey=key, region="north"))
+        status = Status(
+            state="online", version="1.2.3", pubkey=key, region=region, seq=time.time_ns() // 1000
+        )
+        return self.seal("status", status)
+
+    def seal(self, leaf: str, body: Any) -> bytes:
+        """`body` for this device's `leaf` topic, sealed with its key (as MqttLink does)."""
+        return self.store.seal(self.topic(leaf), body)
 
     async def publish_records(self, client: aiomqtt.Client, after: int = 0) -> None:
         for _, text in self.store.texts(after=after):
@@ -238,7 +248,9 @@ async def test_forged_and_broken_payloads_become_dead_letters(
         (dev.topic("sales"), json.dumps(theirs).encode()),  # another device's record
         (dev.topic("sales"), json.dumps(bad_sig).encode()),
         (dev.topic("sales"), json.dumps(altered).encode()),
-        (dev.topic("status"), other.birth()),  # a second key for till-03
+        (dev.topic("status"), dev.birth(other.store.public_key_pem())),  # a second key
+        (dev.topic("status"), other.birth()),  # till-04's birth re-published on till-03's
+        (dev.topic("status"), encode(Status(state="offline", seq=2**62))),  # not sealed
         (dev.topic("telemetry"), b"[]"),
         ("pos/v1/S 001/till-03/sales", json.dumps(good[0]).encode()),  # not a device topic
     ]
@@ -265,6 +277,11 @@ async def test_forged_and_broken_payloads_become_dead_letters(
     assert "signature does not verify" in text
     assert "hash does not match the record's content" in text
     assert "a second public key for till-03 was refused" in text
+    assert (  # till-04's birth names its own key: sealed by it, but for till-04's topic
+        "a birth not sealed by the key it names: signed for 'pos/v1/s001/till-04/status', "
+        "received on 'pos/v1/s001/till-03/status': re-published" in text
+    )
+    assert "not sealed by till-03: not a signed envelope" in text
     assert "prev_hash does not match" in reasons[-1]
     assert "schema 2 is not 1" in text
     assert "is not a device topic" in text

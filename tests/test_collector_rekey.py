@@ -33,7 +33,7 @@ from collector.models import (
     SaleLine,
     Stock,
 )
-from protocol.messages import Status, device_topic, encode
+from protocol.messages import Status, device_topic
 from protocol.record import plain
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text
@@ -66,7 +66,8 @@ class Unit:
 
     def birth(self, version: str = "1.0") -> Incoming:
         status = Status(state="online", version=version, pubkey=self.store.public_key_pem())
-        return Incoming(device_topic(STORE, self.device, "status"), encode(status))
+        topic = device_topic(STORE, self.device, "status")
+        return Incoming(topic, self.store.seal(topic, status))  # as the unit seals it
 
     def sell(self, count: int) -> list[Incoming]:
         """`count` more signed sales, as they come off the broker."""

@@ -18,7 +18,7 @@ from appliance.store import Store
 from collector.cli import main
 from collector.ingest.batches import Incoming, Ingestor
 from collector.models import StockMove
-from protocol.messages import Status, Telemetry, device_topic, encode
+from protocol.messages import Status, Telemetry, device_topic
 from protocol.record import Draft
 from tests.conftest import ROOT
 from tests.records import enrol
@@ -96,11 +96,8 @@ def trading(engine: Engine, tmp_path: Path) -> Engine:
     msgs = []
     for st, store in ((a, "s001"), (b, "s002")):
         topic = device_topic(store, st.device_id, "status")
-        msgs.append(
-            Incoming(
-                topic, encode(Status(state="online", version="2.0", pubkey=st.public_key_pem()))
-            )
-        )
+        birth = Status(state="online", version="2.0", pubkey=st.public_key_pem())
+        msgs.append(Incoming(topic, st.seal(topic, birth)))
         msgs += [
             Incoming(device_topic(store, st.device_id, "sales"), text.encode())
             for _, text in st.texts()
@@ -116,7 +113,8 @@ def trading(engine: Engine, tmp_path: Path) -> Engine:
         disk_free=10**9,
         uptime=60.0,
     )
-    msgs.append(Incoming(device_topic("s001", "till-a", "telemetry"), encode(telemetry)))
+    topic = device_topic("s001", "till-a", "telemetry")
+    msgs.append(Incoming(topic, a.seal(topic, telemetry)))
     enrol(engine, ("till-a", "s001"), ("till-b", "s002"))
     result = Ingestor(engine).ingest(msgs)
     assert (result.ingested, result.dead, result.gaps) == (5, 0, 0)

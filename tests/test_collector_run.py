@@ -246,9 +246,9 @@ def test_two_copies_of_a_seq_in_one_batch(engine: Engine, tmp_path: Path) -> Non
     first = plain(a.append(draft(1, "till-03"), False))
     other = plain(b.append(draft(2, "till-03"), False))
     topic = device_topic("s001", "till-03", "sales")
+    status = device_topic("s001", "till-03", "status")
     birth = Incoming(
-        device_topic("s001", "till-03", "status"),
-        json.dumps({"schema": 1, "state": "online", "pubkey": a.public_key_pem()}).encode(),
+        status, a.seal(status, {"schema": 1, "state": "online", "pubkey": a.public_key_pem()})
     )
     batch = [Incoming(topic, json.dumps(r).encode()) for r in (first, first, other)]
     result = Ingestor(engine).ingest([birth, *batch])

@@ -62,7 +62,8 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     assert r.returncode == 0, r.stderr
     then = add_months(dt.datetime.now(dt.UTC), -24) + dt.timedelta(days=10)
     engine = open_database(url)
-    enrol(engine, "till-01", "kiosk-01", ("probe", "s009"))
+    enrol(engine, "till-01", "kiosk-01")
+    enrol(engine, ("probe", "s009"), keys=True)
     Ledger(engine, clock=lambda: then).earn("00000001", 150, "seed:old", source="migration")
     engine.dispose()
     collector = Collector(url, broker, tmp_path / "collector.log")

@@ -33,7 +33,7 @@ from protocol.broker import BrokerAddress
 from protocol.cards import make_loyalty_card
 from protocol.messages import LoyaltyRequest, device_topic, encode
 from tests.broker import Broker
-from tests.records import enrol
+from tests.records import enrol, seal_as
 from tests.signed import unseal
 from tests.test_collector_ingest import FakeDevice
 from tests.waiting import until
@@ -83,8 +83,9 @@ class Till:
     def topic(self, leaf: str) -> str:
         return device_topic("s001", self.device, leaf)
 
-    async def send_loyalty(self, payload: bytes) -> None:
-        await self.client.publish(self.topic("loyalty/request"), payload, qos=1)
+    async def send_loyalty(self, request: LoyaltyRequest) -> None:
+        topic = self.topic("loyalty/request")
+        await self.client.publish(topic, seal_as(self.device, topic, request), qos=1)
 
     async def open(self, stack: contextlib.AsyncExitStack) -> None:
         await stack.enter_async_context(self.client)
@@ -137,7 +138,8 @@ async def test_a_flood_from_one_device_leaves_the_other_tills_answered(
     caplog.set_level(logging.WARNING, logger="collector")
     tills = [Till(broker, n) for n in range(1, TILLS + 1)]
     seller = FakeDevice(tmp_path, broker, "till-sales", store="s002")
-    enrol(collector.engine, ("till-sales", "s002"), *(t.device for t in tills))
+    enrol(collector.engine, ("till-sales", "s002"))
+    enrol(collector.engine, *(t.device for t in tills), keys=True)
     seller.append(5)
     done = asyncio.Event()
     async with contextlib.AsyncExitStack() as stack:

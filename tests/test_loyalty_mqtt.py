@@ -18,7 +18,7 @@ from collector.customers.cards import issue_card
 from collector.loyalty.ledger import Ledger
 from collector.service import Collector
 from protocol.cards import make_loyalty_card
-from protocol.messages import LoyaltyRequest, LoyaltyResponse, encode
+from protocol.messages import LoyaltyRequest, LoyaltyResponse
 from tests.broker import Broker
 from tests.records import enrol
 from tests.signed import unseal
@@ -70,7 +70,9 @@ class Till:
         if op in ("balance", "summary", "reserve"):
             fields.setdefault("card", make_loyalty_card(ACCOUNT, 0))  # requests name the card
         req = LoyaltyRequest(corr=corr, op=op, account=ACCOUNT, **fields)  # type: ignore[arg-type]
-        await self.c.publish(self.dev.topic("loyalty/request"), encode(req), qos=1)
+        await self.c.publish(
+            self.dev.topic("loyalty/request"), self.dev.seal("loyalty/request", req), qos=1
+        )
         return await asyncio.wait_for(fut, 20)
 
 

@@ -24,7 +24,7 @@ from protocol.chain import verify_chain
 from protocol.record import Record, plain
 from tests.broker import Broker, free_port
 from tests.conftest import config_text
-from tests.signed import seal
+from tests.signed import device_body, seal
 from tests.waiting import until
 
 PREFIX = "pos/v1/s001/till-01/"
@@ -50,7 +50,8 @@ class Collector:
         self.changed = asyncio.Event()
 
     def on(self, leaf: str) -> list[dict[str, Any]]:
-        return [json.loads(p) for t, p, _ in self.messages if t == PREFIX + leaf]
+        opened = json.loads if leaf == "sales" else (lambda p: device_body(p, PREFIX + leaf))
+        return [opened(p) for t, p, _ in self.messages if t == PREFIX + leaf]
 
     def seqs(self) -> list[int]:
         return [r["seq"] for r in self.on("sales")]

@@ -17,6 +17,7 @@ import aiomqtt
 from appliance.store import Store
 from tests.broker import Broker
 from tests.conftest import ROOT
+from tests.signed import device_body
 from tests.test_mqtt_link import Collector, collector, load, mqtt_config
 
 SCENARIO = "\n".join(
@@ -123,5 +124,5 @@ async def test_a_clean_stop_always_leaves_the_status_offline(
             await c.subscribe("pos/v1/s001/till-01/status", 1)
             retained = await asyncio.wait_for(anext(c.messages), 10)
         payload = retained.payload if isinstance(retained.payload, bytes) else b"{}"
-        states.append(json.loads(payload)["state"])
+        states.append(device_body(payload, "pos/v1/s001/till-01/status")["state"])
     assert states == ["offline"] * 20, states

@@ -32,11 +32,11 @@ from appliance.replay import scan_through_scanner
 from appliance.service import open_unit
 from demo.day import demo_catalog_text
 from protocol.cards import make_loyalty_card
-from protocol.messages import LoyaltyRequest, LoyaltyResponse, encode
+from protocol.messages import LoyaltyRequest, LoyaltyResponse
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text, run_cli
 from tests.pg import fresh_database
-from tests.records import enrol
+from tests.records import enrol, seal_as
 from tests.signed import unseal
 
 MASTER_KEY = base64.b64encode(bytes(range(32))).decode()
@@ -179,7 +179,9 @@ def ask(
             async with asyncio.timeout(patience):
                 while len(got) < sends:
                     for _ in range(sends - len(got)):
-                        await c.publish(topic + "request", encode(request), qos=1)
+                        await c.publish(
+                            topic + "request", seal_as("probe", topic + "request", request), qos=1
+                        )
                     try:
                         async with asyncio.timeout(1.0):
                             async for msg in c.messages:
@@ -229,7 +231,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     )
     r = collector_cli("customers", "import", "--db", f"sqlite:///{db}", str(customers))
     assert r.returncode == 0, r.stderr
-    enrol(f"sqlite:///{db}", ("till-01", "s001"), ("till-02", "s002"), ("probe", "s009"))
+    enrol(f"sqlite:///{db}", ("till-01", "s001"), ("till-02", "s002"))
+    enrol(f"sqlite:///{db}", ("probe", "s009"), keys=True)
     collector = Collector(f"sqlite:///{db}", broker, tmp / "collector.log")
     try:
         collector.start()
@@ -400,7 +403,8 @@ def test_two_tills_race_on_postgresql(tmp_path: Path) -> None:
     broker = Broker()
     try:
         with fresh_database("till_loyalty") as url:
-            enrol(url, ("till-01", "s001"), ("till-02", "s002"), ("probe", "s009"))
+            enrol(url, ("till-01", "s001"), ("till-02", "s002"))
+            enrol(url, ("probe", "s009"), keys=True)
             collector = Collector(url, broker, tmp_path / "collector.log")
             collector.start()
             try:

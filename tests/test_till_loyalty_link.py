@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiomqtt
+import msgspec
 
 from appliance.config import parse_config
 from appliance.replay import scan_through_scanner
@@ -18,10 +19,10 @@ from appliance.sales.catalog import parse_catalog_csv
 from appliance.service import Unit, open_unit
 from appliance.store import Store
 from protocol.cards import make_loyalty_card
-from protocol.messages import LoyaltyRequest, LoyaltyResponse, decode
+from protocol.messages import LoyaltyRequest, LoyaltyResponse
 from tests.broker import Broker
 from tests.conftest import config_text
-from tests.signed import seal
+from tests.signed import device_body, seal
 
 CARD = make_loyalty_card("00000001", 0)
 
@@ -40,7 +41,8 @@ class ScriptedCollector:
             await c.subscribe("pos/v1/+/+/loyalty/request", qos=1)
             self.ready.set()
             async for msg in c.messages:
-                req = decode(msg.payload, LoyaltyRequest)  # type: ignore[arg-type]
+                body = device_body(msg.payload, str(msg.topic))  # type: ignore[arg-type]
+                req = msgspec.convert(body, LoyaltyRequest)
                 first = all(r.corr != req.corr for r in self.requests)
                 self.requests.append(req)
                 if self.lose_first and first:

@@ -75,7 +75,9 @@ class LoyaltyChannel(Protocol):
     @property
     def connected(self) -> bool: ...
 
-    async def send_loyalty(self, payload: bytes) -> None: ...
+    async def send_loyalty(self, request: LoyaltyRequest) -> None:
+        """Publish `request` (sealed with the device key: the collector answers nothing else)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,10 @@ class LoyaltyAuthoriser:
             raise LoyaltyUnavailable("the till is not connected to the collector")
         future: asyncio.Future[LoyaltyResponse] = loop.create_future()
         self._waiting[request.corr] = future
-        payload = encode(request)
         try:
             async with asyncio.timeout_at(deadline):
                 for attempt in range(SENDS):
-                    await channel.send_loyalty(payload)
+                    await channel.send_loyalty(request)
                     self.sent += 1
                     last = attempt == SENDS - 1
                     wait = None if last else max(deadline - loop.time(), 0) / (SENDS - attempt)

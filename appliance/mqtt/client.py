@@ -51,6 +51,8 @@ BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
 # A week: commands sent while the unit was switched off over a long weekend still arrive.
 SESSION_EXPIRY = 7 * 24 * 3600
+# Status sessions (MqttLink._next_session) count at least the minutes since 2026-01-01.
+SESSION_EPOCH = 1_767_225_600 // 60
 EVENTS_KEPT = 1000
 COMMANDS_QUEUED = 64
 STOP_PUBLISH_TIMEOUT = 2.0
@@ -164,7 +166,7 @@ class MqttLink:
         self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
         self._events_ready = asyncio.Event()
         self._incoming: asyncio.Queue[Incoming] = asyncio.Queue(COMMANDS_QUEUED)
-        self._results: deque[tuple[str, bytes]] = deque(maxlen=COMMANDS_QUEUED)
+        self._results: deque[tuple[str, m.CommandResult]] = deque(maxlen=COMMANDS_QUEUED)
         self._results_ready = asyncio.Event()
         self._telemetry_now = asyncio.Event()
         # The session's client while connected (loyalty requests are sent on it).
@@ -179,6 +181,7 @@ class MqttLink:
         self._admitted = DeviceState(cfg.data_dir / ADMITTED_FILE)
         self.admission = Admission.restore(self._admitted.get("envelopes"))
         self.refused = 0  # envelopes refused (tests and telemetry look)
+        self._status_session = 0  # this connection's (MqttLink._next_session)
 
     # -- what the rest of the unit calls --------------------------------------------------
     def forward(self, event: Event) -> None:
@@ -191,13 +194,15 @@ class MqttLink:
         self.telemetry_interval = seconds
         self._telemetry_now.set()
 
-    async def send_loyalty(self, payload: bytes) -> None:
-        """Publish a `loyalty/request`; MqttLinkError when the link is down or drops."""
+    async def send_loyalty(self, request: m.LoyaltyRequest) -> None:
+        """Publish a `loyalty/request`, sealed with the device key; MqttLinkError when the
+        link is down or drops."""
         client = self._live
         if client is None or not self.connected:
             raise MqttLinkError("not connected to the broker")
+        topic = self.topics.loyalty_request
         try:
-            await client.publish(self.topics.loyalty_request, payload, qos=1)
+            await client.publish(topic, self.store.seal(topic, request), qos=1)
         except MqttError as e:
             raise MqttLinkError(f"publish failed: {e}") from e
 
@@ -206,7 +211,8 @@ class MqttLink:
         self._stopping.set()
 
     # -- payloads ---------------------------------------------------------------------------
-    def _status(self, state: str) -> bytes:
+    def _status(self, state: str, n: int) -> bytes:
+        """Status `n` of this connection (0 the birth, m.STATUS_WILL the will), sealed."""
         status = m.Status(
             state=state,  # type: ignore[arg-type]
             version=__version__,
@@ -214,8 +220,24 @@ class MqttLink:
             pubkey=self.store.public_key_pem() if state == "online" else "",
             store=self.cfg.device.store,
             region=self.cfg.device.region,
+            seq=m.status_seq(self._status_session, n),
         )
-        return m.encode(status)
+        return self.store.seal(self.topics.status, status)
+
+    def _next_session(self) -> None:
+        """Count this connection's statuses from a session never used before, kept before
+        the first is sent: after a restart (or a lost file) a status must still be newer
+        than every one sent before, or the collector would take it for a replay. The
+        wall clock is no help here (a Pi boots at the epoch until NTP answers); a lost
+        counter starts again above the one the clock gives, and a unit that reports a
+        session the collector has passed shows in `fleet status` until it catches up."""
+        kept = self._admitted.get("status")
+        last = int(kept.get("session", 0)) if isinstance(kept.get("session"), int) else 0
+        self._status_session = max(last + 1, int(time.time()) // 60 - SESSION_EPOCH)
+        try:
+            self._admitted.put("status", {"session": self._status_session})
+        except StoreError as e:
+            log.error("cannot save the status session", extra={"error": str(e)})
 
     def telemetry(self) -> m.Telemetry:
         """What the next telemetry message says."""
@@ -249,6 +271,7 @@ class MqttLink:
             ) from e
 
     def _client(self) -> aiomqtt.Client:
+        self._next_session()  # this connection's will and birth are newer than any before
         v5 = self.protocol is ProtocolVersion.V5
         properties = None
         if v5:
@@ -264,7 +287,9 @@ class MqttLink:
             # and queued commands) under it while we are away.
             identifier=self.cfg.device.id,
             protocol=self.protocol,
-            will=Will(self.topics.status, self._status("offline"), qos=1, retain=True),
+            will=Will(
+                self.topics.status, self._status("offline", m.STATUS_WILL), qos=1, retain=True
+            ),
             keepalive=self.cfg.mqtt.keepalive,
             properties=properties,
             tls_context=self._tls_context(),
@@ -338,7 +363,7 @@ class MqttLink:
     async def _session(self, client: aiomqtt.Client) -> None:
         for topic in (self.topics.ack, self.topics.loyalty_response, *self.topics.commands):
             await client.subscribe(topic, qos=1)
-        await client.publish(self.topics.status, self._status("online"), qos=1, retain=True)
+        await client.publish(self.topics.status, self._status("online", 0), qos=1, retain=True)
         self._live = client
         self.connected = True
         self.sessions += 1
@@ -376,7 +401,7 @@ class MqttLink:
             with contextlib.suppress(MqttError, TimeoutError):
                 await client.publish(
                     self.topics.status,
-                    self._status("offline"),
+                    self._status("offline", m.STATUS_WILL - 1),
                     qos=1,
                     retain=True,
                     timeout=STOP_PUBLISH_TIMEOUT,
@@ -453,7 +478,7 @@ class MqttLink:
                 log.exception("command could not be handled", extra={"topic": incoming.topic})
                 continue
             if result is not None:
-                self._results.append((self.topics.result(incoming.name), m.encode(result)))
+                self._results.append((self.topics.result(incoming.name), result))
                 self._results_ready.set()
 
     async def _send_results(self, client: aiomqtt.Client) -> None:
@@ -461,8 +486,8 @@ class MqttLink:
             await self._results_ready.wait()
             self._results_ready.clear()
             while self._results:
-                topic, payload = self._results[0]
-                await client.publish(topic, payload, qos=1)
+                topic, result = self._results[0]
+                await client.publish(topic, self.store.seal(topic, result), qos=1)
                 self._results.popleft()
 
     async def _send_events(self, client: aiomqtt.Client) -> None:
@@ -473,16 +498,16 @@ class MqttLink:
                 event = self._events[0]
                 # Details come from drivers: make sure they are JSON whatever they hold.
                 detail = json.loads(json.dumps(event.detail, default=str))
-                payload = m.encode(
-                    m.DeviceEvent(kind=event.kind, ts=utc_stamp(event.ts), detail=detail)
-                )
+                body = m.DeviceEvent(kind=event.kind, ts=utc_stamp(event.ts), detail=detail)
+                payload = self.store.seal(self.topics.events, body)
                 await client.publish(self.topics.events, payload, qos=1)
                 if self._events and self._events[0] is event:
                     self._events.popleft()
 
     async def _send_telemetry(self, client: aiomqtt.Client) -> None:
         while True:
-            await client.publish(self.topics.telemetry, m.encode(self.telemetry()), qos=0)
+            topic = self.topics.telemetry
+            await client.publish(topic, self.store.seal(topic, self.telemetry()), qos=0)
             self._telemetry_now.clear()
             # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel.
             with contextlib.suppress(TimeoutError):

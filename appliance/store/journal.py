@@ -8,11 +8,13 @@ returns, so after a crash or power cut either all three exist or none does.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from appliance.store.catalog import CatalogStore
@@ -28,6 +30,7 @@ from protocol.chain import (
     record_hash,
     sign_hash,
 )
+from protocol.envelope import seal_device
 from protocol.record import Draft, Record, RecordError, convert, decode_stored, plain
 from protocol.timestamps import utc_stamp
 
@@ -133,6 +136,13 @@ class Store:
     def public_key_pem(self) -> str:
         """The device's public key (SubjectPublicKeyInfo PEM) that verifies its records."""
         return self._public_pem
+
+    def seal(
+        self, topic: str, body: msgspec.Struct | Mapping[str, Any], now: float | None = None
+    ) -> bytes:
+        """`body` sealed with the device key for `topic` (status, telemetry, events,
+        loyalty requests, command results: protocol.envelope.seal_device)."""
+        return seal_device(self._key, topic, body, now=time.time() if now is None else now)
 
     # -- writing -------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, select
@@ -36,7 +36,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection
-from collector.enrolment import enrolments, refusal
+from collector.enrolment import device_verifier, enrolments, refusal
 from collector.ingest.bulk import SALES, insert_sales, stored_ids
 from collector.loyalty.settlement import settle_record
 from collector.models import DeadLetter, Device, DeviceChain, Enrolment, Event
@@ -44,6 +44,7 @@ from collector.outgoing import Outgoing
 from collector.stock import stock_moves
 from collector.upsert import upsert_insert
 from protocol.chain import GENESIS_HASH, ChainChecker, PublicKeyError, load_public_key
+from protocol.envelope import EnvelopeError, peek
 from protocol.limits import MAX_REGION, MAX_VERSION
 from protocol.messages import (
     MAX_PAYLOAD,
@@ -53,10 +54,10 @@ from protocol.messages import (
     Status,
     Telemetry,
     WireError,
-    decode,
     decode_record,
     device_topic,
     encode,
+    from_body,
     parse_device_topic,
 )
 from protocol.record import Record
@@ -64,6 +65,7 @@ from protocol.timestamps import utc_stamp
 
 log = logging.getLogger("collector.ingest")
 DEAD_LETTER_KEEP = 4096  # bytes of a refused payload kept for a human to look at
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -303,11 +305,11 @@ class Ingestor:
                     if leaf == "sales":
                         sales.append(self._parse_sale(msg, store, device))
                     elif leaf == "status":
-                        self._status(session, store, device, msg.payload, at, refused, msg)
+                        self._status(session, store, device, msg, at, refused)
                     elif leaf == "telemetry":
-                        self._telemetry(session, store, device, msg.payload, at)
+                        self._telemetry(session, store, device, msg, at)
                     elif leaf == "events":
-                        self._event(session, store, device, msg.payload, at)
+                        self._event(session, store, device, msg, at)
                     else:
                         raise _Refused(f"topic leaf {leaf!r} is not one the collector reads")
                 except (_Refused, WireError) as exc:
@@ -447,31 +449,74 @@ class Ingestor:
         dev.last_seen = at
         return dev
 
+    def _opened(self, dev: Device, msg: Incoming, kind: type[T]) -> T:
+        """The message `msg` carries, sealed by `dev`'s journal key; _Refused when the
+        device has no key yet (nothing it sends is believed before its birth) or the
+        envelope does not verify (anyone else publishing on its topics)."""
+        if not dev.public_key:
+            raise _Refused(f"device {dev.id!r} has not announced its key yet (its birth)")
+        try:
+            opened = device_verifier(dev.public_key).open(msg.payload, msg.topic)
+            return from_body(opened.body, kind)
+        except EnvelopeError as exc:
+            raise _Refused(f"not sealed by {dev.id}: {exc}") from exc
+
     def _status(
         self,
         session: Session,
         store: str,
         device: str,
-        payload: bytes,
+        msg: Incoming,
         at: str,
         refused: list[tuple[Incoming, str]],
-        msg: Incoming,
     ) -> None:
-        if not payload:
+        if not msg.payload:
             return  # a retained status being cleared
-        status = decode(payload, Status)
         dev = self._device(session, store, device, at)
+        status = self._sealed_status(dev, msg)
         # A status whose key is refused changes nothing of the device (a replaced unit's
         # or an impostor's state is not this device's), only that it was seen.
         if status.pubkey and (why := self._key(session, dev, status, at)) is not None:
             refused.append((msg, why))
             return
+        if status.seq < dev.status_seq:
+            # Sparkplug's rule: a late will, or a replayed status, never overwrites a newer
+            # one. (The same seq again is the same status, retained and delivered twice.)
+            raise _Refused(f"status seq {status.seq} is older than {dev.status_seq}, taken")
+        dev.status_seq = status.seq
         dev.store = store
         dev.state = status.state
         if status.version:
             dev.version = status.version[:MAX_VERSION]
         if status.region:
             dev.region = status.region[:MAX_REGION]  # cut to the column: never a dead birth
+
+    def _sealed_status(self, dev: Device, msg: Incoming) -> Status:
+        """The status in `msg`, sealed by the device's key; or, when it names another key
+        (the device's first birth, or a replaced unit's after `collector fleet rekey`),
+        sealed by the key it names, which `_key` then takes or refuses. _Refused when it
+        is sealed by neither: anyone else publishing on the device's topic."""
+        if dev.public_key:
+            try:
+                return self._opened(dev, msg, Status)
+            except _Refused:
+                pass  # a new key's birth is sealed by that key: tried next
+        try:
+            pem = str(peek(msg.payload).get("pubkey") or "")
+            named = device_verifier(pem) if pem and pem != dev.public_key else None
+        except (EnvelopeError, PublicKeyError) as exc:
+            raise _Refused(f"not sealed by {dev.id}: {exc}") from exc
+        if named is None:
+            if dev.public_key:
+                return self._opened(dev, msg, Status)  # raises, saying why
+            raise _Refused(f"device {dev.id!r} has not announced its key yet (its birth)")
+        try:
+            status = from_body(named.open(msg.payload, msg.topic).body, Status)
+        except EnvelopeError as exc:
+            raise _Refused(f"a birth not sealed by the key it names: {exc}") from exc
+        if status.pubkey != pem:
+            raise _Refused("a birth not sealed by the key it names")
+        return status
 
     def _key(self, session: Session, dev: Device, status: Status, at: str) -> str | None:
         """Why the journal key `status` announces is refused, or None: it is the device's
@@ -535,6 +580,7 @@ class Ingestor:
         session.add(ended)
         dev.chain += 1
         dev.public_key, dev.last_seq, dev.last_hash = pem, 0, GENESIS_HASH
+        dev.status_seq = 0  # the new unit counts its statuses from its own beginning
         enrolment.rekey_allowed = False
         self._resent.pop(dev.id, None)  # a resend asked of the old chain means nothing now
         session.add(
@@ -559,11 +605,9 @@ class Ingestor:
             ended.last_seq,
         )
 
-    def _telemetry(
-        self, session: Session, store: str, device: str, payload: bytes, at: str
-    ) -> None:
-        t = decode(payload, Telemetry)
+    def _telemetry(self, session: Session, store: str, device: str, msg: Incoming, at: str) -> None:
         dev = self._device(session, store, device, at)
+        t = self._opened(dev, msg, Telemetry)
         dev.outbox_depth = t.outbox_depth
         dev.printer = t.printer[:64]
         if t.version:
@@ -577,9 +621,9 @@ class Ingestor:
             "uptime": t.uptime,
         }
 
-    def _event(self, session: Session, store: str, device: str, payload: bytes, at: str) -> None:
-        ev = decode(payload, DeviceEvent)
-        self._device(session, store, device, at)
+    def _event(self, session: Session, store: str, device: str, msg: Incoming, at: str) -> None:
+        dev = self._device(session, store, device, at)
+        ev = self._opened(dev, msg, DeviceEvent)
         session.add(
             Event(device=device, kind=ev.kind[:64], ts=ev.ts[:32], detail=ev.detail, received_at=at)
         )
