@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# mosquitto for the broker tests; fonts for receipt PNGs and screens; Xvfb and the GL/mtdev
+# mosquitto for the broker tests, and its mosquitto_pub for the attacker of
+# tests/test_attacks*.py; fonts for receipt PNGs and screens; Xvfb and the GL/mtdev
 # libraries Kivy needs for the screen tests; faketime (libfaketime) for the tests that move
 # a unit's clock (tests/test_old_receipts.py). Only installs when missing.
 sysdeps:
 	@missing=""; \
 	command -v mosquitto >/dev/null 2>&1 || missing="$$missing mosquitto"; \
+	command -v mosquitto_pub >/dev/null 2>&1 || missing="$$missing mosquitto-clients"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf || missing="$$missing fonts-dejavu-core"; \
 	command -v Xvfb >/dev/null 2>&1 || missing="$$missing xvfb"; \
 	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
