@@ -346,9 +346,11 @@ async def test_loyalty_from_a_device_nobody_enrolled_is_not_answered(shop: Shop)
         enrolment = m.LoyaltyEnrolment(first_names="Mal", surname="Lory", email="m@x.io")
         asks = [
             m.LoyaltyRequest(corr="b-1", op="balance", account=ANA, card=make_loyalty_card(ANA)),
-            m.LoyaltyRequest(corr="b-2", op="balance", account=BEN),
-            m.LoyaltyRequest(corr="s-1", op="summary", account=ANA),
-            m.LoyaltyRequest(corr="r-1", op="reserve", account=BEN, points=300, sale_id="x"),
+            m.LoyaltyRequest(corr="b-2", op="balance", account="", card=make_loyalty_card(BEN)),
+            m.LoyaltyRequest(corr="s-1", op="summary", account="", card=make_loyalty_card(ANA)),
+            m.LoyaltyRequest(
+                corr="r-1", op="reserve", account="", card=make_loyalty_card(BEN), points=300
+            ),
             m.LoyaltyRequest(corr="c-1", op="commit", account=ANA, reservation=hold, sale_id="x"),
             m.LoyaltyRequest(corr="e-1", op="enrol", account="", enrolment=enrolment),
         ]
@@ -367,10 +369,10 @@ async def test_loyalty_from_a_device_nobody_enrolled_is_not_answered(shop: Shop)
     assert nobody.returncode == 2 and "account 00000007 is not known" in nobody.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="loyalty by card lands on main")
 async def test_an_enrolled_device_asks_by_card_and_keeps_to_its_own_holds(shop: Shop) -> None:
     """till-02 is enrolled: what comes on its topics is answered, but a bare account is
-    not a question, and another device's hold is not its to let go or to keep."""
+    not a question, and another device's hold is not its to let go or to keep (to it,
+    the hold is unknown: which device holds what is not told)."""
     till = shop.till
     before = shop.seen()
     theirs = "pos/v1/s001/till-02/loyalty/request"
@@ -379,14 +381,15 @@ async def test_an_enrolled_device_asks_by_card_and_keeps_to_its_own_holds(shop: 
             ask = m.LoyaltyRequest(corr=corr, op=op, account=ANA, points=10)  # type: ignore[arg-type]
             assert mosquitto_pub(shop.port, theirs, m.encode(ask)).returncode == 0
             answer = await spy.answer("till-02", corr)
-            assert answer["ok"] is False and "card" in answer["error"], answer
+            assert answer["ok"] is False, answer
+            assert "needs the scanned card number (card); a bare account" in answer["error"]
             assert answer.get("balance") is None and answer.get("first_name") is None
         hold = await hold_points(till, spy, ANA, 50)
         for corr, op in (("rel-1", "release"), ("com-1", "commit")):
             ask = m.LoyaltyRequest(corr=corr, op=op, account=ANA, reservation=hold, sale_id="y")  # type: ignore[arg-type]
             assert mosquitto_pub(shop.port, theirs, m.encode(ask)).returncode == 0
             answer = await spy.answer("till-02", corr)
-            assert answer["ok"] is False and "till-01" in answer["error"], answer
+            assert answer["ok"] is False and answer["error"] == f"reservation {hold!r} is unknown"
         held = shop.seen().customers[ANA]
         assert held["available"] == before.customers[ANA]["available"] - 50
         assert (await till.ask(op="cancel"))["ok"]
