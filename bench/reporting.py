@@ -71,6 +71,7 @@ from collector.models import Device, Sale
 from collector.pki import COLLECTOR_CN
 from collector.service import Collector
 from protocol import messages as m
+from protocol.birth import Voucher
 from protocol.record import Draft
 from protocol.timestamps import utc_stamp
 from tests import pg
@@ -107,9 +108,11 @@ def fill(store: Store, n: int, store_id: str) -> None:
         os.sync()
 
 
-def status_birth(store: Store, store_id: str) -> bytes:
+def status_birth(store: Store, store_id: str, voucher: Voucher | None = None) -> bytes:
     """The retained `status` online message a unit sends, carrying its public key,
-    sealed with it (the collector believes nothing else)."""
+    sealed with it (the collector believes nothing else); with `voucher`, the proof of
+    the device's enrolment certificate (protocol.birth), without which the collector takes
+    no key for a device enrolled with one."""
     status = m.Status(
         state="online",
         version="bench",
@@ -117,6 +120,9 @@ def status_birth(store: Store, store_id: str) -> bytes:
         pubkey=store.public_key_pem(),
         store=store_id,
     )
+    if voucher is not None:
+        status.cert = voucher.cert_pem
+        status.proof = voucher.prove(store_id, store.device_id, status.pubkey)
     return store.seal(m.device_topic(store_id, store.device_id, "status"), status)
 
 
@@ -233,13 +239,23 @@ async def bare_rate(broker: BenchBroker, device: str, topic: str, payloads: Path
 
 
 async def collector_rate(
-    broker: BenchBroker, db_url: str, device: str, birth: tuple[str, bytes], payloads: Path, n: int
+    broker: BenchBroker,
+    db_url: str,
+    device: str,
+    birth: tuple[str, bytes],
+    payloads: Path,
+    n: int,
+    unit_dir: Path,
 ) -> float:
     """Sales per second the collector commits (in this process; `collector run` is the same
     code): from the first publish to `Collector.ingested` reaching n."""
     engine = open_database(db_url)
     store_id, device_id, _leaf = m.parse_device_topic(birth[0])
     enrol(engine, (device_id, store_id))  # the collector believes only enrolled units
+    if (files := broker.files(device)) is not None:  # enrolled with its certificate
+        with Store.open(unit_dir, device_id) as store:
+            voucher = Voucher.load(files.cert, files.key)
+            birth = (birth[0], status_birth(store, store_id, voucher))
     client_id = f"bench-collector-{os.getpid()}-{time.monotonic_ns()}"
     collector_keys()
     collector = Collector(engine, broker.collector_settings(client_id))
@@ -288,6 +304,7 @@ class IngestLoad:
     n: int
     payloads: Path
     birth: tuple[str, bytes]
+    unit_dir: Path  # its journal (its key seals a birth with a proof, on TLS)
 
     @property
     def sales_topic(self) -> str:
@@ -305,7 +322,7 @@ def ingest_load(work: Path, report: Report, n: int) -> IngestLoad:
         payloads.write_bytes(b"\n".join(text.encode() for _, text in store.texts()))
         birth = (m.device_topic(store_id, device, "status"), status_birth(store, store_id))
     report(f"make {n:,} signed records (synchronous=OFF)", f"{made:.1f} s", "set-up only")
-    return IngestLoad(device, store_id, n, payloads, birth)
+    return IngestLoad(device, store_id, n, payloads, birth, work / "ingest-unit")
 
 
 def postgres_missing() -> str | None:
@@ -331,7 +348,7 @@ def ingest_on(kind: str, work: Path, load: IngestLoad, with_pg: bool) -> dict[st
     engine = open_database(lite_url)
     broker = open_bench_broker(kind, here, engine, [(load.device, load.store)])
     engine.dispose()
-    args = (load.device, load.birth, load.payloads, load.n)
+    args = (load.device, load.birth, load.payloads, load.n, load.unit_dir)
     try:
         # Bare subscriber before and after the collectors: the machine's drift shows.
         topic = load.sales_topic

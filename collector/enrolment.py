@@ -7,11 +7,13 @@ revoked, or replaced by `enroll --renew`, stays on the CRL until it expires.
 
 The collector believes only enrolled devices: ingest dead-letters what a device that is
 not enrolled, is revoked, or speaks on another store's topics sends (`refusal`), and the
-loyalty answerers do not answer it.
+loyalty answerers do not answer it. A journal key it takes for an enrolled device must be
+vouched for by that device's current certificate (`unproved`, protocol.birth).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import os
@@ -20,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -27,8 +30,10 @@ from collector.errors import CollectorInput
 from collector.keys import KeyStore
 from collector.models import Device, Enrolment, FleetCertificate
 from collector.pki import COLLECTOR_CN, FleetCA, Revoked
+from protocol import birth
 from protocol.chain import PublicKeyError, load_public_key
 from protocol.envelope import Verifier
+from protocol.messages import Status
 from protocol.timestamps import parse_stamp, utc_stamp
 
 log = logging.getLogger("collector.enrolment")
@@ -212,6 +217,36 @@ def device_verifier(pem: str) -> Verifier:
     """The verifier of a device's journal key (PEM); PublicKeyError when it is none. Kept:
     loading a key costs more than checking a signature, and a loyalty request needs one."""
     return Verifier(load_public_key(pem), whose="the device's key")
+
+
+def unproved(
+    session: Session,
+    ca: x509.Certificate | None,
+    found: Enrolment,
+    status: Status,
+    at: dt.datetime,
+) -> str | None:
+    """Why the journal key that `status` announces for enrolled `found` is not taken for
+    want of its enrolment certificate's proof (protocol.birth), or None. An enrolment
+    with no certificate on record (a row only, as the tests and the plain benches make
+    them) takes a key unproved: nothing was issued that could prove it."""
+    if session.get(FleetCertificate, found.serial) is None:
+        return None
+    why: str | None = "the fleet CA is not in the collector's keys directory to check it by"
+    if ca is not None:
+        why = birth.refusal(
+            ca,
+            cert_pem=status.cert,
+            proof=status.proof,
+            store=found.store,
+            device=found.device,
+            pubkey=status.pubkey,
+            serial=found.serial,
+            now=at,
+        )
+    if why is None:
+        return None
+    return f"the journal key announced for {found.device} is not taken: {why}"
 
 
 def _enrolled(s: Session, device: str) -> Enrolment:

@@ -239,6 +239,15 @@ class FleetCA:
         return True
 
 
+def ca_certificate(keys: KeyStore) -> x509.Certificate | None:
+    """The fleet CA's certificate in `keys`, for checking what it issued (no key needed);
+    None while there is none yet, or it will not load."""
+    try:
+        return x509.load_pem_x509_certificate(keys.secret(CA_CERT).read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
 def _self_signed(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pos fleet CA")])
     now = _now()

@@ -245,7 +245,7 @@ class Collector:
         s, url = self.settings, self.engine.url
         in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
         kind = IngestProcess if s.ingest_process and not in_memory else IngestThread
-        return kind(self.engine, s.resend_interval, s.loyalty)
+        return kind(self.engine, s.resend_interval, s.loyalty, self.keys.path)
 
     async def _run(self) -> None:
         while True:

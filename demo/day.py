@@ -69,18 +69,17 @@ def demo_catalog_text() -> str:
 
 def demo_config(out: Path, broker_url: str, unit_files: Path, tls: bool) -> str:
     """The till's configuration: its broker, and the files `collector fleet enroll` wrote
-    into `unit_files` for it (the collector's public key; with `tls` its certificate, key
-    and the fleet CA, as `[mqtt.tls]`)."""
+    into `unit_files` for it (the collector's public key; its certificate and key, as
+    `[mqtt.tls]`, which prove its birth on any broker; with `tls` the fleet CA too)."""
     staff = "\n".join(
         f'[[staff]]\nid = "{sid}"\nname = "{name}"\nrole = "{role}"\npin_hash = "{hash_pin(pin)}"\n'
         for sid, name, role, pin in STAFF
     )
     data = out / "data"
+    ca = f'ca = "{unit_files / "ca.crt"}"\n' if tls else ""
     mqtt_tls = (
-        f'[mqtt.tls]\nca = "{unit_files / "ca.crt"}"\ncert = "{unit_files / f"{DEVICE}.crt"}"\n'
+        f'[mqtt.tls]\n{ca}cert = "{unit_files / f"{DEVICE}.crt"}"\n'
         f'key = "{unit_files / f"{DEVICE}.key"}"\n'
-        if tls
-        else ""
     )
     return f"""# Written by `appliance demo`.
 [device]

@@ -65,10 +65,13 @@ def parse_device_topic(topic: str) -> tuple[str, str, str]:
 class Status(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
     """Retained `status`, sealed by the device (protocol.envelope.seal_device). The birth
     message carries the device's public key (PEM), so the collector can register it the
-    first time it sees the unit. `seq` orders a device's statuses whatever its clock
-    (Sparkplug's bdSeq): `status_seq(session, n)`, the session counted up at each
-    connection and kept by the unit; its will is the session's last, so a will published
-    late never overwrites a newer birth, and a replayed old status is refused."""
+    first time it sees the unit, and with it the unit's enrolment certificate (`cert`,
+    PEM) and `proof` that its key vouches for that journal key (protocol.birth): a key
+    announced without them is not taken for an id enrolled with a certificate. `seq`
+    orders a device's statuses whatever its clock (Sparkplug's bdSeq): `status_seq(session,
+    n)`, the session counted up at each connection and kept by the unit; its will is the
+    session's last, so a will published late never overwrites a newer birth, and a
+    replayed old status is refused."""
 
     state: Literal["online", "offline", "updating"]
     version: str = ""
@@ -77,6 +80,8 @@ class Status(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
     store: str = ""
     region: str = ""
     seq: int = 0
+    cert: str = ""
+    proof: str = ""
     schema: int = SCHEMA
 
 

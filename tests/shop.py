@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import msgspec
 import pytest
 
 from appliance.sim_panel import SOCKET_NAME
 from appliance.store import Store
 from protocol import messages as m
-from protocol.record import plain
 from tests import records
 from tests.conftest import ROOT, config_text, run_cli
 
@@ -377,12 +377,14 @@ def minting_records(journal: Store, device: str, victims: tuple[str, str, str]) 
     return [text.encode() for _, text in journal.texts()]
 
 
-def birth(journal: Store, **changes: Any) -> bytes:
-    """A birth announcing the attacker's own key (`changes` replace its fields)."""
+def birth(journal: Store, store: str = "s001", **changes: Any) -> bytes:
+    """A birth announcing the attacker's own key, sealed with it as a unit seals its
+    status (protocol.envelope.seal_device); `changes` replace its fields."""
     status = m.Status(
         state="online", version="9.9.9", pubkey=journal.public_key_pem(), region="north"
     )
-    return m.encode(status) if not changes else json.dumps(plain(status) | changes).encode()
+    status = msgspec.structs.replace(status, **changes)
+    return journal.seal(m.device_topic(store, journal.device_id, "status"), status)
 
 
 @dataclass

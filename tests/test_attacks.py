@@ -57,6 +57,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from collector.db import open_database
 from collector.loyalty.ledger import Ledger
 from protocol import messages as m
+from protocol.birth import Voucher
 from protocol.cards import make_loyalty_card
 from protocol.envelope import seal as seal_with
 from tests.broker import Broker
@@ -76,6 +77,7 @@ from tests.shop import (
     until,
 )
 from tests.signed import seal
+from tests.test_mqtt_tls import Pki
 
 ANA, BEN, CLEO = "00000001", "00000002", "00000003"  # 500, 300 and 0 points
 ACCOUNTS = (ANA, BEN, CLEO)
@@ -114,8 +116,10 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     collector = Collector(root, broker.url)
     (root / "customers.csv").write_text(CUSTOMERS)
     collector.cli("customers", "import", root / "customers.csv")
+    # till-03 as an operator enrols a unit, with its certificate; the others as rows.
+    collector.cli("fleet", "enroll", "till-03", "--store", "s001", "--out", root / "till-03.enrol")
     engine = open_database(collector.db)
-    enrol(engine, "till-01", "till-02", "till-03")
+    enrol(engine, "till-01", "till-02")
     ledger = Ledger(engine)
     for account, points in ((ANA, 500), (BEN, 300), (DAN, 500), (EVE, 300)):
         ledger.earn(account, points, f"seed-{account}", source="test")
@@ -133,6 +137,17 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         till.stop()
         collector.stop()
         broker.close()
+
+
+def unit_mqtt(shop: Shop, device: str) -> str:
+    """A unit's `[mqtt]` on the plain broker, with its enrolment's certificate and key
+    (when `collector fleet enroll` wrote them), which vouch for its birth."""
+    text = f'[mqtt]\nurl = "{shop.broker.url}"\ntelemetry_interval = 1.0\nack_timeout = 5.0\n'
+    enrolled = shop.root / f"{device}.enrol"
+    if enrolled.exists():
+        cert, key = enrolled / f"{device}.crt", enrolled / f"{device}.key"
+        text += f'[mqtt.tls]\ncert = "{cert}"\nkey = "{key}"\n'
+    return text
 
 
 def wait_key(collector: Collector, device: str) -> None:
@@ -191,32 +206,57 @@ async def test_an_id_nobody_enrolled_changes_no_points_and_no_report(shop: Shop)
     assert after.customers == before.customers
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the first key announced for an enrolled id is taken")
 async def test_claiming_an_enrolled_id_first_does_not_lock_its_unit_out(shop: Shop) -> None:
-    """till-03 is enrolled but has never connected: an outsider announces a key of its
-    own for it (retained, so it is also what any collector starting later reads first)
-    and sends its minting records. The real till-03 then comes up and sells."""
+    """till-03 is enrolled (`collector fleet enroll`) but has never connected: an outsider
+    announces a key of its own for it (retained, so it is also what a collector starting
+    later reads first), without a proof and with one from a certificate it made itself,
+    and sends its minting records. The real till-03 then comes up, proves its key with
+    its enrolment certificate (protocol.birth) and sells."""
     victims = (DAN, EVE, FAY)
     before = shop.collector.seen(victims)
     journal = attacker_journal(shop.root, "till-03")
     forged = minting_records(journal, "till-03", victims)
+    rogue = Pki("rogue")
+    voucher = Voucher.load(*rogue.issue("till-03"))
+    pubkey = journal.public_key_pem()
     topic = "pos/v1/s001/till-03/"
-    assert mosquitto_pub(shop.port, topic + "status", birth(journal), "-r").returncode == 0
+    said = shop.collector.said(f"dead letter from {topic}status")
+    for claim in (
+        birth(journal),
+        birth(journal, cert=voucher.cert_pem, proof=voucher.prove("s001", "till-03", pubkey)),
+    ):
+        assert mosquitto_pub(shop.port, topic + "status", claim, "-r").returncode == 0
     for payload in forged:
         assert mosquitto_pub(shop.port, topic + "sales", payload).returncode == 0
-    await until(
-        lambda: shop.collector.said(f"dead letter from {topic}") >= 3,
-        "the outsider's records refused",
-    )
+
+    def unkeyed() -> int:
+        return sum(
+            int(ln["msg"].split()[0])
+            for ln in shop.collector.lines()
+            if ln["msg"].endswith("sales from till-03 before its key is known")
+        )
+
+    await until(lambda: unkeyed() >= 3, "the outsider's records not taken")
+    reasons = [
+        ln["msg"] for ln in shop.collector.lines() if ln["msg"].startswith("dead letter from")
+    ]
+    refused = [r for r in reasons if r.startswith(f"dead letter from {topic}status")][said:]
+    assert len(refused) == 2, reasons
+    assert "the journal key announced for till-03 is not taken" in refused[0]
+    assert "without the proof of the device's enrolment certificate" in refused[0]
+    assert "its certificate was not issued by the fleet CA" in refused[1]
     same_but(before, shop.collector.seen(victims))
-    mqtt = f'[mqtt]\nurl = "{shop.broker.url}"\ntelemetry_interval = 1.0\nack_timeout = 5.0\n'
-    real = Unit(shop.root / "till-03", "till-03", "s001", mqtt)
+    real = Unit(shop.root / "till-03", "till-03", "s001", unit_mqtt(shop, "till-03"))
     real.setup()
     try:
         await asyncio.to_thread(real.start)
         sale = await real.sell(STABILO)
         await until(lambda: sale["sale_id"] in shop.collector.sales_of("till-03"), "its sale in")
         await until(lambda: real.outbox() == 0, "its sale acked")
+        # Now the outsider's records are another key's: refused as such.
+        dead = shop.collector.said(f"dead letter from {topic}sales")
+        assert mosquitto_pub(shop.port, topic + "sales", forged[0]).returncode == 0
+        await until(lambda: shop.collector.said(f"dead letter from {topic}sales") > dead, "refused")
     finally:
         await asyncio.to_thread(real.stop)
         mosquitto_pub(shop.port, topic + "status", b"", "-r")  # no retained birth left

@@ -131,7 +131,9 @@ def test_without_mosquitto_amqtt_runs_it_and_says_the_broker_protects_nothing(
     assert "through the plain broker, each exactly once" in r.stdout
     assert "outsider" not in r.stdout
     unit = tomllib.loads((out / "appliance.toml").read_text())["mqtt"]
-    assert unit["url"].startswith("mqtt://127.0.0.1:") and "tls" not in unit
+    assert unit["url"].startswith("mqtt://127.0.0.1:")
+    # No TLS: only the enrolment's certificate and key, which prove the till's birth.
+    assert sorted(unit["tls"]) == ["cert", "key"]
     assert not (out / "broker").exists()
 
 

@@ -39,6 +39,7 @@ from appliance.mqtt.publisher import OutboxPublisher
 from appliance.store import DeviceState, Store, StoreError
 from appliance.tasks import cancel_and_wait
 from protocol import messages as m
+from protocol.birth import BirthProofError, Voucher
 from protocol.broker import BrokerAddress, TlsFilesError, tls_context
 from protocol.chain import PublicKeyError, load_public_key
 from protocol.envelope import Admission, EnvelopeError, Verifier
@@ -182,6 +183,7 @@ class MqttLink:
         self.admission = Admission.restore(self._admitted.get("envelopes"))
         self.refused = 0  # envelopes refused (tests and telemetry look)
         self._status_session = 0  # this connection's (MqttLink._next_session)
+        self._birth_proof = self._prove_birth()
 
     # -- what the rest of the unit calls --------------------------------------------------
     def forward(self, event: Event) -> None:
@@ -217,11 +219,13 @@ class MqttLink:
             state=state,  # type: ignore[arg-type]
             version=__version__,
             ts=utc_stamp(),
-            pubkey=self.store.public_key_pem() if state == "online" else "",
             store=self.cfg.device.store,
             region=self.cfg.device.region,
             seq=m.status_seq(self._status_session, n),
         )
+        if state == "online":
+            status.pubkey = self.store.public_key_pem()
+            status.cert, status.proof = self._birth_proof
         return self.store.seal(self.topics.status, status)
 
     def _next_session(self) -> None:
@@ -238,6 +242,22 @@ class MqttLink:
             self._admitted.put("status", {"session": self._status_session})
         except StoreError as e:
             log.error("cannot save the status session", extra={"error": str(e)})
+
+    def _prove_birth(self) -> tuple[str, str]:
+        """The enrolment certificate and its proof of our journal key, for the birth
+        (protocol.birth): from `[mqtt.tls] cert` and `key`, whatever the broker. Without
+        them, or when they will not load (logged), ("", ""): the collector then takes no
+        first key from us if our enrolment has a certificate."""
+        tls = self.cfg.mqtt.tls
+        if tls is None or not (tls.cert and tls.key):
+            return "", ""
+        try:
+            voucher = Voucher.load(tls.cert, tls.key)
+        except BirthProofError as e:
+            log.error("the birth goes without its proof", extra={"error": str(e)})
+            return "", ""
+        device = self.cfg.device
+        return voucher.cert_pem, voucher.prove(device.store, device.id, self.store.public_key_pem())
 
     def telemetry(self) -> m.Telemetry:
         """What the next telemetry message says."""

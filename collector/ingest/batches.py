@@ -18,13 +18,16 @@ returned to the caller, to publish after the commit. The sales themselves go in 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
+from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import (
@@ -36,11 +39,13 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection
-from collector.enrolment import device_verifier, enrolments, refusal
+from collector.enrolment import device_verifier, enrolments, refusal, unproved
 from collector.ingest.bulk import SALES, insert_sales, stored_ids
+from collector.keys import KeyStore
 from collector.loyalty.settlement import settle_record
 from collector.models import DeadLetter, Device, DeviceChain, Enrolment, Event
 from collector.outgoing import Outgoing
+from collector.pki import ca_certificate
 from collector.stock import stock_moves
 from collector.upsert import upsert_insert
 from protocol.chain import GENESIS_HASH, ChainChecker, PublicKeyError, load_public_key
@@ -243,12 +248,23 @@ class Ingestor:
         resend_interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         loyalty: LoyaltySection | None = None,
+        keys: Path | None = None,
     ) -> None:
         self.engine = engine
         self.loyalty = loyalty or LoyaltySection()
         self.resend_interval = resend_interval
         self._clock = clock
         self._resent: dict[str, tuple[int, float]] = {}
+        # The collector's keys directory: its fleet CA checks the proof of a journal key.
+        self._keys = KeyStore(keys) if keys is not None else None
+        self._ca: x509.Certificate | None = None
+
+    def _fleet_ca(self) -> x509.Certificate | None:
+        """The fleet CA's certificate, read on first need (`fleet enroll` may make the CA
+        after the collector started)."""
+        if self._ca is None and self._keys is not None:
+            self._ca = ca_certificate(self._keys)
+        return self._ca
 
     def ingest(self, batch: list[Incoming]) -> BatchResult:
         """One transaction for the batch. A message the database itself refuses (a value
@@ -472,6 +488,13 @@ class Ingestor:
     ) -> None:
         if not msg.payload:
             return  # a retained status being cleared
+        if session.get(Device, device) is None:
+            # A first birth is checked before the device gets a row: refused, it leaves no
+            # trace in `fleet status` (anyone may publish a birth on a plain broker).
+            first = self._sealed_status(Device(id=device, public_key=None), msg)
+            if (why := self._unproved(session, device, first)) is not None:
+                refused.append((msg, why))
+                return
         dev = self._device(session, store, device, at)
         status = self._sealed_status(dev, msg)
         # A status whose key is refused changes nothing of the device (a replaced unit's
@@ -520,7 +543,9 @@ class Ingestor:
 
     def _key(self, session: Session, dev: Device, status: Status, at: str) -> str | None:
         """Why the journal key `status` announces is refused, or None: it is the device's
-        key, its first, or a new one that `collector fleet rekey` allowed (taken now)."""
+        key, its first, or a new one that `collector fleet rekey` allowed (taken now). A
+        key is taken only with the proof of the device's enrolment certificate (when it
+        has one): anyone may publish a birth on a plain broker."""
         pem, ts = status.pubkey, (status.ts or at)[:32]  # cut to the events' column
         if pem == dev.public_key:
             return None
@@ -529,23 +554,25 @@ class Ingestor:
         except PublicKeyError as exc:
             return f"status pubkey: {exc}"
         if dev.public_key is None:
-            dev.public_key = pem
-            # The first key spends a rekey given before it (the next key announced).
-            if (allowed := _allowed(session, dev)) is not None:
-                allowed.rekey_allowed = False
-            log.info("registered the key of %s", dev.id)
-            return None
-        if raw == _raw_key(dev.public_key):
+            if (why := self._unproved(session, dev.id, status)) is None:
+                dev.public_key = pem
+                # The first key spends a rekey given before it (the next key announced).
+                if (allowed := _allowed(session, dev)) is not None:
+                    allowed.rekey_allowed = False
+                log.info("registered the key of %s", dev.id)
+                return None
+        elif raw == _raw_key(dev.public_key):
             return None  # the same key, spelt otherwise
-        old = next((c for c in _chains(session, dev) if _raw_key(c.public_key) == raw), None)
-        if old is not None:
+        elif old := next((c for c in _chains(session, dev) if _raw_key(c.public_key) == raw), None):
             why = (
                 f"the public key of {dev.id}'s chain {old.chain} was replaced by `collector "
                 f"fleet rekey` at {old.ended_at} (chain {dev.chain} is current): refused"
             )
         elif (allowed := _allowed(session, dev)) is not None:
-            self._new_chain(session, dev, allowed, pem, ts, at)
-            return None
+            # Unproved, the permission stays for the replacement unit's own key.
+            if (why := self._unproved(session, dev.id, status)) is None:
+                self._new_chain(session, dev, allowed, pem, ts, at)
+                return None
         else:
             why = (
                 f"a second public key for {dev.id} was refused; the key of chain {dev.chain} "
@@ -561,6 +588,14 @@ class Ingestor:
             )
         )
         return why
+
+    def _unproved(self, session: Session, device: str, status: Status) -> str | None:
+        """Why the key `status` announces is not to be taken for want of the enrolment's
+        proof (collector.enrolment.unproved), or None."""
+        found = session.get(Enrolment, device)
+        if found is None:  # refused before it came here; never taken unenrolled
+            return f"device {device!r} is not enrolled (`collector fleet enroll`)"
+        return unproved(session, self._fleet_ca(), found, status, dt.datetime.now(dt.UTC))
 
     def _new_chain(
         self, session: Session, dev: Device, enrolment: Enrolment, pem: str, ts: str, at: str

@@ -29,6 +29,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -53,8 +54,12 @@ class IngestThread:
     """The ingest on a thread of this process: for an in-memory SQLite database, which
     another process cannot open, and where a second process is not wanted."""
 
-    def __init__(self, engine: Engine, resend_interval: float, loyalty: LoyaltySection) -> None:
-        self._ingestor = Ingestor(engine, resend_interval=resend_interval, loyalty=loyalty)
+    def __init__(
+        self, engine: Engine, resend_interval: float, loyalty: LoyaltySection, keys: Path
+    ) -> None:
+        self._ingestor = Ingestor(
+            engine, resend_interval=resend_interval, loyalty=loyalty, keys=keys
+        )
 
     async def ingest(self, batch: list[Incoming]) -> BatchResult:
         try:
@@ -72,9 +77,11 @@ class IngestThread:
 class IngestProcess:
     """The ingest in a worker process (see the module's docstring)."""
 
-    def __init__(self, engine: Engine, resend_interval: float, loyalty: LoyaltySection) -> None:
+    def __init__(
+        self, engine: Engine, resend_interval: float, loyalty: LoyaltySection, keys: Path
+    ) -> None:
         self._url = engine.url.render_as_string(hide_password=False)
-        self._settings = (resend_interval, loyalty)
+        self._settings = (resend_interval, loyalty, keys)
         self._context = multiprocessing.get_context("spawn")
         self._logs: Any = self._context.Queue()
         self._pool: ProcessPoolExecutor | None = None
@@ -146,13 +153,14 @@ def _relay_logs(logs: Any) -> None:
 # -- in the worker process ----------------------------------------------------------------
 
 _ingestor: Ingestor | None = None
-_settings: tuple[str, float, LoyaltySection] | None = None
+_settings: tuple[str, float, LoyaltySection, Path] | None = None
 
 
 def _start(
     url: str,
     resend_interval: float,
     loyalty: LoyaltySection,
+    keys: Path,
     logs: Any,
     level: int,
     parent: int,
@@ -163,7 +171,7 @@ def _start(
     root = logging.getLogger()
     root.handlers[:] = [logging.handlers.QueueHandler(logs)]
     root.setLevel(level)
-    _settings = (url, resend_interval, loyalty)
+    _settings = (url, resend_interval, loyalty, keys)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
@@ -180,9 +188,9 @@ def _open() -> Ingestor:
         from collector.db import open_database
 
         assert _settings is not None
-        url, resend_interval, loyalty = _settings
+        url, resend_interval, loyalty, keys = _settings
         engine = open_database(url, migrate=False)
-        _ingestor = Ingestor(engine, resend_interval=resend_interval, loyalty=loyalty)
+        _ingestor = Ingestor(engine, resend_interval=resend_interval, loyalty=loyalty, keys=keys)
         # What starting made (modules, the engine) lives as long as the worker: frozen out
         # of the garbage collector's sight, so a full collection between batches no longer walks
         # it and stalls a batch by tens of ms (docs/benchmarks.md).
