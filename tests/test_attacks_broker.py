@@ -192,7 +192,13 @@ async def test_another_devices_certificate_publishes_nothing_for_others(fleet: F
     rogue) publishes on till-a's topics, on the collector's, and claims till-d's id."""
     till_a = fleet.till_a
     before, refused = fleet.seen(), len(till_a.refusals())
-    dead = fleet.collector.said("dead letter from")
+
+    def dead_letters() -> list[int]:
+        return [
+            fleet.collector.said(f"dead letter from pos/v1/s001/{d}/") for d in ("till-a", "till-d")
+        ]
+
+    dead = dead_letters()
     journal = attacker_journal(fleet.root, "till-a")
     claim = attacker_journal(fleet.root, "till-d")
     telemetry = m.Telemetry(
@@ -218,15 +224,15 @@ async def test_another_devices_certificate_publishes_nothing_for_others(fleet: F
     for topic, payload, extra in attacks:
         sent = mosquitto_pub(fleet.port, topic, payload, *fleet.as_device("till-b"), *extra)
         assert sent.returncode == 0 and "Not authorized" in sent.stderr, (topic, sent.stderr)
-    # till-b may publish on its own topics: once this is in, all the above was decided.
+    # till-b may publish on its own topics: once this is in, all the above was decided
+    # (unsealed, and till-b never announced a key: the collector refuses it, but read it).
     mine = mosquitto_pub(
         fleet.port, "pos/v1/s001/till-b/events",
         m.encode(m.DeviceEvent(kind="b.here", ts=telemetry.ts)), *fleet.as_device("till-b"),
     )  # fmt: skip
     assert mine.returncode == 0 and "Not authorized" not in mine.stderr, mine.stderr
-    await until(
-        lambda: bool(fleet.collector.sql("SELECT 1 FROM events WHERE kind = 'b.here'")), "b"
-    )
+    here = "dead letter from pos/v1/s001/till-b/events: device 'till-b' has not announced"
+    await until(lambda: fleet.collector.said(here) > 0, "till-b's own event read (and refused)")
     sale = await sold_and_reported(fleet, till_a)
     assert sale["total"] == 145
     after = fleet.seen()
@@ -234,7 +240,7 @@ async def test_another_devices_certificate_publishes_nothing_for_others(fleet: F
     [row] = [r for r in after.fleet if r["device"] == "till-a"]
     [was] = [r for r in before.fleet if r["device"] == "till-a"]
     assert (row["state"], row["region"], row["version"]) == ("online", "north", was["version"])
-    assert fleet.collector.said("dead letter from") == dead
+    assert dead_letters() == dead
     assert len(till_a.refusals()) == refused
     # till-d, whose id was to be claimed, comes up and reports.
     till_d = fleet.unit("till-d")
