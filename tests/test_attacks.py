@@ -122,7 +122,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     # till-03 as an operator enrols a unit, with its certificate; the others as rows.
     collector.cli("fleet", "enroll", "till-03", "--store", "s001", "--out", root / "till-03.enrol")
     engine = open_database(collector.db)
-    enrol(engine, "till-01", "till-02")
+    enrol(engine, "till-01", "till-02", "till-04")  # till-04 never connects
     ledger = Ledger(engine)
     for account, points in ((ANA, 500), (BEN, 300), (DAN, 500), (EVE, 300)):
         ledger.earn(account, points, f"seed-{account}", source="test")
@@ -604,15 +604,23 @@ async def test_a_forged_status_changes_nothing_in_fleet_status(shop: Shop) -> No
         ts="2026-12-06T10:00:00.000Z", version="6.6.6", outbox_depth=999, last_seq=999,
         printer="out of paper", scanner="gone", drawer="open", disk_free=1, uptime=1.0,
     )  # fmt: skip
+    event = m.encode(m.DeviceEvent(kind="drawer.opened", ts=telemetry.ts))
     for topic, payload in (
         (ME + "status", json.dumps({**lies, "schema": 1}).encode()),
         (ME + "status", birth(journal, **lies)),  # with a key of the attacker's
         (ME + "telemetry", m.encode(telemetry)),
-        (ME + "events", m.encode(m.DeviceEvent(kind="drawer.opened", ts=telemetry.ts))),
+        (ME + "events", event),
+        # An enrolled unit never heard from: no row of it may appear in fleet status.
+        ("pos/v1/s001/till-04/telemetry", m.encode(telemetry)),
+        ("pos/v1/s001/till-04/events", event),
     ):
         assert mosquitto_pub(shop.port, topic, payload).returncode == 0
     await until(
         lambda: shop.collector.said(f"dead letter from {ME}") >= dead + 4, "the lies refused"
+    )
+    await until(
+        lambda: shop.collector.said("dead letter from pos/v1/s001/till-04/") >= 2,
+        "the lies about till-04 refused",
     )
     reasons = [
         ln["msg"].split(": ", 1)[1]
@@ -625,6 +633,7 @@ async def test_a_forged_status_changes_nothing_in_fleet_status(shop: Shop) -> No
     [row] = [r for r in after.fleet if r["device"] == "till-01"]
     assert (row["state"], row["version"], row["region"]) == ("online", mine["version"], "north")
     assert row["outbox_depth"] != 999 and row["printer"] != "out of paper"
+    assert "till-04" not in [r["device"] for r in after.fleet]
     same_but(before, after)
     # The till's own word still counts: a sale moves its seq on.
     sale = await shop.till.sell(BAGUETTE)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import psycopg
 import pytest
 from sqlalchemy import Engine, func, select
@@ -26,7 +27,7 @@ from collector.loyalty.requests import Answers
 from collector.models import DeadLetter, Device, LoyaltyAccount, Sale, SaleLine
 from protocol.cards import CardError, make_loyalty_card
 from protocol.chain import record_hash, sign_hash
-from protocol.messages import LoyaltyRequest, Status, device_topic
+from protocol.messages import LoyaltyRequest, Status, Telemetry, device_topic
 from protocol.record import plain
 from tests.pg import fresh_database
 from tests.records import enrol
@@ -209,6 +210,42 @@ def test_a_number_past_64_bits_is_the_database_refusing_it_on_either(
     reasons = dead(engine)
     assert len(reasons) == 2 and all(r.startswith("the database refused it: ") for r in reasons)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_what_the_device_did_not_seal_touches_no_device_row(
+    engine: Engine, store: Store, tmp_path: Path
+) -> None:
+    """On a plain broker anyone may publish on a device's topics: unsealed (or sealed by
+    another key), a status, telemetry or event is refused before it may touch the row. It
+    moved `last_seen` (a gone unit kept looking alive in `fleet status`), and made a row
+    for an enrolled device never heard from."""
+    ingestor = registered(engine, store)
+    enrol(engine, "till-10", store=STORE)  # enrolled, never connected
+    stranger = Store.open(tmp_path / "stranger", DEVICE)  # a key of someone else's
+    telemetry = Telemetry(
+        ts="2026-11-23T10:00:00.000Z", version="6.6.6", outbox_depth=999, last_seq=999,
+        printer="out of paper", scanner="ok", drawer="closed", disk_free=1, uptime=1.0,
+    )  # fmt: skip
+    event = {"kind": "drawer.opened", "ts": "2026-11-23T10:00:00.000Z", "schema": 1}
+    offline = {"state": "offline", "version": "6.6.6", "region": "nowhere", "schema": 1}
+    with Session(engine) as s:
+        row = s.get(Device, DEVICE)
+        assert row is not None
+        was = {c.key: getattr(row, c.key) for c in Device.__table__.columns}
+    lies = []
+    for device in (DEVICE, "till-10"):
+        for leaf, body in (("telemetry", telemetry), ("events", event), ("status", offline)):
+            topic = device_topic(STORE, device, leaf)
+            lies.append(Incoming(topic, json.dumps(msgspec.to_builtins(body)).encode()))
+            lies.append(Incoming(topic, stranger.seal(topic, body)))
+    result = ingestor.ingest(lies)
+    assert (result.ingested, result.dead) == (0, len(lies))
+    with Session(engine) as s:
+        row = s.get(Device, DEVICE)
+        assert row is not None
+        assert {c.key: getattr(row, c.key) for c in Device.__table__.columns} == was
+        assert s.get(Device, "till-10") is None
+    stranger.close()
 
 
 def test_a_loyalty_account_with_a_newline_after_its_digits_is_no_account(

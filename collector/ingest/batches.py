@@ -465,6 +465,16 @@ class Ingestor:
         dev.last_seen = at
         return dev
 
+    @staticmethod
+    def _known(session: Session, device: str) -> Device:
+        """The device's row as it stands (not made, locked or marked seen), which what
+        comes on its topics is checked against before it may touch the row: on a plain
+        broker anyone may publish there, and a forged message made a row in `fleet status`
+        for a device never heard from, or kept a gone one's `last_seen` fresh. A device
+        never heard from is a row to be, without a key (nothing is believed before its
+        birth)."""
+        return session.get(Device, device) or Device(id=device, public_key=None)
+
     def _opened(self, dev: Device, msg: Incoming, kind: type[T]) -> T:
         """The message `msg` carries, sealed by `dev`'s journal key; _Refused when the
         device has no key yet (nothing it sends is believed before its birth) or the
@@ -488,15 +498,13 @@ class Ingestor:
     ) -> None:
         if not msg.payload:
             return  # a retained status being cleared
-        if session.get(Device, device) is None:
-            # A first birth is checked before the device gets a row: refused, it leaves no
-            # trace in `fleet status` (anyone may publish a birth on a plain broker).
-            first = self._sealed_status(Device(id=device, public_key=None), msg)
-            if (why := self._unproved(session, device, first)) is not None:
-                refused.append((msg, why))
-                return
+        known = self._known(session, device)
+        status = self._sealed_status(known, msg)
+        if known.public_key is None and (why := self._unproved(session, device, status)):
+            # A first key unproved leaves no trace either: no row in `fleet status`.
+            refused.append((msg, why))
+            return
         dev = self._device(session, store, device, at)
-        status = self._sealed_status(dev, msg)
         # A status whose key is refused changes nothing of the device (a replaced unit's
         # or an impostor's state is not this device's), only that it was seen.
         if status.pubkey and (why := self._key(session, dev, status, at)) is not None:
@@ -641,8 +649,8 @@ class Ingestor:
         )
 
     def _telemetry(self, session: Session, store: str, device: str, msg: Incoming, at: str) -> None:
+        t = self._opened(self._known(session, device), msg, Telemetry)
         dev = self._device(session, store, device, at)
-        t = self._opened(dev, msg, Telemetry)
         dev.outbox_depth = t.outbox_depth
         dev.printer = t.printer[:64]
         if t.version:
@@ -657,8 +665,8 @@ class Ingestor:
         }
 
     def _event(self, session: Session, store: str, device: str, msg: Incoming, at: str) -> None:
-        dev = self._device(session, store, device, at)
-        ev = self._opened(dev, msg, DeviceEvent)
+        ev = self._opened(self._known(session, device), msg, DeviceEvent)
+        self._device(session, store, device, at)
         session.add(
             Event(device=device, kind=ev.kind[:64], ts=ev.ts[:32], detail=ev.detail, received_at=at)
         )
