@@ -33,7 +33,7 @@ Which test makes each attack (in this file unless it names another):
    -> test_a_forged_status_changes_nothing_in_fleet_status
    the unit's own old `offline` status replayed after it restarted
    -> test_a_captured_command_is_not_obeyed_twice_nor_by_another_unit
--. a captured signed command replayed, retained, again after a restart; the collector's
+Also: a captured signed command replayed, retained, again after a restart; the collector's
    command for another unit re-published here
    -> test_a_captured_command_is_not_obeyed_twice_nor_by_another_unit
    an expired command, one signed by another key, another store's:
