@@ -268,3 +268,28 @@ def test_balance_read_is_the_stored_row(engine: Engine) -> None:
         last = s.scalars(select(LoyaltyEntry).order_by(LoyaltyEntry.id.desc())).first()
     assert last is not None and last.balance == ledger.balance("00000001").balance == 20
     assert utc_stamp(T0) == "2026-01-10T09:00:00.000Z"
+
+
+def test_a_refund_before_its_sale_gives_back_nothing_until_the_sale_comes(engine: Engine) -> None:
+    """A refund's record said how many redeemed points to give back, and with its original
+    unknown that figure stood: a forged refund of a sale that never existed gave back
+    777,777. Now the give-back waits for the sale and is capped by what it redeemed; for a
+    sale that never comes, nothing is given back."""
+    ledger = Ledger(engine)
+    ledger.earn("00000001", 100, "seed", source="test")
+    sale = record(10_000, redeemed=100)
+    forged = record(-100, kind="refund", redeemed=-777_777, earned=0, refund_of=str(uuid.uuid4()))
+    ingest(engine, forged)
+    assert ledger.balance("00000001").balance == 100  # nothing given back
+    early = record(-10_000, kind="refund", redeemed=-500, earned=-99, refund_of=sale.sale_id)
+    ingest(engine, early)  # from another till, before the sale's own record
+    ingest(engine, early)
+    # The reversal of what the till says was earned is taken; nothing is given back yet.
+    assert ledger.balance("00000001").balance == 1
+    ingest(engine, sale)  # the sale arrives: redeemed 100, earned 99
+    ingest(engine, sale)
+    # 100 - 99 (reversed) - 100 (redeemed) + 99 (earned) + 100 (given back, capped at 100)
+    assert ledger.balance("00000001").balance == 100
+    with Session(engine) as s:
+        backs = s.scalars(select(LoyaltyEntry.points).where(LoyaltyEntry.kind == "giveback")).all()
+    assert sorted(backs) == [0, 0, 100]  # two waits (the forged one's forever), one give-back

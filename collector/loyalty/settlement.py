@@ -102,6 +102,37 @@ def _sale(book: Book, record: Record) -> None:
             "device": record.device,
         },
     )
+    _give_back_waiting(book, sid)
+
+
+WAITING = ":giveback-waiting"  # the key's end of a refund's give-back that waits for its sale
+
+
+def _give_back_waiting(book: Book, sid: str) -> None:
+    """Refunds of sale `sid` that came before it: their give-backs, now capped by what
+    this sale redeemed on their account (nothing, if it redeemed nothing there)."""
+    waiting = book.session.scalars(
+        select(LoyaltyEntry).where(
+            LoyaltyEntry.source == f"refund_of:{sid}",
+            LoyaltyEntry.kind == "giveback",
+            LoyaltyEntry.key.endswith(WAITING),
+        )
+    ).all()
+    for entry in waiting:
+        key = entry.key.removesuffix(WAITING) + ":giveback"
+        if book.seen(key) is not None:
+            continue
+        spent = book.seen(f"sale:{sid}:redeem")
+        redeemed = -spent.points if spent is not None and spent.account == entry.account else 0
+        given = _given_back(book.session, entry.account, sid)
+        asked = int((entry.detail or {}).get("till_redeemed", 0))
+        book.give_back(
+            entry.account,
+            giveback(abs(asked), redeemed, given),
+            key,
+            source=f"refund_of:{sid}",
+            detail={"refund_of": sid, "till_redeemed": asked, "waited": True},
+        )
 
 
 def _hold_for(session: Session, record: Record) -> LoyaltyReservation | None:
@@ -146,10 +177,24 @@ def _refund(book: Book, record: Record) -> None:
     # positive: the size is what counts.
     if lo.redeemed:
         spent = book.seen(f"sale:{orig}:redeem") if orig else None
-        given = _given_back(book.session, account, orig) if spent is not None else 0
+        original = book.seen(f"sale:{orig}:earn") if orig else None
+        if orig and original is None and spent is None:
+            # The sale refunded is not here (yet): what its refund gives back waits for it,
+            # capped then by what it redeemed. Taken at its word, a record could give back
+            # any number of points (777,777 for a sale that never existed).
+            book.give_back(
+                account,
+                0,
+                f"{source}{WAITING}",
+                source=f"refund_of:{orig}",
+                detail={"refund_of": orig, "till_redeemed": lo.redeemed, "waiting": True},
+            )
+            return
+        redeemed = -spent.points if spent is not None and spent.account == account else 0
+        given = _given_back(book.session, account, orig)
         book.give_back(
             account,
-            giveback(abs(lo.redeemed), -spent.points if spent else None, given),
+            giveback(abs(lo.redeemed), redeemed, given),
             f"{source}:giveback",
             source=f"refund_of:{orig}",
             detail={"refund_of": orig, "till_redeemed": lo.redeemed},
