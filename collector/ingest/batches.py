@@ -504,6 +504,11 @@ class Ingestor:
             # A first key unproved leaves no trace either: no row in `fleet status`.
             refused.append((msg, why))
             return
+        newer_key = bool(status.pubkey) and status.pubkey != known.public_key
+        if not newer_key and status.seq < (known.status_seq or 0):
+            # A replayed old status (sealed by the device, captured) must not even make the
+            # device look alive: refused before the row is touched.
+            raise _Refused(f"status seq {status.seq} is older than {known.status_seq}, taken")
         dev = self._device(session, store, device, at)
         # A status whose key is refused changes nothing of the device (a replaced unit's
         # or an impostor's state is not this device's), only that it was seen.
