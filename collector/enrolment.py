@@ -213,11 +213,16 @@ def believed(engine: Engine, store: str, device: str) -> tuple[str | None, Verif
     if why is not None:
         return why, None
     if not pem:
-        return f"device {device!r} has not announced its key yet (its birth)", None
+        return no_key_yet(device), None
     try:
         return None, device_verifier(pem)
     except PublicKeyError as exc:  # only a valid key is ever registered
         return f"device {device!r} has a key that does not load: {exc}", None
+
+
+def no_key_yet(device: str) -> str:
+    """Why nothing from `device` is believed before its birth (the key is not known)."""
+    return f"device {device!r} has not announced its key yet (its birth)"
 
 
 @functools.lru_cache(maxsize=4096)

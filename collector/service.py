@@ -629,7 +629,7 @@ class Collector:
                 )
             except OperationalError as exc:
                 why, verifier = f"the database is unavailable ({exc.orig})", None
-            if verifier is not None or wait is None or not why or "its birth" not in why:
+            if verifier is not None or wait is None or why != enrolment.no_key_yet(device):
                 break
             # A unit asks right after its first birth, which the ingest may not have
             # committed yet: give it a moment rather than leave the first question unheard.

@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session
 
 from appliance.config import load_config
 from appliance.store import Store
-from collector.ingest.batches import BatchResult, Incoming, Ingestor
+from collector.ingest.batches import Incoming, Ingestor
 from collector.models import (
-    DeadLetter,
     Device,
     DeviceChain,
     Enrolment,
@@ -38,6 +37,7 @@ from protocol.record import plain
 from tests.broker import Broker
 from tests.conftest import ROOT, config_text
 from tests.records import enrol
+from tests.test_collector_batches import acks, dead, resends
 from tests.test_collector_ingest import database_url, draft, engine  # noqa: F401
 from tests.test_system_reporting import fill_journal, journal_ids, spawn, stop
 
@@ -94,18 +94,6 @@ def units(tmp_path: Path) -> Iterator[tuple[Unit, Unit, Unit]]:
         unit.store.close()
 
 
-def acks(result: BatchResult) -> list[int]:
-    return [json.loads(o.payload)["upto"] for o in result.publish if o.topic.endswith("/ack")]
-
-
-def resends(result: BatchResult) -> list[int]:
-    return [
-        json.loads(o.payload)["args"]["from_seq"]
-        for o in result.publish
-        if o.topic.endswith("/cmd/resend")
-    ]
-
-
 def chains(engine: Engine, device: str = DEVICE) -> list[tuple[int, int]]:
     """(chain, seq) of every stored sale of `device`, in order."""
     with Session(engine) as s:
@@ -113,11 +101,6 @@ def chains(engine: Engine, device: str = DEVICE) -> list[tuple[int, int]]:
             select(Sale.chain, Sale.seq).where(Sale.device == device).order_by(Sale.chain, Sale.seq)
         )
         return [(int(c), int(q)) for c, q in rows]
-
-
-def dead(engine: Engine) -> list[str]:
-    with Session(engine) as s:
-        return list(s.scalars(select(DeadLetter.reason).order_by(DeadLetter.id)))
 
 
 def state(engine: Engine) -> dict[str, Any]:

@@ -466,7 +466,7 @@ class MqttLink:
             if body is None:
                 return
             try:
-                ack = m.decode(m.encode(body), m.Ack)
+                ack = m.from_body(body, m.Ack)
             except BadInput as e:
                 log.warning("ack refused", extra={"error": str(e)})
                 return

@@ -39,7 +39,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.orm import Session
 
 from collector.config import LoyaltySection
-from collector.enrolment import device_verifier, enrolments, refusal, unproved
+from collector.enrolment import device_verifier, enrolments, no_key_yet, refusal, unproved
 from collector.ingest.bulk import SALES, insert_sales, stored_ids
 from collector.keys import KeyStore
 from collector.loyalty.settlement import settle_record
@@ -480,7 +480,7 @@ class Ingestor:
         device has no key yet (nothing it sends is believed before its birth) or the
         envelope does not verify (anyone else publishing on its topics)."""
         if not dev.public_key:
-            raise _Refused(f"device {dev.id!r} has not announced its key yet (its birth)")
+            raise _Refused(no_key_yet(dev.id))
         try:
             opened = device_verifier(dev.public_key).open(msg.payload, msg.topic)
             return from_body(opened.body, kind)
@@ -506,8 +506,10 @@ class Ingestor:
             return
         newer_key = bool(status.pubkey) and status.pubkey != known.public_key
         if not newer_key and status.seq < (known.status_seq or 0):
-            # A replayed old status (sealed by the device, captured) must not even make the
-            # device look alive: refused before the row is touched.
+            # Sparkplug's rule: a late will, or a replayed status, never overwrites a newer
+            # one (the same seq again is the same status, retained and delivered twice);
+            # refused before the row is touched, so a replay does not even make a gone
+            # unit look alive. A new key (a rekey) starts its statuses from 0.
             raise _Refused(f"status seq {status.seq} is older than {known.status_seq}, taken")
         dev = self._device(session, store, device, at)
         # A status whose key is refused changes nothing of the device (a replaced unit's
@@ -515,10 +517,6 @@ class Ingestor:
         if status.pubkey and (why := self._key(session, dev, status, at)) is not None:
             refused.append((msg, why))
             return
-        if status.seq < dev.status_seq:
-            # Sparkplug's rule: a late will, or a replayed status, never overwrites a newer
-            # one. (The same seq again is the same status, retained and delivered twice.)
-            raise _Refused(f"status seq {status.seq} is older than {dev.status_seq}, taken")
         dev.status_seq = status.seq
         dev.store = store
         dev.state = status.state
@@ -532,20 +530,19 @@ class Ingestor:
         (the device's first birth, or a replaced unit's after `collector fleet rekey`),
         sealed by the key it names, which `_key` then takes or refuses. _Refused when it
         is sealed by neither: anyone else publishing on the device's topic."""
+        unsealed: _Refused | None = None
         if dev.public_key:
             try:
                 return self._opened(dev, msg, Status)
-            except _Refused:
-                pass  # a new key's birth is sealed by that key: tried next
+            except _Refused as exc:
+                unsealed = exc  # unless it is a new key's birth, sealed by that key
         try:
             pem = str(peek(msg.payload).get("pubkey") or "")
             named = device_verifier(pem) if pem and pem != dev.public_key else None
         except (EnvelopeError, PublicKeyError) as exc:
-            raise _Refused(f"not sealed by {dev.id}: {exc}") from exc
+            raise unsealed or _Refused(f"not sealed by {dev.id}: {exc}") from exc
         if named is None:
-            if dev.public_key:
-                return self._opened(dev, msg, Status)  # raises, saying why
-            raise _Refused(f"device {dev.id!r} has not announced its key yet (its birth)")
+            raise unsealed or _Refused(no_key_yet(dev.id))
         try:
             status = from_body(named.open(msg.payload, msg.topic).body, Status)
         except EnvelopeError as exc:
